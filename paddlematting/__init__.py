@@ -1,0 +1,17 @@
+"""paddlematting: image matting (DIM, MODNet) on PaddlePaddle.
+
+Importing the package registers every model, backbone, dataset, transform and
+loss, so a YAML config can be built from any working directory.
+"""
+__version__ = '0.1.0'
+
+try:
+    import paddle  # noqa: F401
+except ImportError as e:  # pragma: no cover - exercised only without paddle
+    raise ImportError(
+        'paddlematting needs PaddlePaddle, which is not installed. Install the CPU build with '
+        '`pip install paddlepaddle==3.2.2` (or `pip install -e .[cpu]`), or the GPU build '
+        'following https://www.paddlepaddle.org.cn/install/quick (package `paddlepaddle-gpu`).'
+    ) from e
+
+from .utils import manager  # noqa: E402

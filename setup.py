@@ -1,0 +1,52 @@
+"""Install paddlematting.
+
+PaddlePaddle is not in install_requires, because its CPU and GPU builds are
+different packages (`paddlepaddle` / `paddlepaddle-gpu`) and forcing one would
+break the other. `pip install -e .[cpu]` adds the CPU build.
+
+Why paddlepaddle 3.2.2 for CPU: in 3.3.0 and 3.3.1, Paddle Inference's oneDNN
+path fails on every bilinear interpolation (Paddle issue 79749:
+"ConvertPirAttribute2RuntimeAttribute not support ArrayAttribute<DoubleAttribute>"),
+and oneDNN is what makes CPU inference fast. 3.2.2 runs the same models fine.
+
+Why numpy<2: paddleseg 2.8.0 pins opencv-python<=4.6, whose wheels are built
+against numpy 1.x and break under numpy 2.
+"""
+from setuptools import find_packages, setup
+
+with open('README.md', encoding='utf-8') as f:
+    long_description = f.read()
+
+setup(
+    name='paddlematting',
+    version='0.1.0',
+    description='Image matting (DIM, MODNet) on PaddlePaddle: train, evaluate, predict, deploy',
+    long_description=long_description,
+    long_description_content_type='text/markdown',
+    packages=find_packages(include=['paddlematting', 'paddlematting.*']),
+    package_data={'paddlematting': ['configs/**/*.yml']},
+    python_requires='>=3.8',
+    install_requires=[
+        'paddleseg==2.8.0',
+        'numpy<2',
+        'opencv-python',
+        'scikit-image',
+        'scipy',
+        'pyyaml',
+        'visualdl',
+        'tqdm',
+    ],
+    extras_require={
+        'cpu': ['paddlepaddle==3.2.2'],
+        'test': ['pytest'],
+        'onnx': ['paddle2onnx', 'onnxruntime'],
+    },
+    entry_points={
+        'console_scripts': [
+            'paddlematting-train=paddlematting.cli.train:main',
+            'paddlematting-val=paddlematting.cli.val:main',
+            'paddlematting-predict=paddlematting.cli.predict:main',
+            'paddlematting-export=paddlematting.cli.export:main',
+        ],
+    },
+)
