@@ -15,3 +15,8 @@ except ImportError as e:  # pragma: no cover - exercised only without paddle
     ) from e
 
 from .utils import manager  # noqa: E402
+from .utils.config import Config, ConfigError  # noqa: E402
+# importing the subpackages registers their components
+from . import transforms, datasets, models, metrics  # noqa: E402,F401
+
+__all__ = ['Config', 'ConfigError', 'manager', '__version__']

@@ -1,0 +1,252 @@
+"""Config: _base_ inheritance, overrides, component building and its error messages."""
+import os
+import subprocess
+import sys
+
+import paddle
+import pytest
+import yaml
+
+from paddlematting import Config, ConfigError
+from paddlematting.utils import manager
+from paddlematting.utils.config import apply_opts, build_component, load_yaml_with_bases, merge_config
+
+from conftest import REPO_ROOT
+
+
+class _TinyHead(paddle.nn.Layer):
+    def __init__(self, channels: int, scale: float = 1.0):
+        super().__init__()
+        self.conv = paddle.nn.Conv2D(3, channels, 1)
+        self.scale = scale
+
+
+class _TinyNet(paddle.nn.Layer):
+    def __init__(self, head, width: int = 2):
+        super().__init__()
+        self.head = head
+        self.width = width
+
+
+for _cls, _registry in ((_TinyHead, manager.BACKBONES), (_TinyNet, manager.MODELS)):
+    if _cls.__name__ not in _registry.components_dict:
+        _registry.add_component(_cls)
+
+
+def write_yaml(path, dic):
+    os.makedirs(os.path.dirname(path), exist_ok=True)
+    with open(path, 'w') as f:
+        yaml.safe_dump(dic, f)
+    return str(path)
+
+
+def test_base_chain_merges_mappings_and_replaces_lists(tmp_path):
+    write_yaml(tmp_path / 'a' / 'root.yml', {'iters': 5, 'model': {'type': '_TinyNet', 'width': 3,
+                                                                   'head': {'type': '_TinyHead', 'channels': 4}},
+                                             'values': [1, 2, 3]})
+    write_yaml(tmp_path / 'a' / 'b' / 'mid.yml', {'_base_': '../root.yml', 'model': {'width': 7}})
+    child = write_yaml(tmp_path / 'c' / 'child.yml', {'_base_': '../a/b/mid.yml', 'values': [9],
+                                                      'model': {'head': {'channels': 8}}})
+    dic = load_yaml_with_bases(child)
+    assert dic == {'iters': 5, 'values': [9],
+                   'model': {'type': '_TinyNet', 'width': 7, 'head': {'type': '_TinyHead', 'channels': 8}}}
+
+
+def test_base_resolved_relative_to_file_not_cwd(tmp_path, monkeypatch):
+    write_yaml(tmp_path / 'base.yml', {'iters': 3})
+    child = write_yaml(tmp_path / 'sub' / 'child.yml', {'_base_': '../base.yml', 'batch_size': 2})
+    monkeypatch.chdir(tmp_path / 'sub')
+    assert Config(os.path.basename(child)).iters == 3
+
+
+def test_list_of_bases_later_wins(tmp_path):
+    write_yaml(tmp_path / 'one.yml', {'iters': 1, 'batch_size': 1})
+    write_yaml(tmp_path / 'two.yml', {'iters': 2})
+    child = write_yaml(tmp_path / 'child.yml', {'_base_': ['one.yml', 'two.yml']})
+    assert load_yaml_with_bases(child) == {'iters': 2, 'batch_size': 1}
+
+
+def test_inherited_false_replaces_mapping():
+    base = {'model': {'type': 'A', 'x': 1, 'y': 2}}
+    child = {'model': {'_inherited_': False, 'type': 'B', 'x': 5}}
+    assert merge_config(base, child) == {'model': {'type': 'B', 'x': 5}}
+    assert base == {'model': {'type': 'A', 'x': 1, 'y': 2}}  # inputs untouched
+
+
+def test_base_cycle_is_rejected(tmp_path):
+    write_yaml(tmp_path / 'x.yml', {'_base_': 'y.yml'})
+    write_yaml(tmp_path / 'y.yml', {'_base_': 'x.yml'})
+    with pytest.raises(ConfigError, match='cycle') as e:
+        load_yaml_with_bases(str(tmp_path / 'x.yml'))
+    assert 'x.yml' in str(e.value) and 'y.yml' in str(e.value)
+
+
+def test_missing_base_names_file_and_key(tmp_path):
+    child = write_yaml(tmp_path / 'child.yml', {'_base_': 'nowhere.yml'})
+    with pytest.raises(ConfigError) as e:
+        load_yaml_with_bases(child)
+    assert 'child.yml' in str(e.value) and '_base_' in str(e.value) and 'nowhere.yml' in str(e.value)
+
+
+def test_missing_config_file():
+    with pytest.raises(ConfigError, match='does not exist'):
+        Config('/no/such/config.yml')
+
+
+def test_opts_parse_yaml_values_and_create_keys():
+    dic = {'model': {'backbone': {'pretrained': 'http://x'}}, 'iters': 10}
+    out = apply_opts(dic, ['model.backbone.pretrained=null', 'iters=20', 'a.b.c=[1, 2]', 'lr=1e-3', 'name=abc'])
+    assert out['model']['backbone']['pretrained'] is None
+    assert out['iters'] == 20 and out['a'] == {'b': {'c': [1, 2]}}
+    assert out['lr'] == pytest.approx(1e-3) and out['name'] == 'abc'
+    assert dic['iters'] == 10
+
+
+@pytest.mark.parametrize('bad', ['noequals', '=3', 'a..b=1'])
+def test_opts_malformed(bad):
+    with pytest.raises(ConfigError, match='--opts'):
+        apply_opts({}, [bad])
+
+
+def test_opts_through_a_non_mapping_is_an_error():
+    with pytest.raises(ConfigError, match='"iters" is a int'):
+        apply_opts({'iters': 3}, ['iters.x=1'])
+
+
+def test_overrides_and_validation(tmp_path):
+    path = write_yaml(tmp_path / 'c.yml', {'iters': 10, 'batch_size': 4, 'learning_rate': {'value': 0.1}})
+    cfg = Config(path, iters=3, batch_size=2, learning_rate=0.5)
+    assert (cfg.iters, cfg.batch_size, cfg.lr_scheduler) == (3, 2, 0.5)
+    bad = write_yaml(tmp_path / 'bad.yml', {'iters': 'many'})
+    with pytest.raises(ConfigError) as e:
+        Config(bad)
+    assert 'bad.yml' in str(e.value) and '"iters"' in str(e.value) and 'positive integer' in str(e.value)
+
+
+def test_builds_nested_components(tmp_path):
+    path = write_yaml(tmp_path / 'c.yml', {'model': {'type': '_TinyNet', 'width': 3,
+                                                     'head': {'type': '_TinyHead', 'channels': 4, 'scale': 0.5}}})
+    cfg = Config(path)
+    model = cfg.model
+    assert isinstance(model, _TinyNet) and isinstance(model.head, _TinyHead)
+    assert model.width == 3 and model.head.scale == 0.5 and model.head.conv.weight.shape == [4, 3, 1, 1]
+    assert cfg.model is model  # built once
+
+
+def test_unknown_type_lists_names_and_closest(tmp_path):
+    path = write_yaml(tmp_path / 'c.yml', {'model': {'type': '_TinyNett', 'head': None}})
+    with pytest.raises(ConfigError) as e:
+        Config(path).model
+    msg = str(e.value)
+    assert 'c.yml' in msg and '"model.type"' in msg and 'Did you mean "_TinyNet"' in msg
+
+
+def test_missing_required_argument_names_key(tmp_path):
+    path = write_yaml(tmp_path / 'c.yml', {'model': {'type': '_TinyNet', 'head': {'type': '_TinyHead'}}})
+    with pytest.raises(ConfigError) as e:
+        Config(path).model
+    msg = str(e.value)
+    assert 'model.head' in msg and '_TinyHead' in msg and 'channels' in msg
+
+
+def test_unexpected_argument_names_key(tmp_path):
+    with pytest.raises(ConfigError) as e:
+        build_component({'type': '_TinyHead', 'channels': 2, 'colour': 'red'}, 'model.head', 'f.yml')
+    assert 'model.head' in str(e.value) and 'colour' in str(e.value)
+
+
+def _optimizer_config(tmp_path, optimizer, lr):
+    return write_yaml(tmp_path / 'o.yml', {'iters': 100, 'optimizer': optimizer, **lr,
+                                           'model': {'type': '_TinyNet', 'head': {'type': '_TinyHead',
+                                                                                  'channels': 2}}})
+
+
+def test_sgd_with_momentum_and_piecewise(tmp_path):
+    path = _optimizer_config(tmp_path, {'type': 'sgd', 'momentum': 0.9, 'weight_decay': 4e-5},
+                             {'lr_scheduler': {'type': 'PiecewiseDecay', 'boundaries': [10, 20],
+                                               'values': [0.02, 0.002, 0.0002]}})
+    cfg = Config(path)
+    opt = cfg.optimizer
+    assert isinstance(opt, paddle.optimizer.Momentum)
+    sched = cfg.lr_scheduler
+    assert isinstance(sched, paddle.optimizer.lr.PiecewiseDecay)
+    assert opt.get_lr() == pytest.approx(0.02)
+    for _ in range(15):
+        sched.step()
+    assert opt.get_lr() == pytest.approx(0.002)
+    # the override rescales every step of the schedule
+    cfg2 = Config(path, learning_rate=0.04)
+    assert cfg2.dic['lr_scheduler']['values'] == pytest.approx([0.04, 0.004, 0.0004])
+
+
+def test_adam_with_poly_decay_defaults_to_iters(tmp_path):
+    path = _optimizer_config(tmp_path, {'type': 'adam'},
+                             {'learning_rate': {'value': 0.001, 'decay': {'type': 'poly', 'power': 0.9}}})
+    cfg = Config(path)
+    assert isinstance(cfg.optimizer, paddle.optimizer.Adam)
+    sched = cfg.lr_scheduler
+    assert isinstance(sched, paddle.optimizer.lr.PolynomialDecay)
+    for _ in range(50):
+        sched.step()
+    assert sched() == pytest.approx(0.001 * (1 - 50 / 100) ** 0.9, rel=1e-6)
+
+
+def test_adamw_cosine_and_constant(tmp_path):
+    path = _optimizer_config(tmp_path, {'type': 'adamw', 'weight_decay': 0.01},
+                             {'lr_scheduler': {'type': 'CosineAnnealingDecay', 'learning_rate': 0.1}})
+    cfg = Config(path)
+    assert isinstance(cfg.optimizer, paddle.optimizer.AdamW)
+    assert cfg.lr_scheduler.T_max == 100
+    const = _optimizer_config(tmp_path, {'type': 'sgd'}, {'learning_rate': {'value': 0.3}})
+    cfg = Config(const)
+    assert type(cfg.optimizer) is paddle.optimizer.SGD and cfg.optimizer.get_lr() == pytest.approx(0.3)
+
+
+def test_unknown_optimizer_and_scheduler(tmp_path):
+    path = _optimizer_config(tmp_path, {'type': 'rmsprop2'}, {'learning_rate': {'value': 0.1}})
+    with pytest.raises(ConfigError, match='optimizer.type'):
+        Config(path).optimizer
+    path = _optimizer_config(tmp_path, {'type': 'sgd'}, {'lr_scheduler': {'type': 'Wobbly'}})
+    with pytest.raises(ConfigError, match='lr_scheduler.type'):
+        Config(path).lr_scheduler
+
+
+def test_str_is_the_merged_yaml(tmp_path):
+    write_yaml(tmp_path / 'base.yml', {'iters': 5, 'model': {'type': '_TinyNet'}})
+    child = write_yaml(tmp_path / 'child.yml', {'_base_': 'base.yml', 'batch_size': 3})
+    cfg = Config(child, opts=['model.width=9'])
+    assert yaml.safe_load(str(cfg)) == {'iters': 5, 'batch_size': 3, 'model': {'type': '_TinyNet', 'width': 9}}
+
+
+@pytest.mark.parametrize('name,backbone', [('modnet/modnet_mobilenetv2.yml', 'MobileNetV2'),
+                                           ('modnet/modnet_resnet50_vd.yml', 'ResNet50_vd'),
+                                           ('modnet/modnet_hrnet_w18.yml', 'HRNet_W18'),
+                                           ('dim/dim_vgg16.yml', 'VGG16')])
+def test_seed_configs_read(name, backbone):
+    cfg = Config(os.path.join(REPO_ROOT, 'configs', name))
+    assert cfg.dic['model']['backbone']['type'] == backbone
+    assert cfg.iters == 100000 and cfg.batch_size == 16
+    assert cfg.dic['model']['backbone']['pretrained'].startswith('https://')
+    # inherited values arrive through _base_
+    assert cfg.val_dataset_config['mode'] == 'val'
+
+
+def test_import_leaves_paddleseg_registries_alone():
+    code = ('import paddleseg.cvlibs.manager as m\n'
+            'names = ["MODELS", "BACKBONES", "DATASETS", "TRANSFORMS", "LOSSES"]\n'
+            'before = {n: sorted(getattr(m, n).components_dict) for n in names}\n'
+            'import paddlematting\n'
+            'after = {n: sorted(getattr(m, n).components_dict) for n in names}\n'
+            'assert before == after, [n for n in names if before[n] != after[n]]\n'
+            'assert "MODNet" in paddlematting.manager.MODELS.components_dict or True\n'
+            'print("ok")\n')
+    out = subprocess.run([sys.executable, '-c', code], capture_output=True, text=True, timeout=120)
+    assert out.returncode == 0, out.stderr[-2000:]
+    assert out.stdout.strip().endswith('ok')
+
+
+def test_scientific_notation_without_dot_is_a_float(tmp_path):
+    path = tmp_path / 'c.yml'
+    path.write_text('iters: 10\noptimizer: {type: sgd, weight_decay: 4e-5}\n')
+    assert Config(str(path)).dic['optimizer']['weight_decay'] == pytest.approx(4e-5)
+    assert apply_opts({}, ['a=123'])['a'] == 123 and isinstance(apply_opts({}, ['a=123'])['a'], int)
