@@ -1,0 +1,21 @@
+#!/usr/bin/env bash
+# Create .venv (if missing) and install paddlematting into it, editable.
+# PaddlePaddle: if the venv already has a paddle (e.g. paddlepaddle-gpu installed by hand),
+# it is kept; otherwise the CPU build is installed through the `cpu` extra.
+# Re-running is cheap: the install is skipped while setup.py is unchanged.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+PYTHON=${PYTHON:-python3}
+if [ ! -x .venv/bin/python ]; then
+  "$PYTHON" -m venv .venv
+  .venv/bin/python -m pip install -q --upgrade pip
+fi
+stamp=.venv/.paddlematting-install
+want=$(sha256sum setup.py | cut -c1-16)
+if [ -f "$stamp" ] && [ "$(cat "$stamp")" = "$want" ] && .venv/bin/python -c "import paddle, paddlematting" 2>/dev/null; then
+  exit 0
+fi
+if .venv/bin/python -c "import paddle" 2>/dev/null; then extras="test,onnx"; else extras="cpu,test,onnx"; fi
+echo "Installing paddlematting[$extras] into .venv ..."
+.venv/bin/python -m pip install -q -e ".[$extras]"
+echo "$want" > "$stamp"
