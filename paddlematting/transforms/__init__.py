@@ -1,1 +1,20 @@
+"""Transforms: callables taking and returning the sample dict (see ARCHITECTURE.md).
 
+Importing this package registers every transform in ``manager.TRANSFORMS`` under PaddleSeg
+Matting's names. Random transforms draw from numpy's global generator only, so seeding it
+with ``np.random.seed(n)`` reproduces a run (DataLoader workers reseed it per worker).
+"""
+from .compose import Compose
+from .crop import RandomCrop, RandomCropByAlpha
+from .flip import RandomHorizontalFlip
+from .loading import LoadImages
+from .normalize import Normalize
+from .padding import Padding
+from .photometric import RandomBlur, RandomDistort
+from .resize import (LimitLong, LimitShort, Resize, ResizeByLong, ResizeByShort,
+                     ResizeToIntMult)
+from .restore import restore_alpha
+
+__all__ = ['Compose', 'LoadImages', 'RandomCrop', 'RandomCropByAlpha', 'Resize', 'ResizeByShort',
+           'ResizeByLong', 'ResizeToIntMult', 'LimitLong', 'LimitShort', 'Padding',
+           'RandomDistort', 'RandomBlur', 'RandomHorizontalFlip', 'Normalize', 'restore_alpha']

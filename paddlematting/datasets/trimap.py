@@ -1,0 +1,54 @@
+"""Trimaps generated from an alpha matte: certain background 0, unknown 128, certain foreground 255.
+
+A pixel is foreground only when its whole neighbourhood (the structuring element, applied
+``iterations`` times) is fully opaque, background only when that neighbourhood is fully
+transparent; everything else, including every fractional alpha, is unknown.
+"""
+import cv2
+import numpy as np
+
+# the deterministic (validation) band: one pass of a 7 x 7 ellipse, as PaddleSeg Matting uses
+EVAL_KERNEL_SIZE = 7
+# training draws the ellipse size from [2, 4] and the passes from [5, 14], as PaddleSeg does
+TRAIN_KERNEL_SIZES = (2, 5)
+TRAIN_ITERATIONS = (5, 15)
+
+
+def trimap_from_alpha(alpha: np.ndarray, kernel_size: int, iterations: int = 1) -> np.ndarray:
+    """Trimap with an unknown band grown around the soft edge of ``alpha``.
+
+    Args:
+        alpha: uint8 [H, W], 0..255.
+        kernel_size: side of the elliptic structuring element (>= 1).
+        iterations: how many times it is applied (>= 1); band width ~ kernel_size * iterations.
+    Returns:
+        uint8 [H, W] with values in {0, 128, 255}.
+    """
+    alpha = np.asarray(alpha)
+    if alpha.ndim != 2:
+        raise ValueError(f'trimap_from_alpha expects alpha [H, W], got shape {alpha.shape}.')
+    kernel = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (int(kernel_size), int(kernel_size)))
+    opaque = (alpha == 255).astype(np.uint8)
+    touched = (alpha > 0).astype(np.uint8)
+    sure_fg = cv2.erode(opaque, kernel, iterations=int(iterations), borderType=cv2.BORDER_REPLICATE)
+    maybe_fg = cv2.dilate(touched, kernel, iterations=int(iterations),
+                          borderType=cv2.BORDER_REPLICATE)
+    trimap = np.full(alpha.shape, 128, dtype=np.uint8)
+    trimap[maybe_fg == 0] = 0
+    trimap[sure_fg == 1] = 255
+    return trimap
+
+
+def eval_trimap(alpha: np.ndarray, kernel_size: int = EVAL_KERNEL_SIZE) -> np.ndarray:
+    """Deterministic trimap for validation: uint8 [H, W] in {0, 128, 255}."""
+    return trimap_from_alpha(alpha, kernel_size, iterations=1)
+
+
+def random_trimap(alpha: np.ndarray) -> np.ndarray:
+    """Training trimap with a random band width (numpy's global generator).
+
+    Returns uint8 [H, W] in {0, 128, 255}.
+    """
+    kernel_size = np.random.randint(*TRAIN_KERNEL_SIZES)
+    iterations = np.random.randint(*TRAIN_ITERATIONS)
+    return trimap_from_alpha(alpha, kernel_size, iterations)

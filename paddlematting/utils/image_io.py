@@ -1,0 +1,142 @@
+"""Reading and writing images in the toolkit's canonical forms.
+
+Every image entering the toolkit becomes either an RGB colour image (uint8 [H, W, 3]) or a
+single-channel map (uint8 [H, W], for alphas and trimaps). The ``as_*`` converters apply the
+same rules to arrays already in memory, so files and arrays are treated alike:
+
+- 16-bit data is scaled to 8 bits (x / 257, rounded), so 65535 maps to 255.
+- A grayscale colour image is repeated over three channels; an RGBA image drops its alpha.
+- A 3-channel map keeps its first channel (matting sets often store R = G = B alphas);
+  a 4-channel map uses its alpha channel unless that channel is fully opaque.
+
+Files are decoded with ``np.fromfile`` + ``cv2.imdecode`` so that non-ASCII paths work.
+"""
+import os
+from typing import Optional
+
+import cv2
+import numpy as np
+
+__all__ = ['read_image', 'read_alpha', 'read_trimap', 'write_png', 'as_rgb_uint8', 'as_gray_uint8',
+           'as_trimap_uint8']
+
+
+def _to_uint8(array: np.ndarray, source: str) -> np.ndarray:
+    """Scale uint8/uint16 data to uint8; reject other dtypes."""
+    if array.dtype == np.uint8:
+        return array
+    if array.dtype == np.uint16:
+        # 257 = 65535 / 255, so the full 16-bit range maps exactly onto 0..255
+        return np.rint(array.astype(np.float32) / 257.0).astype(np.uint8)
+    raise ValueError(f'{source}: expected 8-bit or 16-bit image data, got dtype {array.dtype}.')
+
+
+def as_rgb_uint8(array: np.ndarray, source: str = 'image', assume_bgr: bool = False) -> np.ndarray:
+    """Convert an image array to RGB uint8 [H, W, 3].
+
+    Args:
+        array: uint8 or uint16, [H, W], [H, W, 1], [H, W, 3] or [H, W, 4].
+        source: what to name in error messages (a path or a dict key).
+        assume_bgr: the channels are in OpenCV's BGR(A) order (true for decoded files).
+    Returns:
+        uint8 [H, W, 3] in RGB order, values 0..255.
+    """
+    array = _to_uint8(np.asarray(array), source)
+    if array.ndim == 3 and array.shape[2] == 1:
+        array = array[:, :, 0]
+    if array.ndim == 2:
+        return np.ascontiguousarray(np.repeat(array[:, :, None], 3, axis=2))
+    if array.ndim != 3 or array.shape[2] not in (3, 4):
+        raise ValueError(f'{source}: expected an image of shape [H, W], [H, W, 3] or [H, W, 4], '
+                         f'got {array.shape}.')
+    rgb = array[:, :, :3]
+    if assume_bgr:
+        rgb = rgb[:, :, ::-1]
+    return np.ascontiguousarray(rgb)
+
+
+def as_gray_uint8(array: np.ndarray, source: str = 'map') -> np.ndarray:
+    """Convert an alpha or trimap array to a single-channel uint8 [H, W] map.
+
+    Args:
+        array: uint8 or uint16, [H, W], [H, W, 1], [H, W, 3] or [H, W, 4] (channel order does
+            not matter for 3 channels: the first one is kept, as matting sets store R = G = B).
+        source: what to name in error messages.
+    Returns:
+        uint8 [H, W], values 0..255.
+    """
+    array = _to_uint8(np.asarray(array), source)
+    if array.ndim == 3 and array.shape[2] in (1, 3):
+        array = array[:, :, 0]
+    elif array.ndim == 3 and array.shape[2] == 4:
+        # an RGBA cutout carries its matte in the alpha channel; an opaque one in its colours
+        array = array[:, :, 0] if np.all(array[:, :, 3] == 255) else array[:, :, 3]
+    if array.ndim != 2:
+        raise ValueError(f'{source}: expected a single-channel map [H, W] (or 3/4 channels to '
+                         f'convert), got shape {array.shape}.')
+    return np.ascontiguousarray(array)
+
+
+def as_trimap_uint8(array: np.ndarray, source: str = 'trimap') -> np.ndarray:
+    """Convert a trimap array to uint8 [H, W] with values exactly {0, 128, 255}.
+
+    Values are snapped by thirds (< 85 background, > 170 foreground, else unknown), so
+    trimaps coded with 127 for unknown or saved lossily still read correctly.
+    """
+    gray = as_gray_uint8(array, source)
+    trimap = np.full(gray.shape, 128, dtype=np.uint8)
+    trimap[gray < 85] = 0
+    trimap[gray > 170] = 255
+    return trimap
+
+
+def _decode(path: str) -> np.ndarray:
+    if not os.path.isfile(path):
+        raise FileNotFoundError(f'{path}: image file does not exist.')
+    data = np.fromfile(path, dtype=np.uint8)
+    image: Optional[np.ndarray] = cv2.imdecode(data, cv2.IMREAD_UNCHANGED) if data.size else None
+    if image is None:
+        raise ValueError(f'{path}: cannot decode this file as an image.')
+    return image
+
+
+def read_image(path: str) -> np.ndarray:
+    """Read a colour image as RGB uint8 [H, W, 3] (grayscale, RGBA and 16-bit converted)."""
+    return as_rgb_uint8(_decode(path), source=path, assume_bgr=True)
+
+
+def read_alpha(path: str) -> np.ndarray:
+    """Read an alpha matte or trimap as uint8 [H, W] (3/4-channel and 16-bit converted)."""
+    return as_gray_uint8(_decode(path), source=path)
+
+
+def read_trimap(path: str) -> np.ndarray:
+    """Read a trimap as uint8 [H, W] with values {0, 128, 255} (see ``as_trimap_uint8``)."""
+    return as_trimap_uint8(_decode(path), source=path)
+
+
+def write_png(path: str, array: np.ndarray) -> None:
+    """Write uint8/uint16 [H, W], RGB [H, W, 3] or RGBA [H, W, 4] to a PNG, creating folders.
+
+    Colour arrays are taken in RGB(A) order (as ``read_image`` returns them).
+    """
+    array = np.asarray(array)
+    if array.dtype not in (np.uint8, np.uint16):
+        raise ValueError(f'{path}: write_png expects uint8 or uint16 data, got dtype '
+                         f'{array.dtype}; '
+                         f'scale and cast first (e.g. np.uint8(np.clip(alpha * 255, 0, 255))).')
+    if array.ndim == 3 and array.shape[2] == 1:
+        array = array[:, :, 0]
+    if array.ndim == 3 and array.shape[2] == 3:
+        array = cv2.cvtColor(array, cv2.COLOR_RGB2BGR)
+    elif array.ndim == 3 and array.shape[2] == 4:
+        array = cv2.cvtColor(array, cv2.COLOR_RGBA2BGRA)
+    elif array.ndim != 2:
+        raise ValueError(f'{path}: write_png expects shape [H, W], [H, W, 3] or [H, W, 4], '
+                         f'got {array.shape}.')
+    folder = os.path.dirname(os.path.abspath(path))
+    os.makedirs(folder, exist_ok=True)
+    ok, encoded = cv2.imencode('.png', array)
+    if not ok:
+        raise ValueError(f'{path}: OpenCV could not encode an array of shape {array.shape} as PNG.')
+    encoded.tofile(path)
