@@ -1,0 +1,158 @@
+"""Loading pretrained weights into a layer from a file, a folder or a URL.
+
+Keys are compared with the layer's ``state_dict()`` before anything is set, so a
+strict load that fails leaves the layer exactly as it was.
+"""
+import os
+from typing import Dict, List, NamedTuple, Tuple, Union
+
+import numpy as np
+import paddle
+from paddleseg.utils import logger
+
+from .download import archive_suffix, cached_download, is_url
+
+WEIGHTS_FILE_NAME = 'model.pdparams'
+_NAMES_IN_WARNING = 5
+_NAMES_IN_ERROR = 20
+
+
+class ShapeMismatch(NamedTuple):
+    """A key present in both the layer and the file, with different shapes."""
+    key: str
+    expected: Tuple[int, ...]
+    found: Tuple[int, ...]
+
+    def __str__(self) -> str:
+        return f'{self.key} (layer {list(self.expected)}, file {list(self.found)})'
+
+
+class WeightsMismatchError(ValueError):
+    """A strict load found keys that do not match the layer."""
+
+
+def _find_weights_in_folder(folder: str, origin: str) -> str:
+    """The model.pdparams in ``folder`` or, failing that, the shallowest one below it."""
+    direct = os.path.join(folder, WEIGHTS_FILE_NAME)
+    if os.path.isfile(direct):
+        return direct
+    found = []
+    for root, _dirs, files in os.walk(folder):
+        if WEIGHTS_FILE_NAME in files:
+            found.append(os.path.join(root, WEIGHTS_FILE_NAME))
+    if not found:
+        raise FileNotFoundError(f'{origin} holds no {WEIGHTS_FILE_NAME} (looked in {folder})')
+    # archives usually wrap everything in one top folder; the shallowest file is the model
+    found.sort(key=lambda p: (p.count(os.sep), p))
+    return found[0]
+
+
+def resolve_weights_path(path_or_url: Union[str, os.PathLike]) -> str:
+    """The local .pdparams file that ``path_or_url`` points to, downloading it if needed.
+
+    Accepts a .pdparams file, a folder holding ``model.pdparams``, an http(s) URL of a
+    .pdparams file, or an http(s) URL of a .tar.gz/.tgz/.tar/.zip archive with
+    ``model.pdparams`` somewhere inside (downloaded and unpacked once, see
+    :func:`paddlematting.utils.download.cached_download`).
+
+    Raises:
+        FileNotFoundError: the local file or folder, or the model.pdparams inside it, is missing.
+        paddlematting.utils.download.DownloadError: the URL could not be fetched.
+    """
+    path_or_url = os.fspath(path_or_url)
+    if is_url(path_or_url):
+        if archive_suffix(path_or_url):
+            folder = cached_download(path_or_url, extract=True)
+            return _find_weights_in_folder(folder, path_or_url)
+        return cached_download(path_or_url)
+    path = os.path.expanduser(path_or_url)
+    if os.path.isdir(path):
+        direct = os.path.join(path, WEIGHTS_FILE_NAME)
+        if not os.path.isfile(direct):
+            raise FileNotFoundError(f'the folder {path} holds no {WEIGHTS_FILE_NAME}')
+        return direct
+    if not os.path.isfile(path):
+        raise FileNotFoundError(f'the weights file {path} does not exist; expected a .pdparams '
+                                f'file, a folder holding {WEIGHTS_FILE_NAME}, or an http(s) URL')
+    return path
+
+
+def _read_state_dict(path: str) -> Dict[str, np.ndarray]:
+    try:
+        loaded = paddle.load(path)
+    except Exception as e:  # paddle raises many types for a corrupt or foreign file
+        raise ValueError(f'{path} could not be read as a Paddle state dict ({e})') from e
+    if not isinstance(loaded, dict):
+        raise ValueError(f'{path} holds a {type(loaded).__name__}, expected a dict of '
+                         f'parameter name -> array (a .pdparams state dict)')
+    arrays = {}
+    for key, value in loaded.items():
+        # optimizer files carry non-tensor entries such as the LR scheduler's state
+        if isinstance(value, paddle.Tensor):
+            arrays[key] = value.numpy()
+        elif isinstance(value, np.ndarray):
+            arrays[key] = value
+    return arrays
+
+
+def _name_list(names: List, limit: int) -> str:
+    shown = ', '.join(str(n) for n in names[:limit])
+    more = len(names) - limit
+    return shown + (f', ... and {more} more' if more > 0 else '')
+
+
+def load_pretrained_weights(layer: paddle.nn.Layer, path_or_url: Union[str, os.PathLike],
+                            strict: bool = False) -> Dict[str, list]:
+    """Copy the weights in ``path_or_url`` into ``layer``, key by key.
+
+    Args:
+        layer: any paddle layer; its ``state_dict()`` names are matched with the file's.
+        path_or_url: a .pdparams file, a folder holding model.pdparams, or an http(s) URL
+            of either a .pdparams file or an archive containing model.pdparams.
+        strict: raise instead of warning when any key is missing, unexpected or mis-shaped.
+    Returns:
+        ``{'missing': [layer keys absent from the file], 'unexpected': [file keys the layer
+        lacks], 'mismatched': [ShapeMismatch(key, expected shape, file shape), ...]}``.
+        Every other key of the layer has been set from the file (cast to the layer's dtype).
+    Raises:
+        FileNotFoundError: a local path does not exist.
+        WeightsMismatchError: ``strict`` and the keys differ; the layer is left unchanged.
+        ValueError: the file is not a Paddle state dict.
+    """
+    path_or_url = os.fspath(path_or_url)
+    path = resolve_weights_path(path_or_url)
+    file_state = _read_state_dict(path)
+    layer_state = layer.state_dict()
+
+    missing, mismatched, matching = [], [], []
+    for key, tensor in layer_state.items():
+        if key not in file_state:
+            missing.append(key)
+            continue
+        expected = tuple(tensor.shape)
+        found = tuple(file_state[key].shape)
+        if expected != found:
+            mismatched.append(ShapeMismatch(key, expected, found))
+        else:
+            matching.append(key)
+    unexpected = [key for key in file_state if key not in layer_state]
+    report = {'missing': missing, 'unexpected': unexpected, 'mismatched': mismatched}
+
+    if missing or unexpected or mismatched:
+        if strict:
+            parts = [f'{len(v)} {k}: {_name_list(v, _NAMES_IN_ERROR)}'
+                     for k, v in report.items() if v]
+            raise WeightsMismatchError(
+                f'{path_or_url} does not match the {type(layer).__name__} layer ('
+                + '; '.join(parts) + '); nothing was loaded')
+        parts = [f'{len(v)} {k} ({_name_list(v, _NAMES_IN_WARNING)})'
+                 for k, v in report.items() if v]
+        logger.warning(f'{path_or_url} loaded partially into {type(layer).__name__}: '
+                       + '; '.join(parts))
+
+    for key in matching:
+        target = layer_state[key]
+        target.set_value(file_state[key].astype(target.numpy().dtype, copy=False))
+    logger.info(f'Loaded {len(matching)} of {len(layer_state)} tensors of '
+                f'{type(layer).__name__} from {path}')
+    return report
