@@ -4,12 +4,6 @@ from typing import Optional
 
 import paddle.nn as nn
 
-from paddlematting.models.layers import ConvBNAct
-
-# Deprecated alias kept only until models/dim.py imports ConvBNAct from models.layers;
-# delete it then (same layer: conv -> BN -> ReLU, padding kernel_size // 2).
-ConvBN = ConvBNAct
-
 
 def load_backbone_weights(layer: nn.Layer, pretrained: Optional[str]) -> None:
     """Load ``pretrained`` (a path or URL; None = keep the current init) into ``layer``.
