@@ -1,1 +1,6 @@
+"""Models, backbones and losses; importing this package registers all of them."""
+from . import backbones, losses
+from .dim import DIM
+from .modnet import MODNet
 
+__all__ = ['DIM', 'MODNet', 'backbones', 'losses']

@@ -15,7 +15,7 @@ import paddle.nn as nn
 import paddle.nn.functional as F
 
 from paddlematting.utils import manager
-from paddlematting.models.backbones._blocks import load_backbone_weights
+from paddlematting.models.backbones.weights import load_backbone_weights
 from paddlematting.models.layers import ConvBNAct
 
 __all__ = ['HRNet', 'HRNet_W18']

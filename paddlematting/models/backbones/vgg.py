@@ -15,7 +15,7 @@ import paddle
 import paddle.nn as nn
 import paddle.nn.functional as F
 
-from paddlematting.models.backbones._blocks import load_backbone_weights
+from paddlematting.models.backbones.weights import load_backbone_weights
 from paddlematting.utils import manager
 
 __all__ = ['VGGConvBlock', 'VGG16']

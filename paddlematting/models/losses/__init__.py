@@ -1,1 +1,4 @@
-
+"""Matting losses; importing this package registers them in ``manager.LOSSES``."""
+from .composition import CompositionLoss, composite
+from .mrsd import MRSD
+from .reduction import masked_mean
