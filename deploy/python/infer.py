@@ -1,0 +1,63 @@
+"""Predict alpha mattes with an exported model folder (Paddle Inference), no config or weights needed.
+
+    python deploy/python/infer.py --model_dir output/export --image_path photos/ [--trimap_path trimaps/]
+                                  [--save_dir output/infer] [--device cpu|gpu] [--threads N]
+                                  [--tensorrt fp32|fp16]
+
+The folder comes from ``export.py``; its deploy.yaml carries the preprocessing. For each input
+``REL/NAME.ext`` this writes ``save_dir/REL/NAME_alpha.png`` and ``NAME_rgba.png``, exactly as
+``predict.py --backend inference`` does (same functions). Exits 1 when any input failed.
+"""
+import argparse
+import logging
+import os
+import sys
+from typing import List, Optional
+
+REPO_ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+if REPO_ROOT not in sys.path:  # run from a checkout without `pip install -e .`
+    sys.path.insert(0, REPO_ROOT)
+
+from paddlematting.cli.common import setup_logging  # noqa: E402
+from paddlematting.core.predictor import collect_inputs, predict_images  # noqa: E402
+from paddlematting.inference import Predictor  # noqa: E402
+
+logger = logging.getLogger('paddlematting')
+
+
+def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description='Alpha mattes from an exported model folder.')
+    parser.add_argument('--model_dir', required=True, help='A folder written by export.py (has deploy.yaml).')
+    parser.add_argument('--image_path', required=True,
+                        help='An image, a folder (searched recursively) or a .txt list of images.')
+    parser.add_argument('--trimap_path', default=None,
+                        help='Trimaps in the same form; required by trimap models such as DIM.')
+    parser.add_argument('--save_dir', default='./output/infer', help='Where the PNGs go.')
+    parser.add_argument('--device', choices=('cpu', 'gpu'), default=None,
+                        help='Default gpu when Paddle has CUDA and sees a GPU, else cpu.')
+    parser.add_argument('--threads', type=int, default=None, help='CPU threads; default all cores.')
+    parser.add_argument('--tensorrt', choices=('fp32', 'fp16'), default=None,
+                        help='Run GPU subgraphs with TensorRT at this precision (GPU builds with TensorRT).')
+    return parser.parse_args(argv)
+
+
+def main(argv: Optional[List[str]] = None) -> int:
+    args = parse_args(argv)
+    setup_logging()
+    predictor = Predictor(args.model_dir, device=args.device, threads=args.threads, tensorrt=args.tensorrt)
+    if predictor.needs_trimap and args.trimap_path is None:
+        logger.error('%s needs a trimap for every image: pass --trimap_path.', args.model_dir)
+        return 2
+    inputs = collect_inputs(args.image_path, args.trimap_path)
+    logger.info('Predicting %d images with %s on %s...', len(inputs), args.model_dir, predictor.device)
+    result = predict_images(predictor, predictor.transforms.transforms, inputs, args.save_dir,
+                            needs_trimap=predictor.needs_trimap)
+    logger.info('Wrote %d alpha mattes to %s.', len(result.written), args.save_dir)
+    if result.failed:
+        logger.error('%d of %d images failed.', len(result.failed), len(inputs))
+        return 1
+    return 0
+
+
+if __name__ == '__main__':
+    sys.exit(main())

@@ -1,0 +1,54 @@
+"""export.py: save a trained model as a static Paddle Inference folder (+ deploy.yaml, optional ONNX)."""
+import argparse
+import logging
+import os
+import sys
+from typing import List, Optional
+
+from ..inference.export import export_model
+from ..utils.config import Config
+from ..utils.pretrained import load_pretrained_weights
+from .common import setup_logging
+
+logger = logging.getLogger('paddlematting')
+
+
+def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(
+        description='Export a matting model for Paddle Inference: model.json/.pdiparams + deploy.yaml.')
+    parser.add_argument('--config', required=True, help='the model config (YAML)')
+    parser.add_argument('--model_path', default=None,
+                        help='trained weights (.pdparams file, folder or URL); default: the config\'s own')
+    parser.add_argument('--save_dir', default='output/export', help='the folder to write (default output/export)')
+    parser.add_argument('--input_shape', nargs=4, type=int, default=None, metavar=('N', 'C', 'H', 'W'),
+                        help='fix the input shape; default dynamic batch, height and width')
+    parser.add_argument('--onnx', action='store_true', help='also write model.onnx (needs paddle2onnx)')
+    parser.add_argument('--opts', nargs='+', default=[], help='config overrides, key.sub=value')
+    return parser.parse_args(argv)
+
+
+def run(argv: Optional[List[str]] = None) -> str:
+    """Parse ``argv``, export, and return the written folder."""
+    args = parse_args(argv)
+    setup_logging()
+
+    cfg = Config(args.config, opts=args.opts)
+    model = cfg.model
+    if args.model_path:
+        load_pretrained_weights(model, args.model_path, strict=True)
+        logger.info('Loaded weights from %s.', args.model_path)
+    transforms = cfg.val_dataset_config.get('transforms') or [{'type': 'Normalize'}]
+    folder = export_model(model, args.save_dir, transforms, model_type=cfg.model_config.get('type'),
+                          input_shape=args.input_shape, onnx=args.onnx)
+    logger.info('Exported to %s.', os.path.abspath(folder))
+    return folder
+
+
+def main(argv: Optional[List[str]] = None) -> int:
+    """Console entry point (``paddlematting-export``); exit status 0 on success."""
+    run(argv)
+    return 0
+
+
+if __name__ == '__main__':
+    sys.exit(main())

@@ -1,0 +1,90 @@
+"""deploy.yaml: what an exported folder holds and how its inputs must be prepared.
+
+The layout keeps PaddleSeg Matting's top-level ``Deploy`` mapping (``model``,
+``params``, ``transforms``) so folders exported by either tool load here; we add
+``input_names`` (``[img]`` or ``[img, trimap]``), ``model_type`` and, after an
+ONNX export, ``onnx``.
+"""
+import os
+from dataclasses import dataclass, field
+from typing import List, Optional
+
+import yaml
+
+DEPLOY_FILE = 'deploy.yaml'
+
+
+@dataclass
+class DeployConfig:
+    """The contents of one exported folder's deploy.yaml.
+
+    File names are relative to ``folder``; ``transforms`` is the raw list of
+    ``{'type': name, **args}`` dicts of the validation pipeline.
+    """
+    folder: str
+    model_file: str
+    params_file: str
+    transforms: List[dict]
+    input_names: List[str] = field(default_factory=lambda: ['img'])
+    model_type: Optional[str] = None
+    onnx_file: Optional[str] = None
+
+    @property
+    def needs_trimap(self) -> bool:
+        return 'trimap' in self.input_names
+
+    @property
+    def model_path(self) -> str:
+        return os.path.join(self.folder, self.model_file)
+
+    @property
+    def params_path(self) -> str:
+        return os.path.join(self.folder, self.params_file)
+
+    @property
+    def onnx_path(self) -> Optional[str]:
+        return os.path.join(self.folder, self.onnx_file) if self.onnx_file else None
+
+    def to_dict(self) -> dict:
+        deploy = {'model': self.model_file, 'params': self.params_file,
+                  'transforms': list(self.transforms), 'input_names': list(self.input_names)}
+        if self.model_type:
+            deploy['model_type'] = self.model_type
+        if self.onnx_file:
+            deploy['onnx'] = self.onnx_file
+        return {'Deploy': deploy}
+
+
+def write_deploy_config(config: DeployConfig) -> str:
+    """Write ``config`` as ``<config.folder>/deploy.yaml``; return that path."""
+    path = os.path.join(config.folder, DEPLOY_FILE)
+    with open(path, 'w', encoding='utf-8') as f:
+        yaml.safe_dump(config.to_dict(), f, sort_keys=False)
+    return path
+
+
+def load_deploy_config(folder: str) -> DeployConfig:
+    """Read ``<folder>/deploy.yaml`` and check that the files it names exist."""
+    path = os.path.join(folder, DEPLOY_FILE)
+    if not os.path.isfile(path):
+        raise FileNotFoundError(f'{path} does not exist: expected a folder written by export.py '
+                                '(model files plus deploy.yaml).')
+    with open(path, 'r', encoding='utf-8') as f:
+        data = yaml.safe_load(f)
+    deploy = data.get('Deploy') if isinstance(data, dict) else None
+    if not isinstance(deploy, dict):
+        raise ValueError(f'{path} has no top-level "Deploy" mapping.')
+    for key in ('model', 'params'):
+        if not isinstance(deploy.get(key), str):
+            raise ValueError(f'{path}: Deploy.{key} must name a file in {folder}.')
+    transforms = deploy.get('transforms') or [{'type': 'Normalize'}]
+    if not all(isinstance(t, dict) and 'type' in t for t in transforms):
+        raise ValueError(f'{path}: Deploy.transforms must be a list of mappings with a "type" key.')
+    config = DeployConfig(folder=folder, model_file=deploy['model'], params_file=deploy['params'],
+                          transforms=transforms,
+                          input_names=list(deploy.get('input_names') or ['img']),
+                          model_type=deploy.get('model_type'), onnx_file=deploy.get('onnx'))
+    for file_path in (config.model_path, config.params_path):
+        if not os.path.isfile(file_path):
+            raise FileNotFoundError(f'{path} names {file_path}, which does not exist.')
+    return config

@@ -1,0 +1,218 @@
+"""Export a matting model to a static Paddle Inference folder (and optionally ONNX).
+
+A folder holds ``model.json`` (PIR program; ``model.pdmodel`` under the old IR),
+``model.pdiparams``, ``deploy.yaml`` and, with ``onnx=True``, ``model.onnx``.
+Folders are written under a temporary name and renamed, so a reader never sees
+half an export.
+"""
+import hashlib
+import os
+import shutil
+import tempfile
+from typing import List, Optional, Sequence
+
+import paddle
+import paddle.nn as nn
+import yaml
+
+from .deploy_config import DEPLOY_FILE, DeployConfig, write_deploy_config
+
+MODEL_STEM = 'model'
+ONNX_FILE = 'model.onnx'
+# model types whose forward needs a trimap input besides the image
+TRIMAP_MODEL_TYPES = frozenset({'DIM'})
+# bump when the exported layout changes, so cached exports are rebuilt
+EXPORT_FORMAT_VERSION = '1'
+CACHE_ENV = 'PADDLEMATTING_EXPORT_CACHE'
+
+
+class AlphaOnlyModel(nn.Layer):
+    """Tensor-in, alpha-out view of a matting model, the form ``paddle.jit.save`` traces.
+
+    ``forward(img [N,3,H,W], trimap [N,1,H,W] 0..255 | None) -> alpha [N,1,H,W] in [0,1]``.
+    """
+
+    def __init__(self, model: nn.Layer):
+        super().__init__()
+        self.model = model
+
+    def forward(self, img, trimap=None):
+        inputs = {'img': img}
+        if trimap is not None:
+            inputs['trimap'] = trimap
+        out = self.model(inputs)
+        # a model may return a dict of heads in eval mode; the matte is what deploys
+        if isinstance(out, dict):
+            out = out['alpha']
+        return out
+
+
+def model_type_of(model: nn.Layer) -> str:
+    """The registered type name of ``model`` (its class name, e.g. 'MODNet', 'DIM')."""
+    return type(model).__name__
+
+
+def input_names_for(model_type: str) -> List[str]:
+    return ['img', 'trimap'] if model_type in TRIMAP_MODEL_TYPES else ['img']
+
+
+def _input_specs(input_names: Sequence[str], input_shape: Optional[Sequence[int]]):
+    if input_shape is None:
+        n, h, w = None, None, None
+    else:
+        if len(input_shape) != 4 or input_shape[1] != 3:
+            raise ValueError(f'input_shape must be N 3 H W, got {list(input_shape)}.')
+        n, _, h, w = input_shape
+    channels = {'img': 3, 'trimap': 1}
+    return [paddle.static.InputSpec([n, channels[name], h, w], 'float32', name) for name in input_names]
+
+
+def _saved_program_file(folder: str) -> str:
+    for name in (MODEL_STEM + '.json', MODEL_STEM + '.pdmodel'):
+        if os.path.isfile(os.path.join(folder, name)):
+            return name
+    raise RuntimeError(f'paddle.jit.save wrote no {MODEL_STEM}.json or {MODEL_STEM}.pdmodel in {folder}.')
+
+
+def export_onnx(config: DeployConfig, opset_version: int = 11) -> str:
+    """Convert the folder's Paddle program to ONNX (``model.onnx`` beside it); return its path."""
+    try:
+        import paddle2onnx
+    except ImportError as e:
+        raise ImportError('ONNX export needs paddle2onnx: `pip install -e .[onnx]`.') from e
+    try:
+        # optimize_tool 'None': the default ('polygraphy') would try to pip-install packages
+        onnx_bytes = paddle2onnx.export(config.model_path, config.params_path, save_file=None,
+                                        opset_version=opset_version, optimize_tool='None')
+    except NameError as e:
+        # paddle2onnx logs the conversion error and then fails on its unset result
+        raise RuntimeError(f'paddle2onnx could not convert {config.model_path} (see its log above).') from e
+    path = os.path.join(config.folder, ONNX_FILE)
+    with open(path, 'wb') as f:
+        f.write(onnx_bytes)
+    config.onnx_file = ONNX_FILE
+    return path
+
+
+def _is_previous_export(folder: str) -> bool:
+    return not os.listdir(folder) or os.path.isfile(os.path.join(folder, DEPLOY_FILE))
+
+
+def _publish(tmp_dir: str, save_dir: str, replace: bool) -> bool:
+    """Rename the finished ``tmp_dir`` to ``save_dir``. Returns False when ``replace`` is
+    False and ``save_dir`` already exists (another export won); ``tmp_dir`` is then removed."""
+    if os.path.isdir(save_dir):
+        if not replace:
+            shutil.rmtree(tmp_dir, ignore_errors=True)
+            return False
+        if not _is_previous_export(save_dir):
+            shutil.rmtree(tmp_dir, ignore_errors=True)
+            raise FileExistsError(f'{save_dir} exists and is not an export folder (no {DEPLOY_FILE}); '
+                                  'choose an empty or new --save_dir.')
+        old = tempfile.mkdtemp(prefix='.old-export-', dir=os.path.dirname(save_dir))
+        os.rename(save_dir, os.path.join(old, 'previous'))
+        os.rename(tmp_dir, save_dir)
+        shutil.rmtree(old, ignore_errors=True)
+        return True
+    try:
+        os.rename(tmp_dir, save_dir)
+    except OSError:
+        # a concurrent writer created save_dir between our check and the rename
+        shutil.rmtree(tmp_dir, ignore_errors=True)
+        if replace:
+            raise
+        return False
+    return True
+
+
+def export_model(model: nn.Layer, save_dir: str, transforms: Sequence[dict],
+                 model_type: Optional[str] = None, input_shape: Optional[Sequence[int]] = None,
+                 onnx: bool = False, replace: bool = True) -> str:
+    """Save ``model`` (put in eval mode) as a static program with deploy.yaml into ``save_dir``.
+
+    Args:
+        model: a matting model taking ``{'img', ['trimap']}`` and returning alpha [N,1,H,W] in eval mode.
+        save_dir: the folder to create (replaced when it holds a previous export).
+        transforms: the inference transforms as ``[{'type': name, **args}]`` (the val config's list).
+        model_type: registered model type; decides whether a trimap input is exported.
+            Defaults to the model's class name.
+        input_shape: ``[N, 3, H, W]`` to fix the input size; default dynamic batch, height and width.
+        onnx: also write ``model.onnx`` through paddle2onnx.
+    Returns:
+        ``save_dir``.
+    """
+    model_type = model_type or model_type_of(model)
+    input_names = input_names_for(model_type)
+    save_dir = os.path.abspath(save_dir)
+    parent = os.path.dirname(save_dir)
+    os.makedirs(parent, exist_ok=True)
+    tmp_dir = tempfile.mkdtemp(prefix='.export-', dir=parent)
+    try:
+        model.eval()
+        wrapper = AlphaOnlyModel(model)
+        wrapper.eval()
+        paddle.jit.save(wrapper, os.path.join(tmp_dir, MODEL_STEM),
+                        input_spec=_input_specs(input_names, input_shape))
+        config = DeployConfig(folder=tmp_dir, model_file=_saved_program_file(tmp_dir),
+                              params_file=MODEL_STEM + '.pdiparams',
+                              transforms=[dict(t) for t in transforms],
+                              input_names=input_names, model_type=model_type)
+        if onnx:
+            export_onnx(config)
+        write_deploy_config(config)
+    except BaseException:
+        shutil.rmtree(tmp_dir, ignore_errors=True)
+        raise
+    _publish(tmp_dir, save_dir, replace=replace)
+    return save_dir
+
+
+def default_cache_dir() -> str:
+    """``$PADDLEMATTING_EXPORT_CACHE``, else ``~/.cache/paddlematting/exports``."""
+    return os.environ.get(CACHE_ENV) or os.path.join(
+        os.path.expanduser('~'), '.cache', 'paddlematting', 'exports')
+
+
+def export_cache_key(model_config: dict, transforms: Sequence[dict], model_path: Optional[str]) -> str:
+    """sha256 hex of what an export depends on: the checkpoint bytes, the model section of the
+    config, the inference transforms and the Paddle version (not the training settings, so
+    changing e.g. a dataset path does not force a new export)."""
+    digest = hashlib.sha256()
+    digest.update(f'format={EXPORT_FORMAT_VERSION};paddle={paddle.__version__};'.encode())
+    described = {'model': model_config, 'transforms': list(transforms)}
+    digest.update(yaml.safe_dump(described, sort_keys=True).encode('utf-8'))
+    if model_path:
+        with open(model_path, 'rb') as f:
+            for chunk in iter(lambda: f.read(1 << 20), b''):
+                digest.update(chunk)
+    return digest.hexdigest()
+
+
+def export_checkpoint_cached(cfg, model_path: Optional[str], cache_dir: Optional[str] = None) -> str:
+    """Export ``cfg``'s model with the weights in ``model_path`` once; later calls reuse it.
+
+    Args:
+        cfg: a ``paddlematting.Config`` (uses ``cfg.model``, ``cfg.dic['model']``, ``cfg.val_dataset_config``).
+        model_path: a local ``.pdparams`` checkpoint, or None for the weights the config itself
+            loads (then only the config is hashed: a config without pretrained weights gives a
+            random model, cached like any other).
+        cache_dir: where exports live; default ``default_cache_dir()``.
+    Returns:
+        The exported folder ``<cache_dir>/<export_cache_key>``; loads ``model_path`` into
+        ``cfg.model`` when it has to export.
+    """
+    if model_path is not None and not os.path.isfile(model_path):
+        raise FileNotFoundError(f'model_path {model_path} does not exist: expected a .pdparams checkpoint file.')
+    model_config = cfg.dic.get('model') or {}
+    transforms = (cfg.val_dataset_config or {}).get('transforms') or [{'type': 'Normalize'}]
+    folder = os.path.join(cache_dir or default_cache_dir(), export_cache_key(model_config, transforms, model_path))
+    if os.path.isfile(os.path.join(folder, DEPLOY_FILE)):
+        return folder
+    model = cfg.model
+    if model_path is not None:
+        from ..utils.pretrained import load_pretrained_weights
+        load_pretrained_weights(model, model_path, strict=True)
+    model_type = model_config.get('type') or model_type_of(model)
+    # replace=False: when a concurrent process published the same key first, keep its folder
+    export_model(model, folder, transforms, model_type=model_type, replace=False)
+    return folder

@@ -1,0 +1,80 @@
+"""Raw image -> model inputs -> alpha at the original size, around any runner.
+
+Both the dygraph predictor (paddlematting.core) and the Paddle Inference
+Predictor call these functions, so preprocessing and restoration are defined
+once. A *runner* is any callable
+``runner(img [N,3,H,W] float32, trimap [N,1,H,W] float32 0..255 | None) -> [N,1,H,W]``.
+"""
+from typing import Callable, List, Optional, Sequence
+
+import numpy as np
+
+from ..transforms import Compose
+from ..transforms.restore import restore_alpha
+from ..utils.config import build_component
+
+Runner = Callable[[np.ndarray, Optional[np.ndarray]], np.ndarray]
+
+
+def build_transforms(transform_dicts: Sequence[dict], source: str = '<transforms>') -> Compose:
+    """Build a Compose from ``[{'type': name, **args}, ...]`` (a config's or deploy.yaml's list);
+    ``source`` names the file in error messages."""
+    return Compose(build_component(list(transform_dicts), 'transforms', source))
+
+
+def prepare_sample(image: np.ndarray, trimap: Optional[np.ndarray], transforms: Compose) -> dict:
+    """Run the inference transforms on one raw image.
+
+    Args:
+        image: uint8 [H,W,3] RGB.
+        trimap: optional uint8 [H,W] with values 0 (background), 128 (unknown), 255 (foreground).
+        transforms: the validation Compose (from ``build_transforms``).
+    Returns:
+        dict with ``img`` float32 [1,3,h,w] (normalised), ``trimap`` float32 [1,1,h,w] in 0..255
+        or None, and ``trans_info`` (the resize/padding steps to undo, in order).
+    """
+    if image.ndim != 3 or image.shape[2] != 3:
+        raise ValueError(f'image must be an [H,W,3] RGB array, got shape {image.shape}.')
+    sample = {'img': image, 'trans_info': [], 'gt_fields': []}
+    if trimap is not None:
+        if trimap.shape[:2] != image.shape[:2]:
+            raise ValueError(f'trimap shape {trimap.shape[:2]} differs from image shape {image.shape[:2]}.')
+        sample['trimap'] = trimap
+        sample['gt_fields'].append('trimap')
+    sample = transforms(sample)
+    img = np.ascontiguousarray(sample['img'], dtype=np.float32)[np.newaxis]
+    prepared_trimap = None
+    if trimap is not None:
+        prepared_trimap = np.asarray(sample['trimap'], dtype=np.float32)
+        prepared_trimap = prepared_trimap.reshape((1, 1) + prepared_trimap.shape[-2:])
+    return {'img': img, 'trimap': prepared_trimap, 'trans_info': sample['trans_info']}
+
+
+def finish_alpha(alpha: np.ndarray, trans_info: List, trimap: Optional[np.ndarray] = None) -> np.ndarray:
+    """Turn one model output back into an alpha matte at the input image's size.
+
+    Args:
+        alpha: float [1,1,h,w] or [h,w], the model output at the prepared size.
+        trans_info: ``prepare_sample``'s ``trans_info``.
+        trimap: optional prepared trimap [1,1,h,w] (0..255); where it is certain
+            (0 or 255) it overrides the prediction, as in PaddleSeg Matting.
+    Returns:
+        float32 [H,W] in [0,1].
+    """
+    alpha = np.asarray(alpha, dtype=np.float32).reshape(alpha.shape[-2:])
+    # clip and fuse at the prepared size: bilinear restoration keeps values inside [0, 1],
+    # and no full-resolution temporary is made
+    alpha = np.clip(alpha, 0.0, 1.0)
+    if trimap is not None:
+        known = trimap.reshape(alpha.shape)
+        alpha[known == 0] = 0.0
+        alpha[known == 255] = 1.0
+    return restore_alpha(alpha, trans_info).astype(np.float32, copy=False)
+
+
+def predict_alpha(runner: Runner, image: np.ndarray, trimap: Optional[np.ndarray],
+                  transforms: Compose) -> np.ndarray:
+    """Whole pipeline for one image: prepare, run, restore. Returns float32 [H,W] in [0,1]."""
+    sample = prepare_sample(image, trimap, transforms)
+    alpha = runner(sample['img'], sample['trimap'])
+    return finish_alpha(alpha, sample['trans_info'], sample['trimap'])

@@ -1,0 +1,57 @@
+"""export.py -> deploy/python/infer.py on a real image gives the dygraph model's matte."""
+import importlib.util
+import os
+
+import numpy as np
+import paddle
+
+from conftest import REAL_DATA_ROOT, REPO_ROOT
+from paddlematting import Config
+from paddlematting.cli.export import run as export_run
+from paddlematting.inference import build_transforms, load_deploy_config, predict_alpha
+from paddlematting.utils.image_io import read_alpha, read_image
+
+CONFIG = os.path.join(REPO_ROOT, 'configs', 'modnet', 'modnet_mobilenetv2.yml')
+OPTS = ['model.backbone.pretrained=null',
+        'val_dataset.transforms=[{type: LoadImages}, {type: ResizeByShort, short_size: 96}, '
+        '{type: ResizeToIntMult, mult_int: 32}, {type: Normalize}]']
+
+
+def _load_infer_script():
+    path = os.path.join(REPO_ROOT, 'deploy', 'python', 'infer.py')
+    spec = importlib.util.spec_from_file_location('deploy_infer', path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_export_cli_then_infer_script_reproduce_dygraph(tmp_path):
+    paddle.seed(1)
+    cfg = Config(CONFIG, opts=OPTS)
+    model = cfg.model
+    model.eval()
+    weights = str(tmp_path / 'model.pdparams')
+    paddle.save(model.state_dict(), weights)
+
+    folder = export_run(['--config', CONFIG, '--model_path', weights, '--save_dir', str(tmp_path / 'exported'),
+                          '--opts'] + OPTS)
+    deploy = load_deploy_config(folder)
+    assert deploy.transforms == cfg.val_dataset_config['transforms']
+    assert deploy.model_type == 'MODNet' and deploy.input_names == ['img']
+
+    image_path = os.path.join(REAL_DATA_ROOT, 'val', 'fg', 'GT05.png')
+    save_dir = tmp_path / 'out'
+    code = _load_infer_script().main(['--model_dir', folder, '--image_path', image_path,
+                                      '--save_dir', str(save_dir), '--device', 'cpu', '--threads', '1'])
+    assert code == 0
+    written = read_alpha(str(save_dir / 'GT05_alpha.png'))
+    image = read_image(image_path)
+    assert written.shape == image.shape[:2]
+
+    def dygraph(img, trimap=None):
+        with paddle.no_grad():
+            return model({'img': paddle.to_tensor(img)}).numpy()
+
+    expected = predict_alpha(dygraph, image, None, build_transforms(deploy.transforms))
+    assert np.abs(written.astype(np.float32) - expected * 255).max() <= 1.0
+    assert os.path.isfile(save_dir / 'GT05_rgba.png')
