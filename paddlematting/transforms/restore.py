@@ -8,6 +8,10 @@ import numpy as np
 def _resize_planes(alpha: np.ndarray, h: int, w: int) -> np.ndarray:
     """Bilinear resize of [..., H, W] to [..., h, w], all leading planes at once."""
     lead = alpha.shape[:-2]
+    if int(np.prod(lead)) == 1:
+        # the common case (one matte): resize the plane itself, no full-size copies
+        plane = np.ascontiguousarray(alpha.reshape(alpha.shape[-2:]))
+        return cv2.resize(plane, (w, h), interpolation=cv2.INTER_LINEAR).reshape(lead + (h, w))
     planes = alpha.reshape((-1,) + alpha.shape[-2:]).transpose(1, 2, 0)  # [H, W, P]
     # cv2.resize handles at most 512 channels; chunk larger batches
     chunks = [cv2.resize(planes[:, :, i:i + 512], (w, h), interpolation=cv2.INTER_LINEAR)
