@@ -1,0 +1,86 @@
+"""What the train, val and predict commands share: logging, device and backend flags, runners."""
+import argparse
+import logging
+import sys
+from typing import Optional, Tuple
+
+from ..core.runner import Runner, dygraph_runner
+from ..core.runtime import DEVICES, environment_report, resolve_device
+from ..utils.config import Config
+from ..utils.pretrained import load_pretrained_weights, resolve_weights_path
+
+logger = logging.getLogger('paddlematting')
+
+BACKENDS = ('dygraph', 'inference')
+
+
+def setup_logging(level: int = logging.INFO) -> None:
+    """Send the package's log records to stderr with time and level, once."""
+    root = logging.getLogger('paddlematting')
+    if not root.handlers:
+        handler = logging.StreamHandler(sys.stderr)
+        handler.setFormatter(logging.Formatter('%(asctime)s %(levelname)s %(message)s',
+                                               datefmt='%Y-%m-%d %H:%M:%S'))
+        root.addHandler(handler)
+    root.setLevel(level)
+    root.propagate = False
+
+
+def add_config_args(parser: argparse.ArgumentParser) -> None:
+    """--config, --opts and --device."""
+    parser.add_argument('--config', required=True, help='The YAML config file.')
+    parser.add_argument('--opts', nargs='+', default=[], metavar='KEY=VALUE',
+                        help='Override any config key, e.g. train_dataset.dataset_root=data/x '
+                             'model.backbone.pretrained=null (values are YAML).')
+    parser.add_argument('--device', choices=DEVICES, default=None,
+                        help='Where to run; default gpu when paddle has CUDA and a GPU is '
+                             'visible, else cpu.')
+
+
+def add_backend_arg(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument('--backend', choices=BACKENDS, default=None,
+                        help='dygraph: run the paddle model directly; inference: export it once '
+                             '(cached) and run Paddle Inference. Default: inference on CPU, '
+                             'dygraph on GPU.')
+
+
+def start(args: argparse.Namespace, **overrides) -> Tuple[Config, str]:
+    """Pick the device, read the config and log the environment; return (cfg, device)."""
+    setup_logging()
+    device = resolve_device(args.device)
+    cfg = Config(args.config, opts=args.opts, **overrides)
+    logger.info('Environment\n%s', environment_report(device))
+    return cfg, device
+
+
+def _inference_runner(cfg: Config, model_path: Optional[str], device: str) -> Runner:
+    from .. import inference  # exporting and Paddle Inference: only when asked for
+    local_weights = resolve_weights_path(model_path) if model_path else None
+    folder = inference.export_checkpoint_cached(cfg, local_weights)
+    logger.info('Using the exported model in %s (Paddle Inference, %s).', folder, device)
+    return inference.Predictor(folder, device=device)
+
+
+def build_runner(cfg: Config, model_path: Optional[str], device: str,
+                 backend: Optional[str] = None) -> Tuple[Runner, str]:
+    """The runner for val/predict and the backend actually used.
+
+    ``backend`` None picks inference on CPU and dygraph on GPU. When the inference backend
+    cannot be imported or the export fails, a warning says why and dygraph is used.
+    """
+    backend = backend or ('inference' if device == 'cpu' else 'dygraph')
+    if backend == 'inference':
+        try:
+            return _inference_runner(cfg, model_path, device), 'inference'
+        except Exception as error:  # any failure here has a working fallback
+            logger.warning('The inference backend is unavailable (%s: %s); falling back to '
+                           'dygraph.', type(error).__name__, error)
+    model = cfg.model
+    if model_path:
+        load_pretrained_weights(model, model_path, strict=True)
+    else:
+        logger.warning('No --model_path given: using the weights the config builds with '
+                       '(random unless model.pretrained is set).')
+    model.eval()
+    return dygraph_runner(model), 'dygraph'
+

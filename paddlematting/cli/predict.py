@@ -1,0 +1,56 @@
+"""``predict.py``: alpha mattes for your own images.
+
+For each input ``REL/NAME.ext`` writes ``save_dir/REL/NAME_alpha.png`` and
+``save_dir/REL/NAME_rgba.png``. Exits 1 when any input failed (each failure is logged).
+"""
+import argparse
+import logging
+import sys
+from typing import List, Optional
+
+from ..core.predictor import collect_inputs, predict_images
+from ..inference.export import input_names_for
+from .common import add_backend_arg, add_config_args, build_runner, start
+
+logger = logging.getLogger('paddlematting')
+
+
+def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description='Predict alpha mattes for images.')
+    add_config_args(parser)
+    add_backend_arg(parser)
+    parser.add_argument('--model_path', default=None,
+                        help='Weights: a .pdparams file, a checkpoint folder or a URL.')
+    parser.add_argument('--image_path', required=True,
+                        help='An image, a folder (searched recursively) or a .txt list of images.')
+    parser.add_argument('--trimap_path', default=None,
+                        help='Trimaps in the same form (folder: matched by relative name); '
+                             'required by trimap models such as DIM.')
+    parser.add_argument('--save_dir', default='./output/results', help='Where the PNGs go.')
+    return parser.parse_args(argv)
+
+
+def main(argv: Optional[List[str]] = None) -> int:
+    args = parse_args(argv)
+    cfg, device = start(args)
+    model_type = cfg.model_config.get('type')
+    needs_trimap = 'trimap' in input_names_for(model_type)
+    if needs_trimap and args.trimap_path is None:
+        logger.error('%s models need a trimap for every image: pass --trimap_path (an image, a '
+                     'folder matched by name, or a list file).', model_type)
+        return 2
+    inputs = collect_inputs(args.image_path, args.trimap_path)
+    runner, backend = build_runner(cfg, args.model_path, device, args.backend)
+    logger.info('Predicting %d images with the %s backend...', len(inputs), backend)
+    result = predict_images(runner, cfg.val_transforms, inputs, args.save_dir,
+                            needs_trimap=needs_trimap)
+    logger.info('Wrote %d alpha mattes (and cut-outs) to %s.', len(result.written), args.save_dir)
+    if result.failed:
+        logger.error('%d of %d images failed:\n%s', len(result.failed), len(inputs),
+                     '\n'.join(f'  {path}: {reason}' for path, reason in result.failed))
+        return 1
+    return 0
+
+
+if __name__ == '__main__':
+    sys.exit(main())

@@ -1,0 +1,88 @@
+"""``train.py``: train a matting model from a YAML config (flags as in PaddleSeg Matting).
+
+Several processes: ``python -m paddle.distributed.launch --nproc_per_node 2 train.py ...``
+(gloo on CPU, NCCL on GPU); --batch_size is per process.
+"""
+import argparse
+import logging
+import sys
+from typing import List, Optional
+
+import paddle
+
+from ..core.runtime import is_main_process, seed_everything
+from ..core.trainer import Trainer, TrainOptions
+from .common import add_config_args, start
+
+logger = logging.getLogger('paddlematting')
+
+EXIT_INTERRUPTED = 130
+
+
+def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description='Train a matting model.')
+    add_config_args(parser)
+    parser.add_argument('--iters', type=int, default=None, help='Total training steps (overrides the config).')
+    parser.add_argument('--batch_size', type=int, default=None,
+                        help='Samples per process and step (overrides the config).')
+    parser.add_argument('--learning_rate', type=float, default=None,
+                        help='Base learning rate (overrides the config).')
+    parser.add_argument('--save_interval', type=int, default=1000,
+                        help='Save a checkpoint (and evaluate with --do_eval) every this many steps.')
+    parser.add_argument('--resume_model', default=None,
+                        help='Continue from a checkpoint folder (iter_N) or a save_dir holding "latest".')
+    parser.add_argument('--save_dir', default='./output', help='Where checkpoints and logs go.')
+    parser.add_argument('--keep_checkpoint_max', type=int, default=5,
+                        help='Keep only this many newest iter_N checkpoints (<= 0 keeps all).')
+    parser.add_argument('--num_workers', type=int, default=0, help='Data loader worker processes.')
+    parser.add_argument('--do_eval', action='store_true',
+                        help='Evaluate on val_dataset at every save and keep best_model by SAD.')
+    parser.add_argument('--log_iters', type=int, default=10, help='Log every this many steps.')
+    parser.add_argument('--use_vdl', action='store_true',
+                        help='Record losses, timings, metrics and images for VisualDL '
+                             '(save_dir/vdl_log).')
+    parser.add_argument('--eval_begin_iters', type=int, default=0,
+                        help='Evaluate only from this step on.')
+    parser.add_argument('--seed', type=int, default=None,
+                        help='Random seed for weights init, sample order and augmentation.')
+    parser.add_argument('--amp', action='store_true',
+                        help='Mixed precision (auto_cast + GradScaler); GPU only, ignored on CPU.')
+    args = parser.parse_args(argv)
+    for flag in ('save_interval', 'log_iters'):
+        if getattr(args, flag) < 1:
+            parser.error(f'--{flag} must be >= 1, got {getattr(args, flag)}.')
+    return args
+
+
+def main(argv: Optional[List[str]] = None) -> int:
+    """Run training; the process exits 0 when done, 130 when stopped by a signal."""
+    args = parse_args(argv)
+    if args.seed is not None:
+        seed_everything(args.seed)
+    cfg, device = start(args, iters=args.iters, batch_size=args.batch_size,
+                        learning_rate=args.learning_rate)
+    if is_main_process():
+        logger.info('Config (merged)\n%s', cfg)
+    options = TrainOptions(
+        iters=cfg.iters, batch_size=cfg.batch_size, save_dir=args.save_dir,
+        save_interval=args.save_interval, log_iters=args.log_iters,
+        keep_checkpoint_max=args.keep_checkpoint_max, num_workers=args.num_workers,
+        use_vdl=args.use_vdl, eval_begin_iters=args.eval_begin_iters, seed=args.seed,
+        amp=args.amp, resume_model=args.resume_model)
+    model = cfg.model
+    scheduler = cfg.lr_scheduler
+    trainer = Trainer(model, cfg.optimizer, cfg.train_dataset, options,
+                      val_dataset=cfg.val_dataset if args.do_eval else None,
+                      lr_scheduler=scheduler if isinstance(scheduler, paddle.optimizer.lr.LRScheduler)
+                      else None)
+    outcome = trainer.train()
+    if outcome.interrupted:
+        return EXIT_INTERRUPTED
+    if is_main_process():
+        logger.info('Training finished at iter %d; checkpoints in %s.', outcome.iteration,
+                    args.save_dir)
+    return 0
+
+
+if __name__ == '__main__':
+    sys.exit(main())

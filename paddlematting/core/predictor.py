@@ -1,0 +1,153 @@
+"""Predict alphas for user images: find inputs, prepare, run, restore, write PNGs.
+
+For every input ``REL/NAME.ext`` it writes ``save_dir/REL/NAME_alpha.png`` (8-bit matte at
+the input's size) and ``save_dir/REL/NAME_rgba.png`` (the image with the matte as its
+fourth channel). An unreadable input is reported and skipped; the caller decides the exit
+code from ``PredictResult.failed``.
+"""
+import logging
+import os
+from dataclasses import dataclass, field
+from typing import Callable, List, Optional, Sequence, Tuple
+
+import numpy as np
+from tqdm import tqdm
+
+from ..inference.pipeline import prepare_sample
+from ..transforms import Compose
+from ..utils.image_io import read_image, read_trimap, write_png
+from .runner import Runner, keep_known_regions, predict_batch
+
+logger = logging.getLogger(__name__)
+
+IMAGE_EXTENSIONS = ('.jpg', '.jpeg', '.png', '.bmp', '.tif', '.tiff', '.webp')
+LIST_EXTENSIONS = ('.txt', '.lst')
+
+
+@dataclass
+class InputImage:
+    """One image to predict: its path and the name its outputs are saved under."""
+    path: str
+    rel_name: str  # relative path without extension, e.g. 'people/a'
+    trimap_path: Optional[str] = None
+
+
+@dataclass
+class PredictResult:
+    """Paths written (alpha PNGs) and (input path, reason) for every failed input."""
+    written: List[str] = field(default_factory=list)
+    failed: List[Tuple[str, str]] = field(default_factory=list)
+
+
+def _is_image(path: str) -> bool:
+    return path.lower().endswith(IMAGE_EXTENSIONS)
+
+
+def _strip_ext(rel_path: str) -> str:
+    return os.path.splitext(rel_path)[0].replace(os.sep, '/')
+
+
+def collect_paths(path: str, what: str = '--image_path') -> List[Tuple[str, str]]:
+    """Expand an image file, a folder (searched recursively) or a list file.
+
+    Args:
+        path: an image file; a folder; or a .txt/.lst file with one path per line
+            (relative lines are taken from the list file's folder).
+        what: the flag name used in error messages.
+
+    Returns:
+        (file path, relative name without extension) pairs; folders in sorted order,
+        list files in their own order.
+    """
+    if os.path.isdir(path):
+        found = []
+        for root, dirs, files in os.walk(path):
+            dirs.sort()
+            for name in sorted(files):
+                if _is_image(name):
+                    full = os.path.join(root, name)
+                    found.append((full, _strip_ext(os.path.relpath(full, path))))
+        if not found:
+            raise FileNotFoundError(f'{what} {path!r} is a folder with no image files '
+                                    f'({", ".join(IMAGE_EXTENSIONS)}).')
+        return found
+    if not os.path.isfile(path):
+        raise FileNotFoundError(f'{what} {path!r} does not exist.')
+    if path.lower().endswith(LIST_EXTENSIONS):
+        base = os.path.dirname(os.path.abspath(path))
+        with open(path, encoding='utf-8') as f:
+            lines = [line.strip() for line in f if line.strip() and not line.startswith('#')]
+        if not lines:
+            raise ValueError(f'{what} list file {path!r} names no images.')
+        pairs = []
+        for line in lines:
+            full = line if os.path.isabs(line) else os.path.join(base, line)
+            rel = os.path.basename(line) if os.path.isabs(line) else line
+            pairs.append((full, _strip_ext(rel)))
+        return pairs
+    return [(path, _strip_ext(os.path.basename(path)))]
+
+
+def collect_inputs(image_path: str, trimap_path: Optional[str] = None) -> List[InputImage]:
+    """The images to predict, each paired with its trimap when ``trimap_path`` is given.
+
+    Trimaps are matched by relative name for folders (any image extension), by order for
+    list files, and directly when both paths are single files.
+    """
+    images = [InputImage(path, rel) for path, rel in collect_paths(image_path)]
+    if trimap_path is None:
+        return images
+    trimaps = collect_paths(trimap_path, '--trimap_path')
+    if os.path.isdir(trimap_path):
+        by_name = {rel: path for path, rel in trimaps}
+        for item in images:
+            item.trimap_path = by_name.get(item.rel_name)
+    elif len(trimaps) == len(images):
+        for item, (path, _) in zip(images, trimaps):
+            item.trimap_path = path
+    else:
+        raise ValueError(f'--trimap_path {trimap_path!r} gives {len(trimaps)} trimaps for '
+                         f'{len(images)} images; give one per image (or a folder matched by name).')
+    return images
+
+
+def cutout_rgba(image: np.ndarray, alpha: np.ndarray) -> np.ndarray:
+    """RGB uint8 [H,W,3] + alpha uint8 [H,W] -> RGBA uint8 [H,W,4]."""
+    return np.concatenate([image, alpha[:, :, None]], axis=2)
+
+
+def predict_images(runner: Runner, transforms: Sequence[Callable], inputs: List[InputImage],
+                   save_dir: str, needs_trimap: bool = False,
+                   show_progress: bool = True) -> PredictResult:
+    """Predict and save every input; failures are logged and collected, not raised.
+
+    Args:
+        transforms: the built val transforms (LoadImages first), composed here.
+        inputs: from ``collect_inputs``.
+        needs_trimap: the model cannot run without a trimap (DIM); inputs lacking one fail.
+    """
+    prepare = Compose(list(transforms))
+    result = PredictResult()
+    for item in tqdm(inputs, desc='predict', unit='img', disable=not show_progress,
+                     dynamic_ncols=True):
+        try:
+            if needs_trimap and item.trimap_path is None:
+                raise FileNotFoundError(f'no trimap found for {item.path} (this model needs one; '
+                                        f'pass --trimap_path with a trimap named '
+                                        f'{item.rel_name}.png)')
+            image = read_image(item.path)
+            trimap = read_trimap(item.trimap_path) if item.trimap_path else None
+            sample = prepare_sample(image, trimap, prepare)
+            sample['trans_info'] = [sample['trans_info']]  # a batch of one
+            # the known regions are forced after restoring, at the image's own size (as
+            # PaddleSeg does), so resizing never blurs them into the unknown band
+            alpha = keep_known_regions(predict_batch(runner, sample)[0], trimap)
+            alpha_path = os.path.join(save_dir, item.rel_name + '_alpha.png')
+            write_png(alpha_path, alpha)
+            write_png(os.path.join(save_dir, item.rel_name + '_rgba.png'),
+                      cutout_rgba(image, alpha))
+            result.written.append(alpha_path)
+        except Exception as error:  # one bad file must not stop the others
+            logger.error('Skipping %s: %s', item.path, error)
+            result.failed.append((item.path, str(error)))
+    return result

@@ -1,0 +1,91 @@
+"""Run a model on prepared inputs and bring its alpha back to the original image size.
+
+A *runner* is any callable ``runner(img, trimap) -> alpha`` (see
+``paddlematting.inference.pipeline``): ``img`` float32 [N,3,H,W] normalised, ``trimap``
+float32 [N,1,H,W] in {0,128,255} or None (ignored by models without a trimap input),
+result float32 [N,1,H,W] alpha in [0,1]. ``dygraph_runner`` wraps a paddle Layer;
+``paddlematting.inference.Predictor`` is the other implementation.
+
+Preparing raw images and undoing the val transforms live in
+``paddlematting.inference.pipeline``; the evaluator and the predictor both use them.
+"""
+from typing import Any, List, Optional
+
+import numpy as np
+import paddle
+
+from ..inference.export import AlphaOnlyModel
+from ..inference.pipeline import Runner, finish_alpha
+
+__all__ = ['Runner', 'as_numpy', 'dygraph_runner', 'alpha_to_uint8', 'keep_known_regions',
+           'predict_batch']
+
+
+def as_numpy(value: Any) -> np.ndarray:
+    """A paddle Tensor or array-like as a numpy array (no copy for numpy input)."""
+    if isinstance(value, paddle.Tensor):
+        return value.numpy()
+    return np.asarray(value)
+
+
+def dygraph_runner(model: paddle.nn.Layer) -> Runner:
+    """A runner calling ``model`` in eval mode without gradients.
+
+    The model is switched to eval mode on every call, because a trainer may have put it
+    back into train mode between calls.
+    """
+    alpha_model = AlphaOnlyModel(model)
+
+    def run(img: np.ndarray, trimap: np.ndarray = None) -> np.ndarray:
+        model.eval()
+        with paddle.no_grad():
+            alpha = alpha_model(
+                paddle.to_tensor(np.ascontiguousarray(img, dtype=np.float32)),
+                None if trimap is None else
+                paddle.to_tensor(np.ascontiguousarray(trimap, dtype=np.float32)))
+        return alpha.numpy()
+
+    return run
+
+
+def alpha_to_uint8(alpha: np.ndarray) -> np.ndarray:
+    """Alpha in [0, 1] (any shape, float) -> uint8 in [0, 255], rounded."""
+    return np.round(np.clip(alpha, 0.0, 1.0) * 255.0).astype(np.uint8)
+
+
+def keep_known_regions(alpha: np.ndarray, trimap: Optional[np.ndarray]) -> np.ndarray:
+    """Copy of uint8 alpha [H, W] set to 0 / 255 where the trimap ([H, W], {0,128,255}) is
+    0 / 255, at the original size (the matte as the metrics score it).
+
+    Without a trimap the alpha is returned unchanged.
+    """
+    if trimap is None:
+        return alpha
+    alpha = alpha.copy()
+    alpha[trimap == 0] = 0
+    alpha[trimap == 255] = 255
+    return alpha
+
+
+def predict_batch(runner: Runner, batch: dict) -> List[np.ndarray]:
+    """Alphas of a collated batch of val samples, restored to each image's original size.
+
+    Args:
+        runner: see the module docstring.
+        batch: a collated sample dict with ``img`` [N,3,H,W], optional ``trimap``
+            [N,1,H,W] and ``trans_info`` (one list per image).
+
+    Returns:
+        N uint8 arrays [H0, W0] in [0, 255] (no trimap forcing: the metrics do that).
+    """
+    img = as_numpy(batch['img']).astype(np.float32, copy=False)
+    trimap = batch.get('trimap')
+    if trimap is not None:
+        trimap = as_numpy(trimap).astype(np.float32, copy=False)
+    alpha = np.asarray(runner(img, trimap))
+    expected = (img.shape[0], 1) + img.shape[2:]
+    if alpha.shape != expected:
+        raise ValueError(f'The runner returned alpha of shape {alpha.shape}; expected '
+                         f'[N, 1, H, W] = {list(expected)} matching the input image.')
+    trans_infos = batch.get('trans_info') or [[] for _ in range(len(alpha))]
+    return [alpha_to_uint8(finish_alpha(alpha[i, 0], trans_infos[i])) for i in range(len(alpha))]

@@ -1,0 +1,130 @@
+"""Where the run happens: device choice, process group, seeds and random-number states.
+
+Everything here is about the process, not about matting, so the trainer, the evaluator
+and the command-line tools all pick devices and ranks the same way.
+"""
+import base64
+import logging
+import os
+import pickle
+import platform
+import random
+from typing import Any, Dict, Optional
+
+import numpy as np
+import paddle
+import paddle.distributed as dist
+
+logger = logging.getLogger(__name__)
+
+DEVICES = ('cpu', 'gpu')
+
+
+def gpu_available() -> bool:
+    """True when this paddle build has CUDA and at least one GPU is visible."""
+    if not paddle.is_compiled_with_cuda():
+        return False
+    try:
+        return paddle.device.cuda.device_count() > 0
+    except Exception:  # a CUDA build on a machine without a driver
+        return False
+
+
+def resolve_device(requested: Optional[str] = None) -> str:
+    """Pick and activate the device: 'gpu' when asked for or available, else 'cpu'.
+
+    Args:
+        requested: 'cpu', 'gpu' or None (None means gpu when one is usable, else cpu).
+
+    Returns:
+        'cpu' or 'gpu', already passed to ``paddle.set_device``. Under a multi-process
+        launch on GPU, each rank gets its own card (``gpu:<local rank>``).
+    """
+    if requested is None:
+        requested = 'gpu' if gpu_available() else 'cpu'
+    requested = requested.lower()
+    if requested not in DEVICES:
+        raise ValueError(f'--device must be one of {DEVICES}, got {requested!r}.')
+    if requested == 'gpu':
+        if not gpu_available():
+            raise RuntimeError('--device gpu was requested, but this paddle build has no CUDA '
+                               'support or no GPU is visible; use --device cpu.')
+        paddle.set_device(f'gpu:{local_rank()}')
+    else:
+        paddle.set_device('cpu')
+    return requested
+
+
+def world_size() -> int:
+    """Number of training processes (1 unless started by paddle.distributed.launch)."""
+    return int(os.environ.get('PADDLE_TRAINERS_NUM', '1'))
+
+
+def global_rank() -> int:
+    """This process's rank in [0, world_size)."""
+    return int(os.environ.get('PADDLE_TRAINER_ID', '0'))
+
+
+def local_rank() -> int:
+    """This process's rank on its own machine (selects the GPU)."""
+    return int(os.environ.get('PADDLE_LOCAL_RANK', os.environ.get('PADDLE_RANK_IN_NODE', '0')))
+
+
+def is_main_process() -> bool:
+    """True on the process that logs, evaluates and saves (rank 0)."""
+    return global_rank() == 0
+
+
+def init_distributed() -> int:
+    """Join the process group when launched with several processes; return world size.
+
+    On CPU paddle picks the gloo backend by itself; on GPU, NCCL.
+    """
+    size = world_size()
+    if size > 1 and not dist.is_initialized():
+        dist.init_parallel_env()
+    return size
+
+
+def seed_everything(seed: int) -> None:
+    """Seed python's, numpy's and paddle's global generators with one integer."""
+    random.seed(seed)
+    np.random.seed(seed % 2 ** 32)
+    paddle.seed(seed)
+
+
+def capture_rng_state() -> Dict[str, Any]:
+    """The global random states (python, numpy, paddle) as a JSON-serialisable dict."""
+    np_state = np.random.get_state()
+    py_state = random.getstate()
+    return {
+        'python': [py_state[0], list(py_state[1]), py_state[2]],
+        'numpy': [np_state[0], np_state[1].tolist(), int(np_state[2]), int(np_state[3]),
+                  float(np_state[4])],
+        # paddle's generator states are opaque C++ objects that only pickle round-trips
+        'paddle': base64.b64encode(pickle.dumps(paddle.get_rng_state())).decode('ascii'),
+    }
+
+
+def restore_rng_state(state: Dict[str, Any]) -> None:
+    """Put back the random states saved by ``capture_rng_state``."""
+    version, internal, gauss = state['python']
+    random.setstate((version, tuple(internal), gauss))
+    kind, keys, pos, has_gauss, cached = state['numpy']
+    np.random.set_state((kind, np.asarray(keys, dtype=np.uint32), pos, has_gauss, cached))
+    paddle.set_rng_state(pickle.loads(base64.b64decode(state['paddle'])))
+
+
+def environment_report(device: str) -> str:
+    """A few lines describing the software and hardware, printed at the start of a run."""
+    lines = [
+        f'python: {platform.python_version()} ({platform.system()} {platform.machine()})',
+        f'paddle: {paddle.__version__} (compiled with CUDA: {paddle.is_compiled_with_cuda()})',
+        f'numpy: {np.__version__}',
+        f'device: {device}',
+        f'processes (nranks): {world_size()}, this rank: {global_rank()}',
+        f'CPU cores: {os.cpu_count()}',
+    ]
+    if device == 'gpu':
+        lines.append(f'GPU: {paddle.device.cuda.get_device_name()}')
+    return '\n'.join(lines)
