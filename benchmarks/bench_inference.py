@@ -73,7 +73,7 @@ def export_to(cfg, folder: str) -> str:
 def bench_model(name: str, work_dir: str, repeats: int, threads: int) -> dict:
     import paddle
     from paddlematting.inference import Predictor
-    from paddlematting.inference.export import input_names_for
+    from paddlematting.models.alpha_model import input_names_for
 
     cfg = build_model(name)
     side = MODELS[name][1]

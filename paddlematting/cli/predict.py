@@ -9,7 +9,7 @@ import sys
 from typing import List, Optional
 
 from ..core.predictor import collect_inputs, predict_images
-from ..inference.export import input_names_for
+from ..models.alpha_model import input_names_for
 from .common import add_backend_arg, add_config_args, build_runner, start
 
 logger = logging.getLogger('paddlematting')

@@ -16,7 +16,7 @@ from tqdm import tqdm
 
 from ..metrics import build_metrics
 from ..utils.image_io import write_png
-from .runner import Runner, as_numpy, keep_known_regions, predict_batch
+from .runner import Runner, as_numpy, apply_known_regions, predict_batch
 from .sample_order import iterate_batches
 
 DEFAULT_METRICS = ('sad', 'mse', 'grad', 'conn')
@@ -103,7 +103,7 @@ def evaluate(runner: Runner, dataset: paddle.io.Dataset,
                 row[metric_name] = metric.update(pred, gt, trimap)
             result.per_image.append(row)
             if save_results:
-                write_png(os.path.join(save_dir, name), keep_known_regions(pred, trimap))
+                write_png(os.path.join(save_dir, name), apply_known_regions(pred, trimap))
             if len(result.examples) < num_examples:
                 result.examples.append({'img_name': name, 'pred': pred, 'gt': gt,
                                         'input': network_input_picture(as_numpy(batch['img'][i]))})

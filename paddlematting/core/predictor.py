@@ -13,10 +13,10 @@ from typing import Callable, List, Optional, Sequence, Tuple
 import numpy as np
 from tqdm import tqdm
 
-from ..inference.pipeline import prepare_sample
+from ..transforms.pipeline import prepare_sample
 from ..transforms import Compose
 from ..utils.image_io import read_image, read_trimap, write_png
-from .runner import Runner, keep_known_regions, predict_batch
+from .runner import Runner, apply_known_regions, predict_batch
 
 logger = logging.getLogger(__name__)
 
@@ -141,7 +141,7 @@ def predict_images(runner: Runner, transforms: Sequence[Callable], inputs: List[
             sample['trans_info'] = [sample['trans_info']]  # a batch of one
             # the known regions are forced after restoring, at the image's own size (as
             # PaddleSeg does), so resizing never blurs them into the unknown band
-            alpha = keep_known_regions(predict_batch(runner, sample)[0], trimap)
+            alpha = apply_known_regions(predict_batch(runner, sample)[0], trimap)
             alpha_path = os.path.join(save_dir, item.rel_name + '_alpha.png')
             write_png(alpha_path, alpha)
             write_png(os.path.join(save_dir, item.rel_name + '_rgba.png'),

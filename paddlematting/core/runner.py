@@ -1,23 +1,23 @@
 """Run a model on prepared inputs and bring its alpha back to the original image size.
 
 A *runner* is any callable ``runner(img, trimap) -> alpha`` (see
-``paddlematting.inference.pipeline``): ``img`` float32 [N,3,H,W] normalised, ``trimap``
+``paddlematting.transforms.pipeline``): ``img`` float32 [N,3,H,W] normalised, ``trimap``
 float32 [N,1,H,W] in {0,128,255} or None (ignored by models without a trimap input),
 result float32 [N,1,H,W] alpha in [0,1]. ``dygraph_runner`` wraps a paddle Layer;
 ``paddlematting.inference.Predictor`` is the other implementation.
 
 Preparing raw images and undoing the val transforms live in
-``paddlematting.inference.pipeline``; the evaluator and the predictor both use them.
+``paddlematting.transforms.pipeline``; the evaluator and the predictor both use them.
 """
 from typing import Any, List, Optional
 
 import numpy as np
 import paddle
 
-from ..inference.export import AlphaOnlyModel
-from ..inference.pipeline import Runner, finish_alpha
+from ..models.alpha_model import AlphaOnlyModel
+from ..transforms.pipeline import Runner, apply_known_regions, finish_alpha
 
-__all__ = ['Runner', 'as_numpy', 'dygraph_runner', 'alpha_to_uint8', 'keep_known_regions',
+__all__ = ['Runner', 'as_numpy', 'dygraph_runner', 'alpha_to_uint8', 'apply_known_regions',
            'predict_batch']
 
 
@@ -51,20 +51,6 @@ def dygraph_runner(model: paddle.nn.Layer) -> Runner:
 def alpha_to_uint8(alpha: np.ndarray) -> np.ndarray:
     """Alpha in [0, 1] (any shape, float) -> uint8 in [0, 255], rounded."""
     return np.round(np.clip(alpha, 0.0, 1.0) * 255.0).astype(np.uint8)
-
-
-def keep_known_regions(alpha: np.ndarray, trimap: Optional[np.ndarray]) -> np.ndarray:
-    """Copy of uint8 alpha [H, W] set to 0 / 255 where the trimap ([H, W], {0,128,255}) is
-    0 / 255, at the original size (the matte as the metrics score it).
-
-    Without a trimap the alpha is returned unchanged.
-    """
-    if trimap is None:
-        return alpha
-    alpha = alpha.copy()
-    alpha[trimap == 0] = 0
-    alpha[trimap == 255] = 255
-    return alpha
 
 
 def predict_batch(runner: Runner, batch: dict) -> List[np.ndarray]:

@@ -15,45 +15,19 @@ import paddle
 import paddle.nn as nn
 import yaml
 
+from ..models.alpha_model import AlphaOnlyModel, input_names_for
 from .deploy_config import DEPLOY_FILE, DeployConfig, write_deploy_config
 
 MODEL_STEM = 'model'
 ONNX_FILE = 'model.onnx'
-# model types whose forward needs a trimap input besides the image
-TRIMAP_MODEL_TYPES = frozenset({'DIM'})
 # bump when the exported layout changes, so cached exports are rebuilt
 EXPORT_FORMAT_VERSION = '1'
 CACHE_ENV = 'PADDLEMATTING_EXPORT_CACHE'
 
 
-class AlphaOnlyModel(nn.Layer):
-    """Tensor-in, alpha-out view of a matting model, the form ``paddle.jit.save`` traces.
-
-    ``forward(img [N,3,H,W], trimap [N,1,H,W] 0..255 | None) -> alpha [N,1,H,W] in [0,1]``.
-    """
-
-    def __init__(self, model: nn.Layer):
-        super().__init__()
-        self.model = model
-
-    def forward(self, img, trimap=None):
-        inputs = {'img': img}
-        if trimap is not None:
-            inputs['trimap'] = trimap
-        out = self.model(inputs)
-        # a model may return a dict of heads in eval mode; the matte is what deploys
-        if isinstance(out, dict):
-            out = out['alpha']
-        return out
-
-
 def model_type_of(model: nn.Layer) -> str:
     """The registered type name of ``model`` (its class name, e.g. 'MODNet', 'DIM')."""
     return type(model).__name__
-
-
-def input_names_for(model_type: str) -> List[str]:
-    return ['img', 'trimap'] if model_type in TRIMAP_MODEL_TYPES else ['img']
 
 
 def _input_specs(input_names: Sequence[str], input_shape: Optional[Sequence[int]]):

@@ -7,7 +7,7 @@ import paddle
 from paddle import inference as paddle_infer
 
 from .deploy_config import DEPLOY_FILE, DeployConfig, load_deploy_config
-from .pipeline import build_transforms, predict_alpha
+from ..transforms.pipeline import build_transforms, predict_alpha
 
 TRT_PRECISIONS = {'fp32': paddle_infer.PrecisionType.Float32, 'fp16': paddle_infer.PrecisionType.Half}
 # oneDNN keeps compiled kernels per input shape; bound how many shapes it remembers

@@ -14,7 +14,9 @@ from .photometric import RandomBlur, RandomDistort
 from .resize import (LimitLong, LimitShort, Resize, ResizeByLong, ResizeByShort,
                      ResizeToIntMult)
 from .restore import restore_alpha
+from .pipeline import apply_known_regions, build_transforms, finish_alpha, predict_alpha, prepare_sample
 
 __all__ = ['Compose', 'LoadImages', 'RandomCrop', 'RandomCropByAlpha', 'Resize', 'ResizeByShort',
            'ResizeByLong', 'ResizeToIntMult', 'LimitLong', 'LimitShort', 'Padding',
-           'RandomDistort', 'RandomBlur', 'RandomHorizontalFlip', 'Normalize', 'restore_alpha']
+           'RandomDistort', 'RandomBlur', 'RandomHorizontalFlip', 'Normalize', 'restore_alpha',
+           'apply_known_regions', 'build_transforms', 'finish_alpha', 'predict_alpha', 'prepare_sample']

@@ -1,16 +1,16 @@
 """Raw image -> model inputs -> alpha at the original size, around any runner.
 
-Both the dygraph predictor (paddlematting.core) and the Paddle Inference
-Predictor call these functions, so preprocessing and restoration are defined
-once. A *runner* is any callable
+The evaluator and predictor (paddlematting.core) and the Paddle Inference
+Predictor (paddlematting.inference) call these functions, so preprocessing and
+restoration are defined once, below both. A *runner* is any callable
 ``runner(img [N,3,H,W] float32, trimap [N,1,H,W] float32 0..255 | None) -> [N,1,H,W]``.
 """
 from typing import Callable, List, Optional, Sequence
 
 import numpy as np
 
-from ..transforms import Compose
-from ..transforms.restore import restore_alpha
+from .compose import Compose
+from .restore import restore_alpha
 from ..utils.config import build_component
 
 Runner = Callable[[np.ndarray, Optional[np.ndarray]], np.ndarray]
@@ -50,31 +50,47 @@ def prepare_sample(image: np.ndarray, trimap: Optional[np.ndarray], transforms: 
     return {'img': img, 'trimap': prepared_trimap, 'trans_info': sample['trans_info']}
 
 
+def apply_known_regions(alpha: np.ndarray, trimap: Optional[np.ndarray]) -> np.ndarray:
+    """Set alpha to background/foreground where the trimap ([H,W], {0,128,255}) is certain.
+
+    ``alpha`` [H,W] is uint8 in [0,255] or float in [0,1]; the same scale comes back (a copy).
+    Without a trimap the alpha is returned unchanged. Done at the original size, because
+    forcing before a resize would blur the forced values into the unknown band.
+    """
+    if trimap is None:
+        return alpha
+    trimap = np.asarray(trimap).reshape(alpha.shape)
+    full = 255 if alpha.dtype == np.uint8 else 1.0
+    alpha = alpha.copy()
+    alpha[trimap == 0] = 0
+    alpha[trimap == 255] = full
+    return alpha
+
+
 def finish_alpha(alpha: np.ndarray, trans_info: List, trimap: Optional[np.ndarray] = None) -> np.ndarray:
     """Turn one model output back into an alpha matte at the input image's size.
 
     Args:
         alpha: float [1,1,h,w] or [h,w], the model output at the prepared size.
         trans_info: ``prepare_sample``'s ``trans_info``.
-        trimap: optional prepared trimap [1,1,h,w] (0..255); where it is certain
-            (0 or 255) it overrides the prediction, as in PaddleSeg Matting.
+        trimap: optional ORIGINAL-size trimap [H,W] (0/128/255); where it is certain it
+            overrides the prediction after restoration, as PaddleSeg Matting's predictor does.
     Returns:
         float32 [H,W] in [0,1].
     """
     alpha = np.asarray(alpha, dtype=np.float32).reshape(alpha.shape[-2:])
-    # clip and fuse at the prepared size: bilinear restoration keeps values inside [0, 1],
-    # and no full-resolution temporary is made
-    alpha = np.clip(alpha, 0.0, 1.0)
-    if trimap is not None:
-        known = trimap.reshape(alpha.shape)
-        alpha[known == 0] = 0.0
-        alpha[known == 255] = 1.0
-    return restore_alpha(alpha, trans_info).astype(np.float32, copy=False)
+    # clip at the prepared size: bilinear restoration keeps values inside [0, 1] and
+    # no full-resolution temporary is made
+    alpha = restore_alpha(np.clip(alpha, 0.0, 1.0), trans_info).astype(np.float32, copy=False)
+    return apply_known_regions(alpha, trimap)
 
 
 def predict_alpha(runner: Runner, image: np.ndarray, trimap: Optional[np.ndarray],
                   transforms: Compose) -> np.ndarray:
-    """Whole pipeline for one image: prepare, run, restore. Returns float32 [H,W] in [0,1]."""
+    """Whole pipeline for one image: prepare, run, restore. Returns float32 [H,W] in [0,1].
+
+    ``image`` uint8 [H,W,3] RGB; ``trimap`` uint8 [H,W] {0,128,255} or None.
+    """
     sample = prepare_sample(image, trimap, transforms)
     alpha = runner(sample['img'], sample['trimap'])
-    return finish_alpha(alpha, sample['trans_info'], sample['trimap'])
+    return finish_alpha(alpha, sample['trans_info'], trimap)

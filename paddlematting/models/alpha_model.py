@@ -1,0 +1,37 @@
+"""A tensor-in, alpha-out view of any matting model, and which inputs a model type takes.
+
+The registered models take a dict (``{'img', 'trimap'?}``); export, the dygraph runner and
+Paddle Inference all need plain tensors in a fixed order instead.
+"""
+from typing import List
+
+import paddle.nn as nn
+
+# model types whose forward needs a trimap input besides the image
+TRIMAP_MODEL_TYPES = frozenset({'DIM'})
+
+
+def input_names_for(model_type: str) -> List[str]:
+    """Input names, in call order, of a registered model type: ``['img']`` or ``['img', 'trimap']``."""
+    return ['img', 'trimap'] if model_type in TRIMAP_MODEL_TYPES else ['img']
+
+
+class AlphaOnlyModel(nn.Layer):
+    """``forward(img [N,3,H,W], trimap [N,1,H,W] 0..255 | None) -> alpha [N,1,H,W] in [0,1]``.
+
+    The form ``paddle.jit.save`` traces; it owns no parameters of its own.
+    """
+
+    def __init__(self, model: nn.Layer):
+        super().__init__()
+        self.model = model
+
+    def forward(self, img, trimap=None):
+        inputs = {'img': img}
+        if trimap is not None:
+            inputs['trimap'] = trimap
+        out = self.model(inputs)
+        # a model may return a dict of heads in eval mode; the matte is what deploys
+        if isinstance(out, dict):
+            out = out['alpha']
+        return out
