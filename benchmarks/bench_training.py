@@ -14,7 +14,6 @@ Prints a markdown table. Training images are the shipped photos blended on the s
 backgrounds (tools/run_demo.py), so nothing is downloaded.
 """
 import argparse
-import importlib.util
 import os
 import resource
 import statistics
@@ -33,17 +32,10 @@ from paddlematting.core.predictor import collect_inputs, predict_images  # noqa:
 from paddlematting.core.runner import dygraph_runner  # noqa: E402
 from paddlematting.core.runtime import resolve_device, seed_everything  # noqa: E402
 from paddlematting.core.trainer import Trainer, TrainOptions  # noqa: E402
+from paddlematting.datasets.tiny_sets import build_training_set
 
 CONFIG = os.path.join(REPO_ROOT, 'configs', 'modnet', 'modnet_mobilenetv2.yml')
 REAL_DATA = os.path.join(REPO_ROOT, 'data', 'alphamatting_lowres')
-
-
-def _demo_tools():
-    spec = importlib.util.spec_from_file_location(
-        'run_demo', os.path.join(REPO_ROOT, 'tools', 'run_demo.py'))
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
 
 
 def peak_memory_mib(device: str) -> str:
@@ -64,7 +56,7 @@ def main() -> None:
     device = resolve_device(args.device)
     seed_everything(0)
     work = tempfile.mkdtemp(prefix='bench_training_')
-    _demo_tools().build_training_set(os.path.join(work, 'train'), long_side=800)
+    build_training_set(os.path.join(work, 'train'), REAL_DATA, long_side=800)
     opts = [f'train_dataset.dataset_root={os.path.join(work, "train")}',
             f'val_dataset.dataset_root={REAL_DATA}', 'model.backbone.pretrained=null']
     cfg = Config(CONFIG, opts=opts, batch_size=args.batch_size, iters=args.iters)

@@ -4,7 +4,6 @@ Images come from the shipped alphamatting photos, downscaled to 64-96 px, so eve
 runs in seconds on a CPU.
 """
 import csv
-import importlib.util
 import os
 import subprocess
 import sys
@@ -13,25 +12,18 @@ import cv2
 import numpy as np
 import pytest
 
-from conftest import REPO_ROOT
+from conftest import REAL_DATA_ROOT, REPO_ROOT
 from paddlematting import Config
 from paddlematting.core.runtime import seed_everything
 from paddlematting.core.trainer import Trainer, TrainOptions
 from paddlematting.utils.image_io import read_alpha, read_image
+from paddlematting.datasets.tiny_sets import build_training_set, build_validation_set
 
 DEMO_CONFIG = os.path.join(REPO_ROOT, 'configs', 'quick_start', 'modnet_mobilenetv2_demo.yml')
 DIM_CONFIG = os.path.join(REPO_ROOT, 'configs', 'dim', 'dim_vgg16.yml')
 ENV = dict(os.environ, OMP_NUM_THREADS='1', PYTHONUNBUFFERED='1')
 VAL_TRANSFORMS = ('val_dataset.transforms=[{type: LoadImages}, {type: ResizeByShort, '
                   'short_size: 64}, {type: ResizeToIntMult, mult_int: 32}, {type: Normalize}]')
-
-
-def _demo_tools():
-    spec = importlib.util.spec_from_file_location(
-        'run_demo', os.path.join(REPO_ROOT, 'tools', 'run_demo.py'))
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
 
 
 def _run(script, *args, env=ENV, timeout=300):
@@ -47,9 +39,8 @@ def _read_csv(path):
 @pytest.fixture(scope='module')
 def data(tmp_path_factory):
     root = tmp_path_factory.mktemp('e2e')
-    tools = _demo_tools()
-    tools.build_training_set(str(root / 'train_data'), long_side=100, max_photos=2)
-    tools.build_validation_set(str(root / 'val_data'), long_side=72, max_photos=2)
+    build_training_set(str(root / 'train_data'), REAL_DATA_ROOT, long_side=100, max_photos=2)
+    build_validation_set(str(root / 'val_data'), REAL_DATA_ROOT, long_side=72, max_photos=2)
     return root
 
 

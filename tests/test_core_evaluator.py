@@ -1,31 +1,23 @@
 """Evaluator: restore to the original size, the trimap convention, CSV and saved PNGs."""
 import csv
-import importlib.util
 import os
 
 import numpy as np
 import pytest
 
-from conftest import REPO_ROOT
+from conftest import REAL_DATA_ROOT
 from paddlematting.core.evaluator import PER_IMAGE_CSV, evaluate
 from paddlematting.datasets import MattingDataset
 from paddlematting.transforms import LoadImages, Normalize, ResizeByShort, ResizeToIntMult
 from paddlematting.utils.image_io import read_alpha, read_trimap
-
-
-def _load_demo_tools():
-    spec = importlib.util.spec_from_file_location(
-        'run_demo', os.path.join(REPO_ROOT, 'tools', 'run_demo.py'))
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+from paddlematting.datasets.tiny_sets import build_validation_set
 
 
 @pytest.fixture(scope='module')
 def small_val_root(tmp_path_factory):
     """Two real photos with their alphas and trimaps, downscaled to 72 px wide."""
     root = str(tmp_path_factory.mktemp('val_set'))
-    _load_demo_tools().build_validation_set(root, long_side=72, max_photos=2)
+    build_validation_set(root, REAL_DATA_ROOT, long_side=72, max_photos=2)
     return root
 
 

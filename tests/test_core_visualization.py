@@ -2,15 +2,7 @@
 import numpy as np
 import pytest
 
-from paddlematting.core.visualization import composite, cover_resize, matting_showcase
-
-
-def test_cover_resize_fills_the_target_without_distortion():
-    background = np.zeros((10, 40, 3), np.uint8)
-    background[:, 18:22] = 200  # a centred stripe stays centred
-    covered = cover_resize(background, 30, 30)
-    assert covered.shape == (30, 30, 3)
-    assert covered[15, 15, 0] == 200 and covered[15, 0, 0] == 0
+from paddlematting.core.visualization import composite, matting_showcase
 
 
 def test_composite_blends_by_alpha():

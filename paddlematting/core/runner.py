@@ -9,7 +9,7 @@ result float32 [N,1,H,W] alpha in [0,1]. ``dygraph_runner`` wraps a paddle Layer
 Preparing raw images and undoing the val transforms live in
 ``paddlematting.transforms.pipeline``; the evaluator and the predictor both use them.
 """
-from typing import Any, List, Optional
+from typing import Any, List
 
 import numpy as np
 import paddle

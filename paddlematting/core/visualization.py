@@ -1,18 +1,9 @@
 """Pictures for people: compositing on a new background and side-by-side panels."""
 from typing import Sequence
 
-import cv2
 import numpy as np
 
-
-def cover_resize(background: np.ndarray, height: int, width: int) -> np.ndarray:
-    """Scale and centre-crop an RGB uint8 background so it exactly covers (height, width)."""
-    bh, bw = background.shape[:2]
-    scale = max(height / bh, width / bw)
-    new_w, new_h = max(width, int(round(bw * scale))), max(height, int(round(bh * scale)))
-    resized = cv2.resize(background, (new_w, new_h), interpolation=cv2.INTER_LINEAR)
-    top, left = (new_h - height) // 2, (new_w - width) // 2
-    return resized[top:top + height, left:left + width]
+from ..datasets.composition import composite_on_background, fit_background
 
 
 def composite(image: np.ndarray, alpha: np.ndarray, background: np.ndarray) -> np.ndarray:
@@ -21,15 +12,13 @@ def composite(image: np.ndarray, alpha: np.ndarray, background: np.ndarray) -> n
     Args:
         image: uint8 [H, W, 3] RGB.
         alpha: uint8 [H, W] in [0, 255].
-        background: uint8 [h, w, 3] RGB of any size (resized to cover the image).
+        background: uint8 [h, w, 3] RGB of any size (scaled up if smaller, centre-cropped).
     """
     h, w = alpha.shape
     if image.shape[:2] != (h, w):
         raise ValueError(f'composite needs an image and alpha of the same size, got image '
                          f'{image.shape[:2]} and alpha {alpha.shape}.')
-    weight = alpha.astype(np.float32)[:, :, None] / 255.0
-    bg = cover_resize(background, h, w).astype(np.float32)
-    return np.round(weight * image.astype(np.float32) + (1.0 - weight) * bg).astype(np.uint8)
+    return composite_on_background(image, alpha, fit_background(background, h, w, random_crop=False))
 
 
 def side_by_side(panels: Sequence[np.ndarray], gap: int = 8) -> np.ndarray:

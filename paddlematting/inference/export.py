@@ -9,7 +9,7 @@ import hashlib
 import os
 import shutil
 import tempfile
-from typing import List, Optional, Sequence
+from typing import Optional, Sequence
 
 import paddle
 import paddle.nn as nn
