@@ -11,6 +11,7 @@ import math
 import os
 import signal
 import threading
+import warnings
 import time
 from collections import defaultdict
 from dataclasses import dataclass, field
@@ -28,6 +29,8 @@ from .sample_order import ResumableBatchSampler, SeededSamples, iterate_batches
 from .vdl_log import VdlLog
 
 logger = logging.getLogger(__name__)
+# paddle repeats this on every train-mode BatchNorm call; it describes intended behaviour
+warnings.filterwarnings('ignore', message='When training, we now always track global mean and variance')
 
 
 @dataclass
