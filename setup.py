@@ -24,8 +24,7 @@ setup(
     long_description=long_description,
     long_description_content_type='text/markdown',
     packages=find_packages(include=['paddlematting', 'paddlematting.*']),
-    package_data={'paddlematting': ['configs/**/*.yml']},
-    python_requires='>=3.8',
+    python_requires='>=3.9',
     install_requires=[
         'paddleseg==2.8.0',
         'numpy<2',

@@ -55,7 +55,9 @@ def run_demo(out: str, iters: int, long_side: int) -> str:
     _run('train', train_cli.main, common + [
         '--iters', str(iters), '--save_interval', str(save_interval), '--log_iters', '5',
         '--do_eval', '--seed', '0', '--save_dir', train_dir,
-        '--opts', f'train_dataset.dataset_root={data_root}', *val_opts])
+        # the learning rate drops for the last quarter of however many iterations are asked for
+        '--opts', f'train_dataset.dataset_root={data_root}',
+        f'lr_scheduler.boundaries=[{max(1, iters * 3 // 4)}]', *val_opts])
     weights = os.path.join(train_dir, 'best_model', 'model.pdparams')
     _run('evaluate', val_cli.main, common + [
         '--model_path', weights, '--save_dir', eval_dir, '--save_results', '--opts', *val_opts])
@@ -71,6 +73,9 @@ def run_demo(out: str, iters: int, long_side: int) -> str:
     picture_path = os.path.join(out, 'showcase.png')
     write_png(picture_path, picture)
     print(f'\nDemo finished in {time.time() - started:.0f} s.')
+    print(f'Note: {iters} iterations from random weights give rough mattes, and the validation '
+          'photos are the ones the training blends were made from, so the metrics flatter the '
+          'model: the demo shows the flow, not the quality (see the model zoo in README.md).')
     print(f'Checkpoints: {train_dir}  metrics: {eval_dir}  mattes: {predict_dir}')
     print(f'Picture (input | predicted alpha | cut-out on a new background): {picture_path}')
     return picture_path
