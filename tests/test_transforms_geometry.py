@@ -1,10 +1,13 @@
 """Geometric transforms keep img and every gt field aligned, and trimaps in {0, 128, 255}."""
+import cv2
 import numpy as np
 import pytest
 
 from paddlematting.transforms import (Compose, LimitLong, LimitShort, Padding, RandomCrop,
-                                      RandomCropByAlpha, RandomHorizontalFlip, Resize,
+                                      RandomCropByAlpha, RandomHorizontalFlip, RandomResize, Resize,
                                       ResizeByLong, ResizeByShort, ResizeToIntMult)
+from paddlematting.transforms.resize import RANDOM_INTERPS
+from paddlematting.utils.config import build_component
 
 TRIMAP_VALUES = {0, 128, 255}
 
@@ -149,3 +152,115 @@ def test_compose_layout_and_seeded_reproducibility():
     assert set(np.unique(first['trimap']).tolist()) <= TRIMAP_VALUES
     # alpha was divided by 255 once: it equals img's column channel / 255
     np.testing.assert_allclose(first['alpha'][0], first['img'][1] / 255.0, atol=1e-6)
+
+
+def noise_sample(h=60, w=90, seed=0):
+    """Random img (fg = img) and alpha, with a block trimap: interpolations tell apart."""
+    rng = np.random.RandomState(seed)
+    img = rng.randint(0, 256, (h, w, 3)).astype(np.uint8)
+    trimap = np.choose((np.arange(w)[None, :].repeat(h, 0) // 7) % 3, [0, 128, 255]).astype(np.uint8)
+    return {'img': img, 'fg': img.copy(), 'alpha': rng.randint(0, 256, (h, w)).astype(np.uint8),
+            'trimap': trimap, 'gt_fields': ['alpha', 'trimap', 'fg'], 'trans_info': []}
+
+
+def test_resize_random_interp_draws_the_image_interpolation_only():
+    size = (37, 23)  # (w, h): no integer ratio, so the five interpolations all differ
+    source = noise_sample()
+    by_interp = [cv2.resize(source['img'], size, interpolation=i) for i in RANDOM_INTERPS]
+    assert len({r.tobytes() for r in by_interp}) == len(RANDOM_INTERPS)
+    bilinear_alpha = cv2.resize(source['alpha'], size, interpolation=cv2.INTER_LINEAR)
+    nearest_trimap = cv2.resize(source['trimap'], size, interpolation=cv2.INTER_NEAREST)
+    np.random.seed(0)
+    seen = set()
+    for _ in range(40):
+        data = Resize(list(size), random_interp=True)(noise_sample())
+        assert data['img'].shape == (23, 37, 3) and data['fg'].shape == (23, 37, 3)
+        assert data['alpha'].shape == (23, 37) and data['trimap'].shape == (23, 37)
+        assert data['trans_info'] == [('resize', (60, 90))]
+        matches = [i for i, r in enumerate(by_interp) if np.array_equal(data['img'], r)]
+        assert len(matches) == 1
+        seen.add(matches[0])
+        np.testing.assert_array_equal(data['fg'], data['img'])  # fg follows img's draw
+        np.testing.assert_array_equal(data['alpha'], bilinear_alpha)
+        np.testing.assert_array_equal(data['trimap'], nearest_trimap)
+        assert set(np.unique(data['trimap']).tolist()) <= TRIMAP_VALUES
+    assert seen == set(range(len(RANDOM_INTERPS)))
+
+
+def test_resize_random_interp_is_reproducible_with_a_seed():
+    op = Resize([37, 23], random_interp=True)
+    runs = []
+    for _ in range(2):
+        np.random.seed(11)
+        runs.append([op(noise_sample())['img'] for _ in range(6)])
+    for first, second in zip(*runs):
+        np.testing.assert_array_equal(first, second)
+    assert len({r.tobytes() for r in runs[0]}) > 1  # the draws did change between samples
+
+
+def test_resize_without_random_interp_is_bilinear():
+    data = Resize([37, 23])(noise_sample())
+    np.testing.assert_array_equal(data['img'], cv2.resize(noise_sample()['img'], (37, 23)))
+
+
+@pytest.mark.parametrize('size, scale, low, high', [
+    (None, [0.5, 1.5], (30, 45), (90, 135)),
+    ([180, 90], None, (120, 180), (120, 180)),      # just covers 180x90: factor 2
+    ([180, 90], [0.3, 1.5], (36, 54), (180, 270)),
+])
+def test_random_resize_bounds_aspect_and_fields(size, scale, low, high):
+    np.random.seed(2)
+    for _ in range(5):
+        data = RandomResize(size=size, scale=scale)(coordinate_sample(60, 90))
+        h, w = data['img'].shape[:2]
+        assert low[0] <= h <= high[0] and low[1] <= w <= high[1]
+        assert abs(h / w - 60 / 90) < 0.03
+        for key in ('alpha', 'trimap', 'fg', 'bg'):
+            assert data[key].shape[:2] == (h, w), key
+        assert set(np.unique(data['trimap']).tolist()) <= TRIMAP_VALUES
+        assert data['trans_info'] == [('resize', (60, 90))]
+
+
+def test_random_resize_is_reproducible_with_a_seed():
+    op = RandomResize(scale=[0.5, 2.0])
+    shapes = []
+    for _ in range(2):
+        np.random.seed(4)
+        shapes.append([op(coordinate_sample())['img'].shape for _ in range(5)])
+    assert shapes[0] == shapes[1] and len(set(shapes[0])) > 1
+
+
+def test_resize_rejects_a_non_bool_random_interp():
+    with pytest.raises(ValueError, match='random_interp'):
+        Resize([10, 10], random_interp='yes')
+
+
+@pytest.mark.parametrize('kwargs', [{'scale': [1.5, 0.5]}, {'scale': [0, 1]}, {'scale': 2},
+                                    {'size': [0, 10]}, {'size': 512}])
+def test_random_resize_rejects_bad_arguments(kwargs):
+    with pytest.raises(ValueError, match='RandomResize'):
+        RandomResize(**kwargs)
+
+
+def test_paddleseg_matting_transform_arguments_build():
+    """The transform arguments PaddleSeg Matting's configs use (ppmatting, human_matting)."""
+    ops = build_component([
+        {'type': 'LoadImages', 'to_rgb': True},
+        {'type': 'RandomResize', 'size': [2048, 2048], 'scale': [0.3, 1.5]},
+        {'type': 'LimitShort', 'max_short': 512},
+        {'type': 'RandomCrop', 'crop_size': [[512, 512], [640, 640], [800, 800]]},
+        {'type': 'Resize', 'target_size': [512, 512], 'random_interp': True},
+        {'type': 'RandomCropByAlpha', 'crop_size': [[320, 320]], 'prob': 0.5},
+        {'type': 'Padding', 'target_size': [512, 512]},
+        {'type': 'RandomDistort'},
+        {'type': 'RandomBlur', 'prob': 0.1},
+        {'type': 'RandomHorizontalFlip', 'prob': 0.5},
+        {'type': 'ResizeByShort', 'short_size': 512},
+        {'type': 'ResizeByLong', 'long_size': 512},
+        {'type': 'ResizeToIntMult', 'mult_int': 128},
+        {'type': 'LimitLong', 'max_long': 3840},
+        {'type': 'Normalize', 'mean': [0, 0, 0], 'std': [1, 1, 1]},
+    ], 'train_dataset.transforms', 'paddleseg.yml')
+    assert [type(op).__name__ for op in ops][:5] == ['LoadImages', 'RandomResize', 'LimitShort',
+                                                     'RandomCrop', 'Resize']
+    assert ops[4].random_interp is True and ops[1].scale == [0.3, 1.5]

@@ -1,7 +1,9 @@
 """Config: _base_ inheritance, overrides, component building and its error messages."""
+import glob
 import os
 import subprocess
 import sys
+from typing import List, Optional, Tuple, Union
 
 import paddle
 import pytest
@@ -28,7 +30,25 @@ class _TinyNet(paddle.nn.Layer):
         self.width = width
 
 
-for _cls, _registry in ((_TinyHead, manager.BACKBONES), (_TinyNet, manager.MODELS)):
+class _HintedOp:
+    """A component whose hints cover every kind the config type check judges."""
+
+    def __init__(self, count: int = 1, ratio: float = 1.0, flag: bool = False, name: str = 'x',
+                 limit: Optional[int] = 5, sizes: List[int] = (1,), pair: Tuple[int, int] = (1, 2),
+                 files: Union[str, List[str], None] = None, unset: int = None,
+                 layer: paddle.nn.Layer = None, anything=0):
+        vars(self).update({k: v for k, v in locals().items() if k != 'self'})
+
+
+class _UnresolvableHints:
+    """Its hint names a type that does not exist: the type check must step aside."""
+
+    def __init__(self, size: 'NoSuchType' = 1):  # noqa: F821
+        self.size = size
+
+
+for _cls, _registry in ((_TinyHead, manager.BACKBONES), (_TinyNet, manager.MODELS),
+                        (_HintedOp, manager.TRANSFORMS), (_UnresolvableHints, manager.TRANSFORMS)):
     if _cls.__name__ not in _registry.components_dict:
         _registry.add_component(_cls)
 
@@ -250,3 +270,118 @@ def test_scientific_notation_without_dot_is_a_float(tmp_path):
     path.write_text('iters: 10\noptimizer: {type: sgd, weight_decay: 4e-5}\n')
     assert Config(str(path)).dic['optimizer']['weight_decay'] == pytest.approx(4e-5)
     assert apply_opts({}, ['a=123'])['a'] == 123 and isinstance(apply_opts({}, ['a=123'])['a'], int)
+
+
+# ----------------------------------------------------------------------------- argument types
+MODNET_CONFIG = os.path.join(REPO_ROOT, 'configs', 'modnet', 'modnet_mobilenetv2.yml')
+
+
+def test_wrong_type_names_key_and_expected_type():
+    cfg = Config(MODNET_CONFIG, opts=['model.backbone.pretrained=null', 'model.hr_channels=abc'])
+    with pytest.raises(ConfigError) as e:
+        cfg.model
+    assert str(e.value) == f'{MODNET_CONFIG}: "model.hr_channels" must be int, got \'abc\' (str)'
+
+
+def _hinted(**kwargs):
+    return build_component({'type': '_HintedOp', **kwargs}, 'val_dataset.transforms[0]', 'f.yml')
+
+
+@pytest.mark.parametrize('kwargs', [
+    {'ratio': 2},                       # an int is a fine float
+    {'limit': None},                    # Optional accepts None
+    {'unset': None},                    # so does a None default
+    {'count': 3, 'flag': True, 'name': 'y', 'sizes': [4, 5], 'pair': [3, 4]},
+    {'files': 'a.txt'}, {'files': ['a.txt', 'b.txt']}, {'files': None},
+    {'layer': {'type': '_TinyHead', 'channels': 2}},  # a built component for a class hint
+    {'anything': 'whatever'},           # unannotated: no check
+])
+def test_values_that_fit_their_hints_build(kwargs):
+    op = _hinted(**kwargs)
+    for key, value in kwargs.items():
+        if key == 'layer':
+            assert isinstance(op.layer, _TinyHead)
+        else:
+            assert getattr(op, key) == value
+
+
+@pytest.mark.parametrize('kwargs, expected', [
+    ({'count': True}, '"val_dataset.transforms[0].count" must be int, got True (bool)'),
+    ({'count': 2.5}, '"val_dataset.transforms[0].count" must be int, got 2.5 (float)'),
+    ({'ratio': False}, 'must be float, got False (bool)'),
+    ({'ratio': None}, 'must be float, got None (NoneType)'),
+    ({'flag': 1}, 'must be bool, got 1 (int)'),
+    ({'name': 3}, 'must be str, got 3 (int)'),
+    ({'limit': 'big'}, 'must be int or None, got \'big\' (str)'),
+    ({'sizes': ['a']}, '"val_dataset.transforms[0].sizes" must be a list of int, got [\'a\'] (list)'),
+    ({'sizes': 3}, 'must be a list of int, got 3 (int)'),
+    ({'pair': [1, 2, 3]}, 'must be a list of 2 values [int, int], got [1, 2, 3] (list)'),
+    ({'files': [1]}, 'must be str or a list of str or None, got [1] (list)'),
+    ({'count': {'type': '_TinyHead', 'channels': 2}}, 'must be int, got {'),
+])
+def test_values_that_contradict_their_hints_are_refused(kwargs, expected):
+    with pytest.raises(ConfigError) as e:
+        _hinted(**kwargs)
+    assert str(e.value).startswith('f.yml: ') and expected in str(e.value)
+
+
+def test_unresolvable_hints_skip_the_check():
+    op = build_component({'type': '_UnresolvableHints', 'size': 'abc'}, 'x', 'f.yml')
+    assert op.size == 'abc'
+
+
+SEED_CONFIGS = sorted(glob.glob(os.path.join(REPO_ROOT, 'configs', '**', '*.yml'), recursive=True))
+
+
+def test_seed_config_list_is_complete():
+    names = {os.path.relpath(p, os.path.join(REPO_ROOT, 'configs')) for p in SEED_CONFIGS}
+    assert {'quick_start/modnet_mobilenetv2_demo.yml', 'dim/dim_vgg16.yml',
+            'modnet/modnet_hrnet_w18.yml'} <= names
+
+
+@pytest.mark.parametrize('path', SEED_CONFIGS, ids=lambda p: os.path.relpath(p, REPO_ROOT))
+def test_seed_configs_build_without_false_alarms(path):
+    cfg = Config(path, opts=['model.backbone.pretrained=null', 'model.pretrained=null'])
+    assert isinstance(cfg.model, paddle.nn.Layer)
+    assert len(cfg.val_transforms) == len(cfg.val_dataset_config['transforms'])
+    train = build_component(cfg.train_dataset_config['transforms'], 'train_dataset.transforms', path)
+    assert len(train) == len(cfg.train_dataset_config['transforms'])
+
+
+# ----------------------------------------------------------------------------- key typos
+@pytest.mark.parametrize('where', ['file', 'opts'])
+def test_unknown_top_level_key_names_it_and_the_closest(tmp_path, where):
+    dic = {'iters': 5, 'model': {'type': '_TinyNet'}}
+    if where == 'file':
+        dic['itres'] = 7
+    path = write_yaml(tmp_path / 'c.yml', dic)
+    with pytest.raises(ConfigError) as e:
+        Config(path, opts=['itres=7'] if where == 'opts' else [])
+    msg = str(e.value)
+    assert 'c.yml' in msg and '"itres"' in msg and 'did you mean "iters"' in msg
+    assert msg.startswith('--opts') == (where == 'opts')
+
+
+def test_underscore_top_level_keys_are_free(tmp_path):
+    path = write_yaml(tmp_path / 'c.yml', {'iters': 5, '_notes': 'mine', '_anchors': {'a': 1}})
+    assert Config(path, opts=['_extra=1']).dic['_notes'] == 'mine'
+
+
+def test_misspelt_component_argument_suggests_the_parameter():
+    cfg = Config(MODNET_CONFIG, opts=['val_dataset.transfroms=[]',
+                                      'val_dataset.dataset_root=/no/such/dir'])
+    for build in (lambda: cfg.val_transforms, lambda: cfg.val_dataset):
+        with pytest.raises(ConfigError) as e:
+            build()
+        msg = str(e.value)
+        assert msg.startswith(MODNET_CONFIG)
+        assert ('"val_dataset.transfroms" is not an argument of MattingDataset '
+                '(did you mean "transforms"?)') in msg
+
+
+def test_arguments_are_checked_before_nested_components_are_built():
+    # the head's missing `channels` would fail if built; the model's own typo is reported first
+    expected = r'"model\.widht" is not an argument of _TinyNet \(did you mean "width"\?\)'
+    with pytest.raises(ConfigError, match=expected):
+        build_component({'type': '_TinyNet', 'widht': 2, 'head': {'type': '_TinyHead'}},
+                        'model', 'f.yml', manager.MODELS)

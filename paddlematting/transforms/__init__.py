@@ -11,12 +11,12 @@ from .loading import LoadImages
 from .normalize import Normalize
 from .padding import Padding
 from .photometric import RandomBlur, RandomDistort
-from .resize import (LimitLong, LimitShort, Resize, ResizeByLong, ResizeByShort,
+from .resize import (LimitLong, LimitShort, RandomResize, Resize, ResizeByLong, ResizeByShort,
                      ResizeToIntMult)
 from .restore import restore_alpha
 from .pipeline import apply_known_regions, build_transforms, finish_alpha, predict_alpha, prepare_sample
 
-__all__ = ['Compose', 'LoadImages', 'RandomCrop', 'RandomCropByAlpha', 'Resize', 'ResizeByShort',
-           'ResizeByLong', 'ResizeToIntMult', 'LimitLong', 'LimitShort', 'Padding',
+__all__ = ['Compose', 'LoadImages', 'RandomCrop', 'RandomCropByAlpha', 'Resize', 'RandomResize',
+           'ResizeByShort', 'ResizeByLong', 'ResizeToIntMult', 'LimitLong', 'LimitShort', 'Padding',
            'RandomDistort', 'RandomBlur', 'RandomHorizontalFlip', 'Normalize', 'restore_alpha',
            'apply_known_regions', 'build_transforms', 'finish_alpha', 'predict_alpha', 'prepare_sample']

@@ -1,12 +1,20 @@
 """The resize family. Every one appends ``('resize', (h, w))`` (size before) to trans_info.
 
 Sizes given as pairs are (width, height), as in PaddleSeg. Images and alpha are resized
-bilinearly, trimaps with nearest neighbour.
+bilinearly (``Resize(random_interp=True)`` draws the images' interpolation instead), trimaps
+with nearest neighbour. Random choices come from numpy's global generator.
 """
 from typing import Dict, Optional, Sequence
 
+import cv2
+import numpy as np
+
 from ..utils import manager
 from .sample_fields import image_size, resize_sample, scaled_size
+
+# what Resize(random_interp=True) draws from for img, fg and bg
+RANDOM_INTERPS = (cv2.INTER_NEAREST, cv2.INTER_LINEAR, cv2.INTER_CUBIC, cv2.INTER_AREA,
+                  cv2.INTER_LANCZOS4)
 
 
 def _check_pair(name: str, value) -> Sequence[int]:
@@ -25,13 +33,59 @@ def _check_positive_int(name: str, value, allow_none: bool = False) -> Optional[
 
 @manager.TRANSFORMS.add_component
 class Resize:
-    """Resize to a fixed ``target_size`` = (w, h), ignoring aspect ratio."""
+    """Resize to a fixed ``target_size`` = (w, h), ignoring aspect ratio.
 
-    def __init__(self, target_size: Sequence[int] = (512, 512)):
+    With ``random_interp`` (a training augmentation), img, fg and bg are resized with an
+    interpolation drawn uniformly from :data:`RANDOM_INTERPS` for each sample (one draw for
+    all three); alpha stays bilinear and trimaps nearest.
+    """
+
+    def __init__(self, target_size: Sequence[int] = (512, 512), random_interp: bool = False):
         self.target_size = _check_pair('Resize.target_size', target_size)
+        if not isinstance(random_interp, bool):
+            raise ValueError(f'Resize.random_interp must be true or false, got {random_interp!r}.')
+        self.random_interp = random_interp
 
     def __call__(self, data: Dict) -> Dict:
-        return resize_sample(data, self.target_size)
+        interp = cv2.INTER_LINEAR
+        if self.random_interp:
+            interp = RANDOM_INTERPS[np.random.randint(len(RANDOM_INTERPS))]
+        return resize_sample(data, self.target_size, colour_interp=interp)
+
+
+def _check_scale_range(name: str, value) -> Optional[Sequence[float]]:
+    if value is None:
+        return None
+    if (not isinstance(value, (list, tuple)) or len(value) != 2
+            or not all(isinstance(v, (int, float)) and not isinstance(v, bool) and v > 0 for v in value)
+            or value[0] > value[1]):
+        raise ValueError(f'{name} must be a [low, high] pair of positive numbers with low <= high, '
+                         f'got {value!r}.')
+    return [float(v) for v in value]
+
+
+@manager.TRANSFORMS.add_component
+class RandomResize:
+    """Scale by a random factor, keeping the aspect ratio (a training augmentation).
+
+    The factor is drawn uniformly from ``scale`` = [low, high] (1 when None), times, when
+    ``size`` = (w, h) is given, the factor that makes the image just cover ``size``
+    (both sides at least as long). PaddleSeg Matting's ``RandomResize`` arguments.
+    """
+
+    def __init__(self, size: Optional[Sequence[int]] = None,
+                 scale: Optional[Sequence[float]] = None):
+        self.size = None if size is None else _check_pair('RandomResize.size', size)
+        if self.size is not None and min(self.size) < 1:
+            raise ValueError(f'RandomResize.size must hold positive sides, got {size!r}.')
+        self.scale = _check_scale_range('RandomResize.scale', scale)
+
+    def __call__(self, data: Dict) -> Dict:
+        h, w = image_size(data)
+        factor = 1.0 if self.scale is None else float(np.random.uniform(*self.scale))
+        if self.size is not None:
+            factor *= max(self.size[0] / w, self.size[1] / h)
+        return resize_sample(data, scaled_size(h, w, factor))
 
 
 def _resize_side(data: Dict, target: int, use_long: bool) -> Dict:

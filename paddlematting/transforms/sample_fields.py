@@ -13,6 +13,8 @@ import numpy as np
 FIELD_KEYS = ('alpha', 'trimap', 'fg', 'bg')
 # single-channel label maps: nearest interpolation keeps trimap values in {0, 128, 255}
 NEAREST_KEYS = ('trimap',)
+# colour images, which may be resized with another interpolation than alpha (see resize_sample)
+COLOUR_KEYS = ('img', 'fg', 'bg')
 
 
 def spatial_keys(data: Dict) -> List[str]:
@@ -31,10 +33,12 @@ def image_size(data: Dict) -> Tuple[int, int]:
     return int(h), int(w)
 
 
-def resize_sample(data: Dict, size_wh: Sequence[int], record: bool = True) -> Dict:
+def resize_sample(data: Dict, size_wh: Sequence[int], record: bool = True,
+                  colour_interp: int = cv2.INTER_LINEAR) -> Dict:
     """Resize img and every gt field to ``size_wh`` = (w, h).
 
-    Bilinear for images and alpha, nearest for trimaps. When ``record`` is true,
+    Colour images (img, fg, bg) with ``colour_interp`` (an OpenCV flag, bilinear by default),
+    alpha bilinearly, trimaps with nearest neighbour. When ``record`` is true,
     ``('resize', (h, w))`` with the size before resizing is appended to ``data['trans_info']``.
     """
     w, h = int(size_wh[0]), int(size_wh[1])
@@ -45,7 +49,12 @@ def resize_sample(data: Dict, size_wh: Sequence[int], record: bool = True) -> Di
     for key, value in iter_fields(data):
         if value.shape[1] == w and value.shape[0] == h:
             continue
-        interp = cv2.INTER_NEAREST if key in NEAREST_KEYS else cv2.INTER_LINEAR
+        if key in NEAREST_KEYS:
+            interp = cv2.INTER_NEAREST
+        elif key in COLOUR_KEYS:
+            interp = colour_interp
+        else:
+            interp = cv2.INTER_LINEAR
         data[key] = cv2.resize(value, (w, h), interpolation=interp)
     return data
 

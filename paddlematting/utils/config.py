@@ -9,11 +9,15 @@ Components are built from the registries in :mod:`paddlematting.utils.manager` b
 their ``type`` key, recursively (``model.backbone`` is built before ``model``).
 Dataset roots stay relative to the current directory, as in PaddleSeg.
 """
+import collections.abc
 import copy
 import difflib
 import inspect
+import numbers
 import os
 import re
+import types
+import typing
 from typing import Any, Dict, List, Optional, Sequence
 
 import yaml
@@ -30,6 +34,10 @@ _SECTION_REGISTRY = {
     'train_dataset': manager.DATASETS,
     'val_dataset': manager.DATASETS,
 }
+
+# the top-level keys a config may hold; keys starting with '_' are free for users' own notes
+KNOWN_TOP_LEVEL_KEYS = ('batch_size', 'iters', 'train_dataset', 'val_dataset', 'model', 'optimizer',
+                        'lr_scheduler', 'learning_rate', 'export')
 
 # optimizer `type` -> paddle.optimizer class name; sgd with momentum becomes Momentum
 _OPTIMIZERS = {'sgd': 'SGD', 'momentum': 'Momentum', 'adam': 'Adam', 'adamw': 'AdamW'}
@@ -161,12 +169,142 @@ def _lookup_component(type_name: str, key_path: str, source: str, preferred=None
                       f'Registered: {", ".join(names)}')
 
 
+def _closest(name: str, candidates: Sequence[str]) -> str:
+    """`` (did you mean "x"?)`` for the closest of ``candidates`` to ``name``, or ''."""
+    close = difflib.get_close_matches(name, list(candidates), n=1)
+    return f' (did you mean "{close[0]}"?)' if close else ''
+
+
+# ----------------------------------------------------------------------------- argument types
+# Only "simple" hints are checked: int, float, bool, str, None, and Union/Optional, List,
+# Sequence and Tuple built from them. Anything else (a class, Callable, Any, a dict...)
+# accepts every value, so a built component passes wherever the hint is a class.
+_SCALAR_HINTS = (int, float, bool, str, type(None))
+_SEQUENCE_ORIGINS = (list, collections.abc.Sequence)
+_UNION_ORIGINS = (typing.Union, types.UnionType)  # Optional[int] and int | None
+
+
+def _is_checkable(hint: Any) -> bool:
+    """Whether ``hint`` is simple enough for :func:`_matches_hint` to judge a value by it."""
+    if hint in _SCALAR_HINTS:
+        return True
+    origin, args = typing.get_origin(hint), typing.get_args(hint)
+    if origin in _UNION_ORIGINS:
+        return all(_is_checkable(a) for a in args)
+    if origin in _SEQUENCE_ORIGINS:
+        return len(args) == 1 and _is_checkable(args[0])
+    if origin is tuple:
+        items = args[:1] if len(args) == 2 and args[1] is Ellipsis else args
+        return bool(items) and all(_is_checkable(a) for a in items)
+    return False
+
+
+def _matches_hint(value: Any, hint: Any) -> bool:
+    """Whether a config ``value`` fits the checkable ``hint``.
+
+    Ints fit float hints; bools fit only bool hints; lists and tuples fit sequence hints
+    (YAML has no tuples), strings never do.
+    """
+    if hint is type(None):
+        return value is None
+    if hint is bool:
+        return isinstance(value, bool)
+    if hint is int:
+        return isinstance(value, numbers.Integral) and not isinstance(value, bool)
+    if hint is float:
+        return isinstance(value, numbers.Real) and not isinstance(value, bool)
+    if hint is str:
+        return isinstance(value, str)
+    origin, args = typing.get_origin(hint), typing.get_args(hint)
+    if origin in _UNION_ORIGINS:
+        return any(_matches_hint(value, a) for a in args)
+    if not isinstance(value, (list, tuple)):
+        return False
+    if origin in _SEQUENCE_ORIGINS or (len(args) == 2 and args[1] is Ellipsis):
+        return all(_matches_hint(v, args[0]) for v in value)
+    return len(value) == len(args) and all(_matches_hint(v, a) for v, a in zip(value, args))
+
+
+def _describe_hint(hint: Any) -> str:
+    """A checkable hint in words: ``int``, ``int or None``, ``a list of float``."""
+    if hint in _SCALAR_HINTS:
+        return 'None' if hint is type(None) else hint.__name__
+    origin, args = typing.get_origin(hint), typing.get_args(hint)
+    if origin in _UNION_ORIGINS:
+        # None last: "int or None" reads better than "None or int"
+        ordered = [a for a in args if a is not type(None)] + [a for a in args if a is type(None)]
+        return ' or '.join(_describe_hint(a) for a in ordered)
+    if origin in _SEQUENCE_ORIGINS or (len(args) == 2 and args[1] is Ellipsis):
+        inner = _describe_hint(args[0])
+        return f'a list of ({inner})' if ' or ' in inner else f'a list of {inner}'
+    return f'a list of {len(args)} values [{", ".join(_describe_hint(a) for a in args)}]'
+
+
+def _type_hints(cls: Any) -> Dict[str, Any]:
+    """The resolved parameter hints of a class's ``__init__`` (or a function); {} when they
+    cannot be resolved (string annotations naming unknown types, builtins, ...)."""
+    target = cls.__init__ if inspect.isclass(cls) else cls
+    try:
+        return typing.get_type_hints(target)
+    except Exception:  # unresolvable hints must never block building: just skip the check
+        return {}
+
+
+def _check_arguments(cls: Any, kwargs: Dict[str, Any], key_path: str, source: str,
+                     type_name: str) -> None:
+    """Refuse argument names ``cls`` does not take and values that contradict simple hints.
+
+    Raises ConfigError naming ``<key_path>.<argument>``: for an unknown name with the
+    closest parameter name, for a wrong type with the expected type and the value given.
+    """
+    try:
+        params = inspect.signature(cls).parameters
+    except (TypeError, ValueError):  # builtins without a signature: let the call decide
+        return
+    named = {n: p for n, p in params.items()
+             if p.kind in (p.POSITIONAL_OR_KEYWORD, p.KEYWORD_ONLY)}
+    if not any(p.kind == p.VAR_KEYWORD for p in params.values()):
+        for key in kwargs:
+            if key not in named:
+                takes = ', '.join(named) or 'no arguments'
+                raise ConfigError(f'{source}: "{key_path}.{key}" is not an argument of {type_name}'
+                                  f'{_closest(str(key), list(named))}; it takes: {takes}')
+    hints = _type_hints(cls)
+    for key, value in kwargs.items():
+        hint = hints.get(key)
+        if key not in named or hint is None or not _is_checkable(hint):
+            continue
+        if value is None and named[key].default is None:
+            continue
+        if not _matches_hint(value, hint):
+            raise ConfigError(f'{source}: "{key_path}.{key}" must be {_describe_hint(hint)}, '
+                              f'got {value!r} ({type(value).__name__})')
+
+
+def check_component(cfg: Dict[str, Any], key_path: str, source: str = '<config>',
+                    preferred=None) -> Any:
+    """Check a ``{'type': ...}`` mapping's argument names and simple types without building it.
+
+    Returns the registered class. Raises ConfigError as :func:`build_component` would;
+    missing arguments are not checked.
+    """
+    type_name = cfg['type']
+    if not isinstance(type_name, str):
+        raise ConfigError(f'{source}: "{key_path}.type" must be a string, got {type_name!r}')
+    cls = _lookup_component(type_name, key_path, source, preferred)
+    _check_arguments(cls, {k: v for k, v in cfg.items() if k != 'type'}, key_path, source, type_name)
+    return cls
+
+
 def build_component(cfg: Any, key_path: str, source: str = '<config>', preferred=None) -> Any:
     """Build every ``{'type': ...}`` mapping inside ``cfg`` (lists and mappings recursed).
 
     ``key_path`` (e.g. ``model.backbone``) and ``source`` (the config file) only serve
-    error messages: unknown types list the registered names and the closest match,
-    missing or unexpected arguments name the component and the key.
+    error messages: unknown types list the registered names and the closest match;
+    unknown arguments name the key and the closest parameter; values contradicting a simple
+    type hint (int, float, bool, str, Optional/Union/List/Tuple of those) name the key and
+    the expected type; missing arguments name the component and the key. A component's
+    own arguments are checked before its nested components are built.
     """
     if isinstance(cfg, list):
         return [build_component(v, f'{key_path}[{i}]', source) for i, v in enumerate(cfg)]
@@ -174,18 +312,17 @@ def build_component(cfg: Any, key_path: str, source: str = '<config>', preferred
         return cfg
     if 'type' not in cfg:
         return {k: build_component(v, f'{key_path}.{k}', source) for k, v in cfg.items()}
+    cls = check_component(cfg, key_path, source, preferred)
     type_name = cfg['type']
-    if not isinstance(type_name, str):
-        raise ConfigError(f'{source}: "{key_path}.type" must be a string, got {type_name!r}')
-    cls = _lookup_component(type_name, key_path, source, preferred)
-    kwargs = {k: build_component(v, f'{key_path}.{k}', source) for k, v in cfg.items() if k != 'type'}
+    raw = {k: v for k, v in cfg.items() if k != 'type'}
     try:
-        inspect.signature(cls).bind(**kwargs)
+        inspect.signature(cls).bind(**raw)
     except TypeError as e:
         raise ConfigError(f'{source}: cannot build "{key_path}" ({type_name}): {e}; '
                           f'signature is {type_name}{inspect.signature(cls)}') from e
     except ValueError:  # builtins without a signature: let the call decide
         pass
+    kwargs = {k: build_component(v, f'{key_path}.{k}', source) for k, v in raw.items()}
     try:
         return cls(**kwargs)
     except (TypeError, ValueError) as e:
@@ -211,6 +348,7 @@ class Config:
                  learning_rate: Optional[float] = None):
         self.path = os.path.abspath(path)
         dic = load_yaml_with_bases(self.path)
+        self._file_keys = set(dic)  # to tell a typo in the file from one in --opts
         dic = apply_opts(dic, opts or [])
         if iters is not None:
             dic['iters'] = iters
@@ -224,6 +362,13 @@ class Config:
 
     # ------------------------------------------------------------------ plain values
     def _validate(self) -> None:
+        for key in self.dic:
+            if key in KNOWN_TOP_LEVEL_KEYS or (isinstance(key, str) and key.startswith('_')):
+                continue
+            where = self.path if key in self._file_keys else f'--opts (on {self.path})'
+            guess = _closest(str(key), KNOWN_TOP_LEVEL_KEYS)
+            raise ConfigError(f'{where}: unknown top-level key "{key}"{guess}; known keys: '
+                              f'{", ".join(KNOWN_TOP_LEVEL_KEYS)} (keys starting with "_" are free)')
         for key in ('iters', 'batch_size'):
             value = self.dic.get(key)
             if value is not None and (isinstance(value, bool) or not isinstance(value, int) or value <= 0):
@@ -283,9 +428,19 @@ class Config:
 
     @property
     def val_transforms(self) -> list:
-        """The val dataset's transforms, built (what a predictor prepares images with)."""
-        return self._build_once('val_transforms', lambda: build_component(
-            self.val_dataset_config.get('transforms', []), 'val_dataset.transforms', self.path))
+        """The val dataset's transforms, built (what a predictor prepares images with).
+
+        The dataset itself is not built (its root may not exist where one predicts), but
+        its argument names and simple types are checked, so ``val_dataset.transfroms`` is
+        reported instead of silently meaning "no transforms".
+        """
+        return self._build_once('val_transforms', self._build_val_transforms)
+
+    def _build_val_transforms(self) -> list:
+        section = self.val_dataset_config
+        if 'type' in section:
+            check_component(section, 'val_dataset', self.path, _SECTION_REGISTRY['val_dataset'])
+        return build_component(section.get('transforms', []), 'val_dataset.transforms', self.path)
 
     @property
     def lr_scheduler(self):
