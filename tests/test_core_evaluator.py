@@ -82,3 +82,46 @@ def test_predictions_are_restored_to_the_original_size(small_val_root):
     assert example['pred'].shape == gt.shape and gt.shape[0] > 32
     assert np.all(example['pred'] == 128)
     assert example['input'].dtype == np.uint8 and example['input'].shape[2] == 3
+
+
+def test_composited_samples_get_distinct_names_and_results_are_png(tmp_path):
+    """One foreground on two backgrounds (Composition-1k layout), stored as .jpg."""
+    import cv2
+    root = tmp_path / 'data'
+    for folder in ('val/fg', 'val/alpha', 'bg'):
+        (root / folder).mkdir(parents=True)
+    alpha = np.zeros((24, 24), np.uint8)
+    alpha[6:18, 6:18] = 255
+    cv2.imwrite(str(root / 'val' / 'fg' / 'x.jpg'), np.full((24, 24, 3), 200, np.uint8))
+    cv2.imwrite(str(root / 'val' / 'alpha' / 'x.png'), alpha)
+    cv2.imwrite(str(root / 'bg' / 'b1.png'), np.zeros((24, 24, 3), np.uint8))
+    cv2.imwrite(str(root / 'bg' / 'b2.jpg'), np.full((24, 24, 3), 90, np.uint8))
+    (root / 'val.txt').write_text('val/fg/x.jpg bg/b1.png\nval/fg/x.jpg bg/b2.jpg\n')
+    dataset = _dataset(str(root), [LoadImages(), Normalize()])
+    values = iter([0.25, 0.75])
+
+    def constant(img, trimap):
+        return np.full((img.shape[0], 1) + img.shape[2:], next(values), 'float32')
+
+    out = tmp_path / 'out'
+    result = evaluate(constant, dataset, metric_names=['sad'], save_dir=str(out),
+                      save_results=True, show_progress=False)
+    names = [row['img_name'] for row in result.per_image]
+    assert names == ['val/fg/x__b1.jpg', 'val/fg/x__b2.jpg']
+    saved = sorted(os.path.relpath(os.path.join(d, f), out).replace(os.sep, '/')
+                   for d, _, files in os.walk(out) for f in files)
+    assert saved == [PER_IMAGE_CSV, 'val/fg/x__b1.png', 'val/fg/x__b2.png']
+    with open(out / 'val' / 'fg' / 'x__b1.png', 'rb') as f:
+        assert f.read(8) == b'\x89PNG\r\n\x1a\n'
+    first = read_alpha(str(out / 'val' / 'fg' / 'x__b1.png'))
+    second = read_alpha(str(out / 'val' / 'fg' / 'x__b2.png'))
+    unknown = dataset[0]['ori_trimap'] == 128
+    assert unknown.any()
+    assert np.all(first[unknown] == 64) and np.all(second[unknown] == 191)
+
+
+def test_result_paths_stay_under_save_dir():
+    from paddlematting.core.evaluator import result_path
+    assert result_path('out', 'val/fg/GT05.png') == os.path.join('out', 'val', 'fg', 'GT05.png')
+    assert result_path('out', 'a/b.jpg') == os.path.join('out', 'a', 'b.png')
+    assert result_path('out', '/abs/../x.jpg') == os.path.join('out', 'abs', 'x.png')

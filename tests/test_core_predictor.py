@@ -71,3 +71,45 @@ def test_a_trimap_model_reports_images_without_trimap_and_goes_on(tmp_path):
     assert result.written == [str(tmp_path / 'out' / 'has_alpha.png')]
     assert len(result.failed) == 1 and result.failed[0][0].endswith('lacks.png')
     assert 'no trimap' in result.failed[0][1]
+
+
+def test_images_sharing_a_stem_keep_their_extension_and_write_distinct_files(tmp_path):
+    write_png(str(tmp_path / 'in' / 'a.png'), _image(40, 40, 10))
+    write_png(str(tmp_path / 'in' / 'a.jpg'), _image(40, 40, 200))  # PNG bytes are fine
+    write_png(str(tmp_path / 'in' / 'b.png'), _image(40, 40))
+    inputs = collect_inputs(str(tmp_path / 'in'))
+    assert sorted(i.output_name for i in inputs) == ['a.jpg', 'a.png', 'b']
+
+    def brightness_runner(img, trimap):  # alpha follows the (normalised) input
+        return np.full((img.shape[0], 1) + img.shape[2:], float(img.mean() > 0), np.float32)
+
+    result = predict_images(brightness_runner, VAL_TRANSFORMS, inputs, str(tmp_path / 'out'),
+                            show_progress=False)
+    assert result.failed == [] and len(set(result.written)) == 3
+    assert np.all(read_alpha(str(tmp_path / 'out' / 'a.png_alpha.png')) == 0)
+    assert np.all(read_alpha(str(tmp_path / 'out' / 'a.jpg_alpha.png')) == 255)
+    assert os.path.isfile(tmp_path / 'out' / 'b_alpha.png')
+
+
+def test_list_lines_never_write_outside_save_dir_and_stay_unique(tmp_path):
+    lists = tmp_path / 'lists'
+    for rel in ('lists/sub/x.png', 'outside/x.png', 'other/x.png', 'lists/y.png'):
+        write_png(str(tmp_path / rel), _image(8, 8))
+    (lists / 'images.txt').write_text('\n'.join([
+        'sub/x.png',                          # inside: keeps its folder
+        '../outside/x.png',                   # outside: file name only
+        str(tmp_path / 'other' / 'x.png'),    # absolute, outside: file name, made unique
+        str(lists / 'y.png'),                 # absolute inside the list folder: relative
+        'sub/x.png',                          # listed twice
+    ]) + '\n')
+    inputs = collect_inputs(str(lists / 'images.txt'))
+    assert [i.output_name for i in inputs] == ['sub/x', 'x', 'x-2', 'y', 'sub/x-2']
+    assert inputs[1].path == os.path.normpath(str(tmp_path / 'outside' / 'x.png'))
+    save_dir = tmp_path / 'out'
+    result = predict_images(_half_runner, VAL_TRANSFORMS, inputs, str(save_dir),
+                            show_progress=False)
+    assert result.failed == [] and len(set(result.written)) == 5
+    for path in result.written:
+        assert os.path.realpath(path).startswith(os.path.realpath(save_dir) + os.sep)
+    assert not os.path.exists(tmp_path / 'outside' / 'x_alpha.png')
+    assert not os.path.exists(tmp_path / 'x_alpha.png')

@@ -1,6 +1,7 @@
 """Trainer: learning, exact resume, atomic checkpoints, the sample order."""
 import json
 import os
+import signal
 
 import numpy as np
 import paddle
@@ -10,14 +11,17 @@ import core_plugin  # noqa: F401  (registers CoreTestSet / CoreTestNet)
 from conftest import TEST_DATA_DIR
 from paddlematting import Config
 from paddlematting.core import checkpoint
+from paddlematting.core import trainer as trainer_module
+from paddlematting.core.evaluator import EvalResult
 from paddlematting.core.runtime import seed_everything
-from paddlematting.core.sample_order import ResumableBatchSampler
+from paddlematting.core.sample_order import ResumableBatchSampler, iterate_batches
 from paddlematting.core.trainer import Trainer, TrainOptions
+from paddlematting.utils.pretrained import WeightsMismatchError
 
 TINY_CONFIG = os.path.join(TEST_DATA_DIR, 'core_tiny.yml')
 
 
-def _tiny_trainer(save_dir, iters, resume=None, opts=(), **option_overrides):
+def _tiny_trainer(save_dir, iters, resume=None, opts=(), with_val=False, **option_overrides):
     seed_everything(0)
     cfg = Config(TINY_CONFIG, opts=list(opts))
     options = TrainOptions(iters=iters, batch_size=cfg.batch_size, save_dir=str(save_dir),
@@ -25,7 +29,18 @@ def _tiny_trainer(save_dir, iters, resume=None, opts=(), **option_overrides):
                            log_iters=option_overrides.pop('log_iters', 100), seed=7,
                            resume_model=resume, **option_overrides)
     return Trainer(cfg.model, cfg.optimizer, cfg.train_dataset, options,
+                   val_dataset=cfg.val_dataset if with_val else None,
                    lr_scheduler=cfg.lr_scheduler)
+
+
+def _script_evaluations(monkeypatch, sads):
+    """Make every evaluation of the trainer report the next SAD of ``sads``."""
+    scores = iter(sads)
+
+    def scripted(runner, dataset, **kwargs):
+        return EvalResult(metrics={'sad': next(scores)})
+
+    monkeypatch.setattr(trainer_module, 'evaluate', scripted)
 
 
 def _weights(model):
@@ -155,3 +170,111 @@ def test_amp_on_cpu_is_ignored_with_a_message(tmp_path, caplog):
         outcome = _tiny_trainer(tmp_path, 2, amp=True).train()
     assert trainer.scaler is None and outcome.iteration == 2
     assert any('--amp is ignored on CPU' in r.getMessage() for r in caplog.records)
+
+
+def test_resume_rejects_weights_that_do_not_fit_the_model(tmp_path):
+    _tiny_trainer(tmp_path, 1, save_interval=1).train()
+    wider = _tiny_trainer(tmp_path, 2, resume=str(tmp_path), opts=['model.width=4'])
+    before = _weights(wider.model)
+    with pytest.raises(WeightsMismatchError, match=r'--resume_model.*conv1\.weight'):
+        wider.train()
+    for key, value in _weights(wider.model).items():
+        np.testing.assert_array_equal(value, before[key], err_msg=key)
+
+
+def test_each_checkpoint_holds_the_best_score_including_its_own_evaluation(tmp_path,
+                                                                           monkeypatch):
+    _script_evaluations(monkeypatch, [5.0, 3.0])
+    _tiny_trainer(tmp_path, 2, save_interval=1, with_val=True).train()
+    for iteration, best in ((1, (5.0, 1)), (2, (3.0, 2))):
+        state = checkpoint.read_state(str(tmp_path / f'iter_{iteration}'))
+        assert (state['best_sad'], state['best_iter']) == best, iteration
+
+    # resumed from iter_2, a worse score at iter 3 must not replace best_model (iter 2)
+    _script_evaluations(monkeypatch, [4.0])
+    outcome = _tiny_trainer(tmp_path, 3, save_interval=1, with_val=True,
+                            resume=str(tmp_path)).train()
+    assert (outcome.best_sad, outcome.best_iter) == (3.0, 2)
+    assert checkpoint.read_state(str(tmp_path / checkpoint.BEST_DIR))['iter'] == 2
+    assert checkpoint.read_state(str(tmp_path / 'iter_3'))['best_iter'] == 2
+
+
+def test_a_replacement_killed_between_its_renames_is_restored_on_start(tmp_path):
+    trainer = _tiny_trainer(tmp_path, 2, save_interval=1, keep_checkpoint_max=0)
+    trainer.train()
+    # the state a kill between _replace_folder's two renames leaves: iter_2 and best_model
+    # only exist as their backups, next to an unfinished new folder
+    for name in ('iter_2', 'best_model'):
+        if name == 'best_model':
+            checkpoint.write_snapshot(str(tmp_path / name), trainer.model, None, {'iter': 2})
+        os.rename(tmp_path / name, tmp_path / f'{name}.old.tmp-4242')
+        (tmp_path / f'{name}.tmp-4242').mkdir()
+    # a backup whose folder was already replaced is just deleted
+    (tmp_path / 'iter_1.old.tmp-4242').mkdir()
+    checkpoint.remove_partial_folders(str(tmp_path))
+    assert sorted(os.listdir(tmp_path)) == ['best_model', 'iter_1', 'iter_2', 'latest']
+    assert checkpoint.latest_checkpoint(str(tmp_path)) == str(tmp_path / 'iter_2')
+    assert checkpoint.read_state(str(tmp_path / 'iter_2'))['iter'] == 2
+    assert checkpoint.read_state(str(tmp_path / 'best_model')) == {'iter': 2}
+    resumed = _tiny_trainer(tmp_path, 3, resume=str(tmp_path)).train()
+    assert resumed.iteration == 3
+
+
+def test_a_stop_requested_by_another_process_stops_this_one_after_the_same_step(tmp_path,
+                                                                               monkeypatch):
+    """Two processes emulated: the other one got SIGTERM during step 3."""
+    reduced = []
+
+    def other_rank_stops_after_step_3(tensor, op=None, group=None, sync_op=True):
+        assert op == paddle.distributed.ReduceOp.MAX
+        reduced.append(int(tensor.numpy()[0]))
+        # call 0 comes before the first step, call k right after step k
+        if len(reduced) > 3:
+            tensor.set_value(paddle.to_tensor([1], dtype=tensor.dtype))
+
+    monkeypatch.setattr(trainer_module.dist, 'all_reduce', other_rank_stops_after_step_3)
+    monkeypatch.setattr(trainer_module.paddle, 'DataParallel', lambda model: model)
+    trainer = _tiny_trainer(tmp_path, 100, opts=['batch_size=2'])
+    trainer.world_size = 2
+    outcome = trainer.train()
+    assert outcome.interrupted and outcome.iteration == 3
+    assert reduced == [0, 0, 0, 0]  # this process itself never received a signal
+    assert (tmp_path / 'latest').read_text().strip() == 'iter_3'
+
+
+def test_a_single_process_does_not_communicate_to_stop(monkeypatch):
+    def fail(*args, **kwargs):
+        raise AssertionError('all_reduce with one process')
+
+    monkeypatch.setattr(trainer_module.dist, 'all_reduce', fail)
+    assert trainer_module.agree_on_stop(True, 1) is True
+    assert trainer_module.agree_on_stop(False, 1) is False
+
+
+_WORKER_MARK = -1.0
+
+
+def _mark_worker(worker_id):
+    global _WORKER_MARK
+    _WORKER_MARK = 100.0 + worker_id
+
+
+class _WorkerStateSet:
+    """Samples that report, from inside the loader worker, its SIGINT handling."""
+
+    def __len__(self):
+        return 2
+
+    def __getitem__(self, index):
+        ignored = signal.getsignal(signal.SIGINT) is signal.SIG_IGN
+        return {'img': np.array([float(ignored), _WORKER_MARK], np.float32)}
+
+
+def test_loader_workers_ignore_sigint_and_still_run_the_given_init():
+    sampler = paddle.io.BatchSampler(_WorkerStateSet(), batch_size=2)
+    batches = list(iterate_batches(_WorkerStateSet(), sampler, num_workers=1,
+                                   worker_init_fn=_mark_worker))
+    values = np.asarray(batches[0]['img'])
+    np.testing.assert_array_equal(values, [[1.0, 100.0], [1.0, 100.0]])
+    # the main process keeps its own handler
+    assert signal.getsignal(signal.SIGINT) is not signal.SIG_IGN

@@ -7,7 +7,7 @@ from typing import Optional, Tuple
 from ..core.runner import Runner, dygraph_runner
 from ..core.runtime import DEVICES, environment_report, resolve_device
 from ..utils.config import Config
-from ..utils.pretrained import load_pretrained_weights, resolve_weights_path
+from ..utils.pretrained import load_pretrained_weights, pretrained_key_paths, resolve_weights_path
 
 logger = logging.getLogger('paddlematting')
 
@@ -44,11 +44,33 @@ def add_backend_arg(parser: argparse.ArgumentParser) -> None:
                              'dygraph on GPU.')
 
 
+def read_config(args: argparse.Namespace, **overrides) -> Config:
+    """``Config(args.config, opts=args.opts, **overrides)``, made offline-safe for --model_path.
+
+    When ``args.model_path`` is set, that checkpoint replaces every weight of the model, so
+    each non-null ``pretrained`` key of the model section (e.g. the backbone's ImageNet URL)
+    is set to null: building the model then downloads nothing and works without a network.
+    """
+    cfg = Config(args.config, opts=args.opts, **overrides)
+    if getattr(args, 'model_path', None):
+        skipped = pretrained_key_paths(cfg.dic.get('model'))
+        if skipped:
+            logger.info('--model_path is given, so %s %s not loaded.', ', '.join(skipped),
+                        'is' if len(skipped) == 1 else 'are')
+            cfg = Config(args.config, opts=[*args.opts, *(f'{path}=null' for path in skipped)],
+                         **overrides)
+    return cfg
+
+
 def start(args: argparse.Namespace, **overrides) -> Tuple[Config, str]:
-    """Pick the device, read the config and log the environment; return (cfg, device)."""
+    """Pick the device, read the config (see ``read_config``) and log the environment.
+
+    Returns:
+        (cfg, device).
+    """
     setup_logging()
     device = resolve_device(args.device)
-    cfg = Config(args.config, opts=args.opts, **overrides)
+    cfg = read_config(args, **overrides)
     logger.info('Environment\n%s', environment_report(device))
     return cfg, device
 
@@ -69,6 +91,9 @@ def build_runner(cfg: Config, model_path: Optional[str], device: str,
     cannot be imported or the export fails, a warning says why and dygraph is used.
     """
     backend = backend or ('inference' if device == 'cpu' else 'dygraph')
+    if not model_path:
+        logger.warning('No --model_path given: using the weights the config builds with '
+                       '(random unless model.pretrained is set).')
     if backend == 'inference':
         try:
             return _inference_runner(cfg, model_path, device), 'inference'
@@ -78,9 +103,6 @@ def build_runner(cfg: Config, model_path: Optional[str], device: str,
     model = cfg.model
     if model_path:
         load_pretrained_weights(model, model_path, strict=True)
-    else:
-        logger.warning('No --model_path given: using the weights the config builds with '
-                       '(random unless model.pretrained is set).')
     model.eval()
     return dygraph_runner(model), 'dygraph'
 

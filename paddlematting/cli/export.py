@@ -6,9 +6,8 @@ import sys
 from typing import List, Optional
 
 from ..inference.export import export_model
-from ..utils.config import Config
 from ..utils.pretrained import load_pretrained_weights
-from .common import setup_logging
+from .common import read_config, setup_logging
 
 logger = logging.getLogger('paddlematting')
 
@@ -32,11 +31,15 @@ def run(argv: Optional[List[str]] = None) -> str:
     args = parse_args(argv)
     setup_logging()
 
-    cfg = Config(args.config, opts=args.opts)
+    cfg = read_config(args)  # with --model_path: the config's pretrained keys are skipped
     model = cfg.model
     if args.model_path:
         load_pretrained_weights(model, args.model_path, strict=True)
         logger.info('Loaded weights from %s.', args.model_path)
+    else:
+        logger.warning('No --model_path given: exporting the weights the config builds with '
+                       '(random unless model.pretrained is set in %s). Pass --model_path with '
+                       'your trained model.pdparams to export it.', args.config)
     transforms = cfg.val_dataset_config.get('transforms') or [{'type': 'Normalize'}]
     folder = export_model(model, args.save_dir, transforms, model_type=cfg.model_config.get('type'),
                           input_shape=args.input_shape, onnx=args.onnx)

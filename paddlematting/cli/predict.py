@@ -1,7 +1,11 @@
 """``predict.py``: alpha mattes for your own images.
 
 For each input ``REL/NAME.ext`` writes ``save_dir/REL/NAME_alpha.png`` and
-``save_dir/REL/NAME_rgba.png``. Exits 1 when any input failed (each failure is logged).
+``save_dir/REL/NAME_rgba.png`` (inputs differing only in extension keep it, ``a.jpg_alpha.png``;
+list lines outside the list's folder go straight into save_dir; see
+``paddlematting.core.predictor`` for the naming rules).
+Exits 1 when any input failed (each failure is logged), 2 when the inputs cannot be
+collected (a missing path, a trimap count that does not match) or the flags are incomplete.
 """
 import argparse
 import logging
@@ -13,6 +17,9 @@ from ..models.alpha_model import input_names_for
 from .common import add_backend_arg, add_config_args, build_runner, start
 
 logger = logging.getLogger('paddlematting')
+
+EXIT_SOME_FAILED = 1  # some images could not be predicted (the others were written)
+EXIT_BAD_INPUTS = 2  # nothing was predicted: the inputs or flags are unusable
 
 
 def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
@@ -31,6 +38,7 @@ def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
 
 
 def main(argv: Optional[List[str]] = None) -> int:
+    """Predict; return the exit status (0 all written, 1 some failed, 2 unusable inputs)."""
     args = parse_args(argv)
     cfg, device = start(args)
     model_type = cfg.model_config.get('type')
@@ -38,8 +46,12 @@ def main(argv: Optional[List[str]] = None) -> int:
     if needs_trimap and args.trimap_path is None:
         logger.error('%s models need a trimap for every image: pass --trimap_path (an image, a '
                      'folder matched by name, or a list file).', model_type)
-        return 2
-    inputs = collect_inputs(args.image_path, args.trimap_path)
+        return EXIT_BAD_INPUTS
+    try:
+        inputs = collect_inputs(args.image_path, args.trimap_path)
+    except (OSError, ValueError) as error:  # missing path, empty list, trimap count mismatch
+        logger.error('%s', error)
+        return EXIT_BAD_INPUTS
     runner, backend = build_runner(cfg, args.model_path, device, args.backend)
     logger.info('Predicting %d images with the %s backend...', len(inputs), backend)
     result = predict_images(runner, cfg.val_transforms, inputs, args.save_dir,
@@ -48,7 +60,7 @@ def main(argv: Optional[List[str]] = None) -> int:
     if result.failed:
         logger.error('%d of %d images failed:\n%s', len(result.failed), len(inputs),
                      '\n'.join(f'  {path}: {reason}' for path, reason in result.failed))
-        return 1
+        return EXIT_SOME_FAILED
     return 0
 
 

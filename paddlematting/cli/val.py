@@ -1,7 +1,9 @@
 """``val.py``: evaluate a trained model on the config's val_dataset (SAD, MSE, Grad, Conn).
 
 Writes ``save_dir/metrics_per_image.csv`` and, with --save_results, each alpha as an 8-bit
-PNG under save_dir at the image's relative name.
+PNG under save_dir at the image's relative name with the extension .png. Composited
+(Composition-1k) samples are named after foreground and background:
+``val/fg/x.png`` on ``bg/coffee.jpg`` is ``val/fg/x__coffee.png``.
 """
 import argparse
 import logging

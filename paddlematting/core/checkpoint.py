@@ -19,6 +19,8 @@ from typing import Any, Dict, List, Optional
 
 import paddle
 
+from ..utils.pretrained import WeightsMismatchError, load_pretrained_weights
+
 MODEL_FILE = 'model.pdparams'
 OPTIMIZER_FILE = 'model.pdopt'
 STATE_FILE = 'state.json'
@@ -26,6 +28,9 @@ LATEST_FILE = 'latest'
 BEST_DIR = 'best_model'
 ITER_DIR_PATTERN = re.compile(r'^iter_(\d+)$')
 _TMP_MARK = '.tmp-'
+_OLD_SUFFIX = '.old'
+# what _replace_folder names the previous folder while swapping: <final>.old.tmp-<pid>
+_BACKUP_PATTERN = re.compile(r'^(?P<final>.+)' + re.escape(_OLD_SUFFIX + _TMP_MARK) + r'\d+$')
 
 
 def iter_dir_name(iteration: int) -> str:
@@ -37,7 +42,7 @@ def _replace_folder(tmp_dir: str, final_dir: str) -> None:
     """Move a complete temporary folder to its final name, replacing an older one."""
     old_dir = None
     if os.path.exists(final_dir):
-        old_dir = _temporary_name(final_dir + '.old')
+        old_dir = _temporary_name(final_dir + _OLD_SUFFIX)
         os.replace(final_dir, old_dir)
     os.replace(tmp_dir, final_dir)
     if old_dir is not None:
@@ -166,10 +171,32 @@ def save_checkpoint(save_dir: str, iteration: int, model: paddle.nn.Layer,
     return folder
 
 
+def _restore_interrupted_replacements(save_dir: str) -> None:
+    """Rename ``X.old.tmp-PID`` back to ``X`` where ``X`` is missing.
+
+    ``_replace_folder`` moves the previous ``X`` aside before moving the new one in; a run
+    killed between the two renames leaves only that backup, which is complete.
+    """
+    backups: Dict[str, List[str]] = {}
+    for name in os.listdir(save_dir):
+        match = _BACKUP_PATTERN.match(name)
+        if match and os.path.isdir(os.path.join(save_dir, name)):
+            backups.setdefault(match.group('final'), []).append(os.path.join(save_dir, name))
+    for final, paths in backups.items():
+        final_dir = os.path.join(save_dir, final)
+        if not os.path.exists(final_dir):
+            os.replace(max(paths, key=os.path.getmtime), final_dir)
+
+
 def remove_partial_folders(save_dir: str) -> None:
-    """Delete temporary folders left by a run that was killed while saving."""
+    """Clean up after a run that was killed while saving.
+
+    A folder whose replacement was interrupted (only its ``.old`` backup left) is restored
+    under its own name first; every other temporary folder or file is deleted.
+    """
     if not os.path.isdir(save_dir):
         return
+    _restore_interrupted_replacements(save_dir)
     for name in os.listdir(save_dir):
         if _TMP_MARK in name:
             path = os.path.join(save_dir, name)
@@ -220,9 +247,19 @@ def load_checkpoint(path: str, model: paddle.nn.Layer,
 
     Args:
         path: an iter_N folder, or a save_dir whose ``latest`` names one.
+
+    Raises:
+        FileNotFoundError: no checkpoint at ``path``, or it lacks the optimizer file.
+        paddlematting.utils.pretrained.WeightsMismatchError: the weights' keys or shapes
+            differ from the model's (named in the message); the model is left unchanged.
     """
     folder = resolve_checkpoint_dir(path)
-    model.set_state_dict(paddle.load(os.path.join(folder, MODEL_FILE)))
+    try:
+        load_pretrained_weights(model, os.path.join(folder, MODEL_FILE), strict=True)
+    except WeightsMismatchError as error:
+        raise WeightsMismatchError(
+            f'--resume_model {path!r}: the checkpoint does not fit the model built from the '
+            f'config (was it trained with another config?): {error}') from error
     if optimizer is not None:
         opt_path = os.path.join(folder, OPTIMIZER_FILE)
         if not os.path.isfile(opt_path):

@@ -52,6 +52,18 @@ def network_input_picture(img_chw: np.ndarray) -> np.ndarray:
     return np.clip((img - low) * scale, 0, 255).astype(np.uint8)
 
 
+def result_path(save_dir: str, img_name: str) -> str:
+    """Where ``--save_results`` writes the alpha of ``img_name``: ``save_dir/<stem>.png``.
+
+    The extension is always .png (the file holds PNG bytes whatever the input's format);
+    a leading '/', a drive and '..' parts are dropped, so the file is always under save_dir.
+    """
+    stem = os.path.splitext(img_name)[0].replace('\\', '/')
+    stem = os.path.splitdrive(stem)[1]
+    parts = [part for part in stem.split('/') if part not in ('', '.', '..')]
+    return os.path.join(save_dir, *parts[:-1], (parts[-1] if parts else 'unnamed') + '.png')
+
+
 def write_per_image_csv(path: str, per_image: List[Dict[str, object]],
                         metric_names: Sequence[str], means: Dict[str, float]) -> None:
     """CSV with a header ``img_name,<metric>...``, one row per image and a final ``mean`` row."""
@@ -77,7 +89,8 @@ def evaluate(runner: Runner, dataset: paddle.io.Dataset,
         metric_names: any of 'sad', 'mse', 'grad', 'conn'.
         save_dir: when given, ``metrics_per_image.csv`` is written there.
         save_results: also write each alpha as an 8-bit PNG under save_dir, at its
-            ``img_name`` (known trimap regions set to 0/255, as the metrics see it).
+            ``img_name`` with the extension .png (see ``result_path``; known trimap regions
+            set to 0/255, as the metrics see it).
         num_examples: how many (input, prediction, ground truth) triples to keep for display.
     """
     if len(dataset) == 0:
@@ -103,7 +116,7 @@ def evaluate(runner: Runner, dataset: paddle.io.Dataset,
                 row[metric_name] = metric.update(pred, gt, trimap)
             result.per_image.append(row)
             if save_results:
-                write_png(os.path.join(save_dir, name), apply_known_regions(pred, trimap))
+                write_png(result_path(save_dir, name), apply_known_regions(pred, trimap))
             if len(result.examples) < num_examples:
                 result.examples.append({'img_name': name, 'pred': pred, 'gt': gt,
                                         'input': network_input_picture(as_numpy(batch['img'][i]))})

@@ -4,11 +4,23 @@ For every input ``REL/NAME.ext`` it writes ``save_dir/REL/NAME_alpha.png`` (8-bi
 the input's size) and ``save_dir/REL/NAME_rgba.png`` (the image with the matte as its
 fourth channel). An unreadable input is reported and skipped; the caller decides the exit
 code from ``PredictResult.failed``.
+
+Output names (``REL/NAME``), so that every output stays under save_dir and no two inputs
+write the same file:
+
+- ``REL`` is the path relative to the searched folder, or to the list file's folder for
+  list lines (absolute or relative); a list line outside that folder (``../x.jpg``,
+  ``/data/x.jpg``) has no ``REL``: its outputs go straight into save_dir.
+- When inputs that differ only in their extension would share ``REL/NAME`` (``a.jpg``
+  and ``a.png``), each keeps its extension: ``a.jpg_alpha.png`` and ``a.png_alpha.png``.
+- Any name still taken (the same file listed twice, ``x.jpg`` from two outside folders)
+  gets ``-2``, ``-3``, ... in input order: ``x_alpha.png``, ``x-2_alpha.png``.
+Names are compared ignoring case, so they stay distinct on case-insensitive file systems.
 """
 import logging
 import os
 from dataclasses import dataclass, field
-from typing import Callable, List, Optional, Sequence, Tuple
+from typing import Callable, Dict, List, Optional, Sequence, Set, Tuple
 
 import numpy as np
 from tqdm import tqdm
@@ -26,10 +38,18 @@ LIST_EXTENSIONS = ('.txt', '.lst')
 
 @dataclass
 class InputImage:
-    """One image to predict: its path and the name its outputs are saved under."""
+    """One image to predict: its path and the names it is matched and saved under."""
     path: str
-    rel_name: str  # relative path without extension, e.g. 'people/a'
+    rel_name: str  # relative path without extension, e.g. 'people/a' (matches trimaps)
     trimap_path: Optional[str] = None
+    # where the outputs go, relative to save_dir, without the '_alpha.png' suffix; unique
+    # among the inputs of one ``collect_inputs`` call (None: ``rel_name``)
+    save_name: Optional[str] = None
+
+    @property
+    def output_name(self) -> str:
+        """``save_name``, or ``rel_name`` when none was assigned."""
+        return self.save_name or self.rel_name
 
 
 @dataclass
@@ -44,7 +64,22 @@ def _is_image(path: str) -> bool:
 
 
 def _strip_ext(rel_path: str) -> str:
-    return os.path.splitext(rel_path)[0].replace(os.sep, '/')
+    return os.path.splitext(rel_path)[0]
+
+
+def _slashes(path: str) -> str:
+    return path.replace(os.sep, '/')
+
+
+def _name_in_list_folder(full: str, base: str) -> str:
+    """``full`` relative to the list file's folder ``base``, or its file name when outside."""
+    try:
+        rel = os.path.relpath(full, base)
+    except ValueError:  # another drive (Windows)
+        return os.path.basename(full)
+    if rel == os.pardir or rel.startswith(os.pardir + os.sep) or os.path.isabs(rel):
+        return os.path.basename(full)
+    return rel
 
 
 def collect_paths(path: str, what: str = '--image_path') -> List[Tuple[str, str]]:
@@ -56,8 +91,10 @@ def collect_paths(path: str, what: str = '--image_path') -> List[Tuple[str, str]
         what: the flag name used in error messages.
 
     Returns:
-        (file path, relative name without extension) pairs; folders in sorted order,
-        list files in their own order.
+        (file path, relative path with extension, '/'-separated) pairs; folders in sorted
+        order, list files in their own order. The relative path never leaves its folder:
+        it is relative to the searched folder or the list file's folder, or else (a list
+        line outside that folder, a single file) just the file name.
     """
     if os.path.isdir(path):
         found = []
@@ -66,7 +103,7 @@ def collect_paths(path: str, what: str = '--image_path') -> List[Tuple[str, str]
             for name in sorted(files):
                 if _is_image(name):
                     full = os.path.join(root, name)
-                    found.append((full, _strip_ext(os.path.relpath(full, path))))
+                    found.append((full, _slashes(os.path.relpath(full, path))))
         if not found:
             raise FileNotFoundError(f'{what} {path!r} is a folder with no image files '
                                     f'({", ".join(IMAGE_EXTENSIONS)}).')
@@ -81,25 +118,47 @@ def collect_paths(path: str, what: str = '--image_path') -> List[Tuple[str, str]
             raise ValueError(f'{what} list file {path!r} names no images.')
         pairs = []
         for line in lines:
-            full = line if os.path.isabs(line) else os.path.join(base, line)
-            rel = os.path.basename(line) if os.path.isabs(line) else line
-            pairs.append((full, _strip_ext(rel)))
+            full = os.path.normpath(line if os.path.isabs(line) else os.path.join(base, line))
+            pairs.append((full, _slashes(_name_in_list_folder(full, base))))
         return pairs
-    return [(path, _strip_ext(os.path.basename(path)))]
+    return [(path, os.path.basename(path))]
+
+
+def _assign_save_names(images: List[InputImage], rel_paths: List[str]) -> None:
+    """Give every input a distinct ``save_name`` (the rules are in the module docstring)."""
+    def key(name: str) -> str:
+        return name.casefold()
+
+    stems = [_strip_ext(rel) for rel in rel_paths]
+    extensions_per_stem: Dict[str, Set[str]] = {}
+    for rel, stem in zip(rel_paths, stems):
+        extensions_per_stem.setdefault(key(stem), set()).add(key(rel))
+    taken: Set[str] = set()
+    for item, rel, stem in zip(images, rel_paths, stems):
+        name = rel if len(extensions_per_stem[key(stem)]) > 1 else stem
+        candidate, number = name, 1
+        while key(candidate) in taken:
+            number += 1
+            candidate = f'{name}-{number}'
+        taken.add(key(candidate))
+        item.save_name = candidate
 
 
 def collect_inputs(image_path: str, trimap_path: Optional[str] = None) -> List[InputImage]:
     """The images to predict, each paired with its trimap when ``trimap_path`` is given.
 
     Trimaps are matched by relative name for folders (any image extension), by order for
-    list files, and directly when both paths are single files.
+    list files, and directly when both paths are single files. Every input gets a distinct
+    ``save_name`` (see the module docstring).
     """
-    images = [InputImage(path, rel) for path, rel in collect_paths(image_path)]
+    pairs = collect_paths(image_path)
+    images = [InputImage(path, _strip_ext(rel)) for path, rel in pairs]
+    _assign_save_names(images, [rel for _, rel in pairs])
     if trimap_path is None:
         return images
     trimaps = collect_paths(trimap_path, '--trimap_path')
     if os.path.isdir(trimap_path):
-        by_name = {rel: path for path, rel in trimaps}
+        by_name = {_strip_ext(rel): path for path, rel in trimaps}
         for item in images:
             item.trimap_path = by_name.get(item.rel_name)
     elif len(trimaps) == len(images):
@@ -142,9 +201,9 @@ def predict_images(runner: Runner, transforms: Sequence[Callable], inputs: List[
             # the known regions are forced after restoring, at the image's own size (as
             # PaddleSeg does), so resizing never blurs them into the unknown band
             alpha = apply_known_regions(predict_batch(runner, sample)[0], trimap)
-            alpha_path = os.path.join(save_dir, item.rel_name + '_alpha.png')
+            alpha_path = os.path.join(save_dir, item.output_name + '_alpha.png')
             write_png(alpha_path, alpha)
-            write_png(os.path.join(save_dir, item.rel_name + '_rgba.png'),
+            write_png(os.path.join(save_dir, item.output_name + '_rgba.png'),
                       cutout_rgba(image, alpha))
             result.written.append(alpha_path)
         except Exception as error:  # one bad file must not stop the others

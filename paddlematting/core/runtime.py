@@ -9,7 +9,8 @@ import os
 import pickle
 import platform
 import random
-from typing import Any, Dict, Optional
+import signal
+from typing import Any, Callable, Dict, Optional
 
 import numpy as np
 import paddle
@@ -84,6 +85,26 @@ def init_distributed() -> int:
     if size > 1 and not dist.is_initialized():
         dist.init_parallel_env()
     return size
+
+
+class IgnoreSigintInWorker:
+    """A DataLoader ``worker_init_fn`` that makes the worker ignore SIGINT, then runs ``inner``.
+
+    Ctrl-C in a terminal sends SIGINT to the whole process group, loader workers included.
+    A worker that died of it would make the main process fail mid-step; ignoring it there
+    lets the main process finish the step and save. Workers still end with the main process.
+
+    Args:
+        inner: another ``worker_init_fn(worker_id)`` to run afterwards, or None.
+    """
+
+    def __init__(self, inner: Optional[Callable[[int], None]] = None) -> None:
+        self.inner = inner
+
+    def __call__(self, worker_id: int) -> None:
+        signal.signal(signal.SIGINT, signal.SIG_IGN)
+        if self.inner is not None:
+            self.inner(worker_id)
 
 
 def seed_everything(seed: int) -> None:

@@ -13,12 +13,13 @@ of loader workers or processes:
 ``iterate_batches`` turns a dataset and a batch sampler into collated batches.
 """
 import random
-from typing import Any, Dict, Iterable, Iterator, List, Optional, Tuple
+from typing import Any, Callable, Dict, Iterable, Iterator, List, Optional, Tuple
 
 import numpy as np
 import paddle
 
 from ..datasets.collate import collate_samples
+from .runtime import IgnoreSigintInWorker
 
 SampleKey = Tuple[int, int]
 
@@ -91,10 +92,14 @@ class ResumableBatchSampler(paddle.io.DistributedBatchSampler):
 
 
 def iterate_batches(dataset: paddle.io.Dataset, batch_sampler: paddle.io.BatchSampler,
-                    num_workers: int = 0) -> Iterable[Dict[str, Any]]:
+                    num_workers: int = 0,
+                    worker_init_fn: Optional[Callable[[int], None]] = None
+                    ) -> Iterable[Dict[str, Any]]:
     """Collated batches of ``dataset`` in ``batch_sampler`` order.
 
-    With worker processes this is a ``paddle.io.DataLoader`` (arrays arrive as Tensors).
+    With worker processes this is a ``paddle.io.DataLoader`` (arrays arrive as Tensors)
+    whose workers ignore SIGINT (``runtime.IgnoreSigintInWorker``, then ``worker_init_fn``)
+    so Ctrl-C reaches only the main process, which stops cleanly.
     Without, batches are read in the calling thread (arrays stay numpy): paddle's
     single-process loader reads in a helper thread whose exceptions never reach the
     caller, which then waits forever; here a bad sample raises where it can be seen.
@@ -102,7 +107,8 @@ def iterate_batches(dataset: paddle.io.Dataset, batch_sampler: paddle.io.BatchSa
     if num_workers > 0:
         return paddle.io.DataLoader(dataset, batch_sampler=batch_sampler,
                                     num_workers=num_workers, collate_fn=collate_samples,
-                                    return_list=True)
+                                    return_list=True,
+                                    worker_init_fn=IgnoreSigintInWorker(worker_init_fn))
     return _BatchesInThisThread(dataset, batch_sampler)
 
 

@@ -71,7 +71,7 @@ class TrainOutcome:
 
     Attributes:
         iteration: steps completed (and saved).
-        interrupted: the run stopped early on SIGINT/SIGTERM.
+        interrupted: the run stopped early on SIGINT/SIGTERM (to any of its processes).
         losses: this process's total loss ('all') of every step it ran, in order.
         step_seconds / reader_seconds: wall time of each step, and the part of it spent
             waiting for the batch (data loading).
@@ -174,6 +174,24 @@ def _agree_on_seed(seed: Optional[int]) -> int:
         dist.broadcast(shared, src=0)
         seed = int(shared.numpy()[0])
     return seed
+
+
+def agree_on_stop(requested: bool, world_size: int) -> bool:
+    """True when this process or any other asked to stop; every process gets the same answer.
+
+    Each process catches its own signals, so with several processes the flags are combined
+    (an all-reduce MAX of one integer, called by every process at the same point of every
+    step): all stop after the same step instead of one waiting forever for the others.
+
+    Args:
+        requested: this process received SIGINT/SIGTERM.
+        world_size: the number of training processes (1: no communication).
+    """
+    if world_size <= 1:
+        return requested
+    flag = paddle.to_tensor([1 if requested else 0], dtype='int64')
+    dist.all_reduce(flag, op=dist.ReduceOp.MAX)
+    return bool(int(flag.numpy()[0]))
 
 
 class Trainer:
@@ -348,7 +366,9 @@ class Trainer:
         last_saved, last_saved_iter = None, None
         try:
             with _StopSignal() as stop:
-                while iteration < opts.iters and stop.received is None:
+                # checked once before the loop and once after every step, by every process
+                stopping = agree_on_stop(stop.received is not None, self.world_size)
+                while iteration < opts.iters and not stopping:
                     epoch, skip = divmod(iteration, iters_per_epoch)
                     sampler.start(epoch, skip)
                     tic = time.time()
@@ -369,23 +389,28 @@ class Trainer:
 
                         if iteration % opts.save_interval == 0 or iteration == opts.iters:
                             if self.is_main:
-                                last_saved = self._save(iteration)
-                                logger.info('Saved checkpoint %s', last_saved)
+                                # evaluate first: the checkpoint's state.json then holds the
+                                # best SAD including this step's, so a resume from it cannot
+                                # let a worse later score replace best_model
                                 if self.val_dataset is not None and \
                                         iteration >= opts.eval_begin_iters:
                                     outcome.last_eval = self._evaluate(iteration, vdl).metrics
+                                last_saved = self._save(iteration)
+                                logger.info('Saved checkpoint %s', last_saved)
                             last_saved_iter = iteration
-                        if iteration >= opts.iters or stop.received is not None:
+                        stopping = agree_on_stop(stop.received is not None, self.world_size)
+                        if iteration >= opts.iters or stopping:
                             break
                         tic = time.time()
-                if stop.received is not None:
+                if stopping:
                     outcome.interrupted = True
                     if self.is_main:
                         if last_saved_iter != iteration:
                             last_saved = self._save(iteration)
                         logger.warning('Stopped by %s after iter %d; checkpoint %s. Continue with '
-                                       '--resume_model %s', stop.received, iteration, last_saved,
-                                       opts.save_dir)
+                                       '--resume_model %s',
+                                       stop.received or 'a signal to another process', iteration,
+                                       last_saved, opts.save_dir)
         finally:
             vdl.close()
         outcome.iteration = iteration

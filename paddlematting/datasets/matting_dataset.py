@@ -51,6 +51,20 @@ def _sibling_path(root: str, fg_rel: str, folder: str) -> Optional[str]:
     return None
 
 
+def sample_name(fg_name: str, bg_path: Optional[str] = None) -> str:
+    """The name a val sample is reported and saved under.
+
+    ``fg_name`` itself in the PPM-100 layout (``val/fg/x.png``); composited on a background,
+    the background's file stem is added before the extension (``val/fg/x__coffee.png`` for
+    ``bg/coffee.jpg``), since Composition-1k puts each foreground on many backgrounds.
+    """
+    if bg_path is None:
+        return fg_name
+    stem, ext = os.path.splitext(fg_name)
+    bg_stem = os.path.splitext(os.path.basename(bg_path))[0]
+    return f'{stem}__{bg_stem}{ext}'
+
+
 @manager.DATASETS.add_component
 class MattingDataset(paddle.io.Dataset):
     """Matting samples from list files under ``dataset_root``.
@@ -70,7 +84,8 @@ class MattingDataset(paddle.io.Dataset):
     [1, H, W] in {0, 128, 255} (when get_trimap); ``gt_fields``; ``trans_info``. Training
     adds ``fg``, ``bg`` [3, H, W] (both the photo itself in PPM-100 layout). Val adds
     ``ori_alpha`` uint8 [H0, W0], ``ori_trimap`` uint8 [H0, W0] (when get_trimap) and
-    ``img_name``. Val samples are deterministic; training ones use numpy's global generator.
+    ``img_name`` (see ``sample_name``: the listed foreground path, plus ``__<bg stem>`` before
+    the extension when composited). Val samples are deterministic; training ones use numpy's global generator.
 
     Args:
         dataset_root: folder the list files and the paths inside them are relative to.
@@ -203,7 +218,7 @@ class MattingDataset(paddle.io.Dataset):
             sample['ori_alpha'] = alpha.copy()
             if self.get_trimap:
                 sample['ori_trimap'] = sample['trimap'].copy()
-            sample['img_name'] = entry.img_name
+            sample['img_name'] = sample_name(entry.img_name, entry.bg_path)
         sample['gt_fields'] = [k for k in ('alpha', 'trimap', 'fg', 'bg') if k in sample]
         sample['trans_info'] = []
         return sample

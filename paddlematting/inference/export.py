@@ -172,19 +172,31 @@ def export_checkpoint_cached(cfg, model_path: Optional[str], cache_dir: Optional
             random model, cached like any other).
         cache_dir: where exports live; default ``default_cache_dir()``.
     Returns:
-        The exported folder ``<cache_dir>/<export_cache_key>``; loads ``model_path`` into
-        ``cfg.model`` when it has to export.
+        The exported folder ``<cache_dir>/<export_cache_key>``. When it has to export with a
+        ``model_path``, the model is built with every ``pretrained`` key of the model section
+        set to None (nothing is downloaded; the checkpoint sets all weights) and the
+        checkpoint is loaded strictly; the key is computed from that same section.
     """
     if model_path is not None and not os.path.isfile(model_path):
         raise FileNotFoundError(f'model_path {model_path} does not exist: expected a .pdparams checkpoint file.')
+    # building and weight loading: only needed here, not by readers of exported folders
+    from ..utils import manager
+    from ..utils.config import build_component
+    from ..utils.pretrained import load_pretrained_weights, without_pretrained
+
     model_config = cfg.dic.get('model') or {}
+    if model_path is not None:
+        # the checkpoint sets every weight, so the config's pretrained files (URLs) are skipped
+        model_config = without_pretrained(model_config)
     transforms = (cfg.val_dataset_config or {}).get('transforms') or [{'type': 'Normalize'}]
     folder = os.path.join(cache_dir or default_cache_dir(), export_cache_key(model_config, transforms, model_path))
     if os.path.isfile(os.path.join(folder, DEPLOY_FILE)):
         return folder
-    model = cfg.model
+    if model_path is not None and model_config != (cfg.dic.get('model') or {}):
+        model = build_component(model_config, 'model', getattr(cfg, 'path', '<config>'), manager.MODELS)
+    else:
+        model = cfg.model
     if model_path is not None:
-        from ..utils.pretrained import load_pretrained_weights
         load_pretrained_weights(model, model_path, strict=True)
     model_type = model_config.get('type') or model_type_of(model)
     # replace=False: when a concurrent process published the same key first, keep its folder

@@ -3,8 +3,9 @@
 Keys are compared with the layer's ``state_dict()`` before anything is set, so a
 strict load that fails leaves the layer exactly as it was.
 """
+import copy
 import os
-from typing import Dict, List, NamedTuple, Tuple, Union
+from typing import Any, Dict, List, NamedTuple, Tuple, Union
 
 import numpy as np
 import paddle
@@ -13,6 +14,7 @@ from paddleseg.utils import logger
 from .download import archive_suffix, cached_download, is_url
 
 WEIGHTS_FILE_NAME = 'model.pdparams'
+PRETRAINED_KEY = 'pretrained'
 _NAMES_IN_WARNING = 5
 _NAMES_IN_ERROR = 20
 
@@ -156,3 +158,39 @@ def load_pretrained_weights(layer: paddle.nn.Layer, path_or_url: Union[str, os.P
     logger.info(f'Loaded {len(matching)} of {len(layer_state)} tensors of '
                 f'{type(layer).__name__} from {path}')
     return report
+
+
+def pretrained_key_paths(section: Any, prefix: str = 'model') -> List[str]:
+    """Dotted paths (``model.backbone.pretrained``) of every non-null ``pretrained`` key.
+
+    Args:
+        section: a config mapping (e.g. the ``model`` section); nested mappings are searched,
+            lists are not (``--opts`` cannot address list items).
+        prefix: the dotted path of ``section`` itself.
+    Returns:
+        The paths in the mapping's order, ready to be set with ``--opts PATH=null``.
+    """
+    if not isinstance(section, dict):
+        return []
+    paths = []
+    for key, value in section.items():
+        path = f'{prefix}.{key}'
+        if key == PRETRAINED_KEY and value is not None:
+            paths.append(path)
+        elif isinstance(value, dict):
+            paths += pretrained_key_paths(value, path)
+    return paths
+
+
+def without_pretrained(section: Any) -> Any:
+    """A deep copy of a config section with every ``pretrained`` key (at any depth) set to None.
+
+    Used when a whole-model checkpoint is loaded right after building: the checkpoint sets
+    every weight, so the section's pretrained files (often URLs) need not be fetched.
+    """
+    if isinstance(section, dict):
+        return {key: None if key == PRETRAINED_KEY else without_pretrained(value)
+                for key, value in section.items()}
+    if isinstance(section, list):
+        return [without_pretrained(value) for value in section]
+    return copy.deepcopy(section)
