@@ -6,6 +6,7 @@ with ``np.random.seed(n)`` reproduces a run (DataLoader workers reseed it per wo
 """
 from .compose import Compose
 from .crop import RandomCrop, RandomCropByAlpha
+from .degradation import RandomNoise, RandomReJpeg, RandomSharpen
 from .flip import RandomHorizontalFlip
 from .loading import LoadImages
 from .normalize import Normalize
@@ -18,5 +19,6 @@ from .pipeline import apply_known_regions, build_transforms, finish_alpha, predi
 
 __all__ = ['Compose', 'LoadImages', 'RandomCrop', 'RandomCropByAlpha', 'Resize', 'RandomResize',
            'ResizeByShort', 'ResizeByLong', 'ResizeToIntMult', 'LimitLong', 'LimitShort', 'Padding',
-           'RandomDistort', 'RandomBlur', 'RandomHorizontalFlip', 'Normalize', 'restore_alpha',
+           'RandomDistort', 'RandomBlur', 'RandomNoise', 'RandomReJpeg', 'RandomSharpen',
+           'RandomHorizontalFlip', 'Normalize', 'restore_alpha',
            'apply_known_regions', 'build_transforms', 'finish_alpha', 'predict_alpha', 'prepare_sample']

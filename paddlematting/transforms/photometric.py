@@ -14,7 +14,8 @@ from ..utils import manager
 _LUMA = np.array([0.299, 0.587, 0.114], dtype=np.float32)
 
 
-def _check_uint8_img(data: Dict, name: str) -> np.ndarray:
+def check_uint8_img(data: Dict, name: str) -> np.ndarray:
+    """``data['img']`` after checking it is uint8 [H, W, 3]; ``name`` (the transform) goes in the error."""
     img = data['img']
     if img.dtype != np.uint8 or img.ndim != 3 or img.shape[2] != 3:
         raise ValueError(f"{name} expects sample['img'] as uint8 [H, W, 3] (put it before "
@@ -88,7 +89,7 @@ class RandomDistort:
         return ops
 
     def __call__(self, data: Dict) -> Dict:
-        img = _check_uint8_img(data, 'RandomDistort').astype(np.float32)
+        img = check_uint8_img(data, 'RandomDistort').astype(np.float32)
         for func, param in self._draw_ops():
             # clip after each step, as each one acts on a displayable image
             img = np.clip(func(img, param), 0, 255)
@@ -104,7 +105,7 @@ class RandomBlur:
         self.prob = float(prob)
 
     def __call__(self, data: Dict) -> Dict:
-        _check_uint8_img(data, 'RandomBlur')
+        check_uint8_img(data, 'RandomBlur')
         if np.random.rand() < self.prob:
             ksize = int(np.random.choice([3, 5, 7, 9]))
             data['img'] = cv2.GaussianBlur(data['img'], (ksize, ksize), 0)

@@ -18,7 +18,7 @@ import os
 import re
 import types
 import typing
-from typing import Any, Dict, List, Optional, Sequence
+from typing import Any, Dict, List, Optional, Sequence, Tuple
 
 import yaml
 
@@ -448,6 +448,17 @@ class Config:
         return self._build_once('lr_scheduler', self._build_lr_scheduler)
 
     def _build_lr_scheduler(self):
+        """Build ``lr_scheduler`` (or the older ``learning_rate`` block) as PaddleSeg does.
+
+        ``type`` names a ``paddle.optimizer.lr`` class (``poly``/``piecewise``/``cosine`` also
+        accepted in ``learning_rate.decay``); the other keys are its arguments, except
+        ``warmup_iters`` (int >= 0) and ``warmup_start_lr`` (float, required with warmup_iters,
+        as in PaddleSeg): with ``warmup_iters > 0`` the result is a ``LinearWarmup`` whose rate
+        rises linearly from ``warmup_start_lr`` at step 0 to the wrapped scheduler's starting
+        rate at step ``warmup_iters``, after which the wrapped scheduler runs from its step 0.
+        PolynomialDecay's ``decay_steps`` and CosineAnnealingDecay's ``T_max`` default to the
+        steps left after warmup, ``iters - warmup_iters`` (at least 1).
+        """
         import paddle
         if self.dic.get('lr_scheduler'):
             spec = dict(self.dic['lr_scheduler'])
@@ -473,17 +484,50 @@ class Config:
             known = sorted(n for n in dir(paddle.optimizer.lr) if n.endswith('Decay') or n.endswith('LR'))
             raise ConfigError(f'{self.path}: "{where}.type" is "{type_name}", not a paddle.optimizer.lr '
                               f'scheduler; known: {", ".join(known)}')
-        # PaddleSeg's conventions: decay over the whole run unless told otherwise
+        warmup_iters, warmup_start_lr = self._pop_warmup(spec, where)
+        # PaddleSeg's conventions: decay over the whole run (after warmup) unless told otherwise
         if type_name == 'PolynomialDecay':
-            spec.setdefault('decay_steps', self.iters)
+            spec.setdefault('decay_steps', max(self.iters - warmup_iters, 1))
             spec.setdefault('end_lr', 0.0)
             spec.setdefault('power', 0.9)
         if type_name == 'CosineAnnealingDecay':
-            spec.setdefault('T_max', self.iters)
+            spec.setdefault('T_max', max(self.iters - warmup_iters, 1))
         try:
-            return cls(**spec)
+            scheduler = cls(**spec)
         except TypeError as e:
             raise ConfigError(f'{self.path}: cannot build "{where}" ({type_name}): {e}') from e
+        if warmup_iters == 0:
+            return scheduler
+        base_lr = float(scheduler.last_lr)  # the wrapped scheduler's rate at its step 0
+        if not warmup_start_lr < base_lr:
+            raise ConfigError(f'{self.path}: "{where}.warmup_start_lr" ({warmup_start_lr}) must be below '
+                              f'the rate the warmup rises to: the starting rate of {type_name}, {base_lr}')
+        return paddle.optimizer.lr.LinearWarmup(learning_rate=scheduler, warmup_steps=warmup_iters,
+                                                start_lr=warmup_start_lr, end_lr=base_lr)
+
+    def _pop_warmup(self, spec: Dict[str, Any], where: str) -> Tuple[int, Optional[float]]:
+        """Remove ``warmup_iters``/``warmup_start_lr`` from ``spec``; return them checked.
+
+        Returns ``(warmup_iters, warmup_start_lr)``: an int >= 0 (0 without warmup) and a
+        float (None when warmup_iters is 0).
+        """
+        has_iters = 'warmup_iters' in spec
+        iters = spec.pop('warmup_iters', 0)
+        start_lr = spec.pop('warmup_start_lr', None)
+        if isinstance(iters, bool) or not isinstance(iters, int) or iters < 0:
+            raise ConfigError(f'{self.path}: "{where}.warmup_iters" must be an integer >= 0, got {iters!r}')
+        if not has_iters and start_lr is not None:
+            raise ConfigError(f'{self.path}: "{where}.warmup_start_lr" is set but "{where}.warmup_iters" '
+                              f'is not; set both to warm up, or neither')
+        if iters == 0:
+            return 0, None
+        if start_lr is None:
+            raise ConfigError(f'{self.path}: "{where}.warmup_iters" is {iters} but "{where}.warmup_start_lr" '
+                              f'is missing; set the rate the warmup starts from (e.g. 1.0e-5)')
+        if isinstance(start_lr, bool) or not isinstance(start_lr, numbers.Real) or start_lr < 0:
+            raise ConfigError(f'{self.path}: "{where}.warmup_start_lr" must be a number >= 0, '
+                              f'got {start_lr!r}')
+        return iters, float(start_lr)
 
     @property
     def optimizer(self):
