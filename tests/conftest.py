@@ -1,4 +1,5 @@
 """Shared test fixtures: where the shipped data and the optional shared reference live."""
+import logging
 import os
 import sys
 
@@ -49,3 +50,24 @@ def real_data_root():
 @pytest.fixture
 def rng():
     return np.random.default_rng(0)
+
+
+class _LogRecords(logging.Handler):
+    """Collects the 'paddlematting' logger's messages (that logger does not propagate)."""
+
+    def __init__(self):
+        super().__init__(logging.INFO)
+        self.messages = []
+
+    def emit(self, record):
+        self.messages.append(record.getMessage())
+
+
+@pytest.fixture
+def records():
+    """The messages logged to 'paddlematting' during the test, as a list of strings."""
+    handler = _LogRecords()
+    logger = logging.getLogger('paddlematting')
+    logger.addHandler(handler)
+    yield handler.messages
+    logger.removeHandler(handler)

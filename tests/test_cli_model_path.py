@@ -1,6 +1,5 @@
 """val/predict/export with --model_path: no download of the config's pretrained weights,
 and export without --model_path says that it exports untrained weights."""
-import logging
 import os
 
 import numpy as np
@@ -25,26 +24,6 @@ SMALL_VAL = ('val_dataset.transforms=[{type: LoadImages}, {type: ResizeByShort, 
              '{type: ResizeToIntMult, mult_int: 32}, {type: Normalize}]')
 OFFLINE_OPTS = [f'model.backbone.pretrained={UNREACHABLE}', f'model.pretrained={UNREACHABLE}',
                 f'val_dataset.dataset_root={REAL_DATA_ROOT}', SMALL_VAL]
-
-
-class _Records(logging.Handler):
-    """Collects the 'paddlematting' logger's messages (it does not propagate to the root)."""
-
-    def __init__(self):
-        super().__init__(logging.INFO)
-        self.messages = []
-
-    def emit(self, record):
-        self.messages.append(record.getMessage())
-
-
-@pytest.fixture
-def records():
-    handler = _Records()
-    logger = logging.getLogger('paddlematting')
-    logger.addHandler(handler)
-    yield handler.messages
-    logger.removeHandler(handler)
 
 
 @pytest.fixture(scope='module')

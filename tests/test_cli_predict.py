@@ -1,9 +1,7 @@
 """predict.py's exit codes: 2 when the inputs cannot be collected, 1 when some images fail."""
-import logging
 import os
 
 import numpy as np
-import pytest
 
 import core_plugin  # noqa: F401  (registers CoreTestSet / CoreTestNet)
 from conftest import TEST_DATA_DIR
@@ -11,24 +9,6 @@ from paddlematting.cli import predict as predict_cli
 from paddlematting.utils.image_io import write_png
 
 TINY_CONFIG = os.path.join(TEST_DATA_DIR, 'core_tiny.yml')
-
-
-class _Records(logging.Handler):
-    def __init__(self):
-        super().__init__(logging.INFO)
-        self.messages = []
-
-    def emit(self, record):
-        self.messages.append(record.getMessage())
-
-
-@pytest.fixture
-def records():
-    handler = _Records()
-    logger = logging.getLogger('paddlematting')
-    logger.addHandler(handler)
-    yield handler.messages
-    logger.removeHandler(handler)
 
 
 def _predict(tmp_path, *args):
