@@ -1,31 +1,23 @@
-"""YAML configs with ``_base_`` inheritance, command-line overrides and component building.
+"""``Config``: a training/evaluation configuration read from YAML.
 
-A config file is a YAML mapping. ``_base_`` (a path or a list of paths, relative to
-the file) names files whose content is deep-merged underneath: mappings merge key by
-key, everything else (lists included) is replaced by the child's value, and a child
-mapping with ``_inherited_: false`` replaces its base mapping instead of merging.
-
-Components are built from the registries in :mod:`paddlematting.utils.manager` by
-their ``type`` key, recursively (``model.backbone`` is built before ``model``).
-Dataset roots stay relative to the current directory, as in PaddleSeg.
+Reading (``_base_``, merging, ``--opts``) lives in :mod:`.config_loading`; building
+components by ``type`` from the registries in :mod:`.component_builder`. Dataset roots
+stay relative to the current directory, as in PaddleSeg.
 """
-import collections.abc
 import copy
-import difflib
 import inspect
 import numbers
 import os
-import re
-import types
-import typing
-from typing import Any, Dict, List, Optional, Sequence, Tuple
+from typing import Any, Dict, Optional, Sequence, Tuple
 
 import yaml
 
 from . import manager
+from .component_builder import build_component, check_component, closest_hint
+from .config_loading import ConfigError, apply_opts, load_yaml_with_bases, merge_config, parse_yaml
 
-BASE_KEY = '_base_'
-INHERIT_KEY = '_inherited_'
+__all__ = ['Config', 'ConfigError', 'apply_opts', 'build_component', 'check_component',
+           'load_yaml_with_bases', 'merge_config', 'parse_yaml']
 
 # Where each top-level component section looks its `type` up first; nested
 # components (a backbone inside a model, transforms inside a dataset) search all.
@@ -46,290 +38,6 @@ _DECAY_ALIASES = {'poly': 'PolynomialDecay', 'piecewise': 'PiecewiseDecay',
                   'cosine': 'CosineAnnealingDecay'}
 
 
-class _ConfigLoader(yaml.SafeLoader):
-    """SafeLoader that also reads ``1e-3`` as a float (YAML 1.1 insists on ``1.0e-3``)."""
-
-
-_ConfigLoader.add_implicit_resolver(
-    'tag:yaml.org,2002:float',
-    re.compile(r'''^(?:[-+]?(?:[0-9][0-9_]*)\.[0-9_]*(?:[eE][-+]?[0-9]+)?
-    |[-+]?(?:[0-9][0-9_]*)(?:[eE][-+]?[0-9]+)
-    |\.[0-9_]+(?:[eE][-+]?[0-9]+)?
-    |[-+]?\.(?:inf|Inf|INF)
-    |\.(?:nan|NaN|NAN))$''', re.X),
-    list('-+0123456789.'))
-
-
-def parse_yaml(text: str) -> Any:
-    """Parse YAML text with the config loader (scientific notation without a dot is a float)."""
-    return yaml.load(text, Loader=_ConfigLoader)
-
-
-class ConfigError(ValueError):
-    """A config file or override is invalid; the message names the file and key."""
-
-
-# ----------------------------------------------------------------------------- loading
-def load_yaml_with_bases(path: str, _chain: Optional[List[str]] = None) -> Dict[str, Any]:
-    """Read ``path`` and merge its ``_base_`` files underneath it (any depth).
-
-    Returns the merged mapping without ``_base_`` keys. Raises ConfigError for a
-    missing file, a cycle or a file whose top level is not a mapping.
-    """
-    path = os.path.abspath(path)
-    chain = list(_chain or [])
-    if path in chain:
-        cycle = ' -> '.join(chain[chain.index(path):] + [path])
-        raise ConfigError(f'Config inheritance cycle: {cycle}')
-    if not os.path.isfile(path):
-        if chain:
-            raise ConfigError(f'{chain[-1]}: key "_base_" names {path}, which does not exist')
-        raise ConfigError(f'Config file {path} does not exist')
-    with open(path, encoding='utf-8') as f:
-        try:
-            dic = parse_yaml(f) or {}
-        except yaml.YAMLError as e:
-            raise ConfigError(f'{path}: invalid YAML: {e}') from e
-    if not isinstance(dic, dict):
-        raise ConfigError(f'{path}: the top level must be a mapping of keys, got {type(dic).__name__}')
-    bases = dic.pop(BASE_KEY, None)
-    if bases is None:
-        return dic
-    if isinstance(bases, str):
-        bases = [bases]
-    if not isinstance(bases, list) or not all(isinstance(b, str) for b in bases):
-        raise ConfigError(f'{path}: key "_base_" must be a file path or a list of paths')
-    merged: Dict[str, Any] = {}
-    for base in bases:
-        base_path = os.path.join(os.path.dirname(path), base)
-        merged = merge_config(merged, load_yaml_with_bases(base_path, chain + [path]))
-    return merge_config(merged, dic)
-
-
-def merge_config(base: Dict[str, Any], child: Dict[str, Any]) -> Dict[str, Any]:
-    """Deep merge ``child`` onto ``base`` (neither is modified)."""
-    out = copy.deepcopy(base)
-    for key, value in child.items():
-        if isinstance(value, dict) and isinstance(out.get(key), dict):
-            if value.get(INHERIT_KEY, True) is False:
-                out[key] = {k: copy.deepcopy(v) for k, v in value.items() if k != INHERIT_KEY}
-            else:
-                out[key] = merge_config(out[key], value)
-        else:
-            out[key] = copy.deepcopy(value)
-    return out
-
-
-def apply_opts(dic: Dict[str, Any], opts: Sequence[str]) -> Dict[str, Any]:
-    """Apply ``['a.b.c=value', ...]`` overrides; values are parsed as YAML.
-
-    Intermediate mappings are created when missing. Returns a new mapping.
-    """
-    out = copy.deepcopy(dic)
-    for item in opts or []:
-        if not isinstance(item, str) or '=' not in item:
-            raise ConfigError(f'--opts item {item!r} must look like key.subkey=value')
-        key, raw = item.split('=', 1)
-        key = key.strip()
-        if not key or any(not part for part in key.split('.')):
-            raise ConfigError(f'--opts item {item!r} has an empty key')
-        try:
-            value = parse_yaml(raw) if raw.strip() else None
-        except yaml.YAMLError as e:
-            raise ConfigError(f'--opts item {item!r}: value is not valid YAML ({e})') from e
-        node = out
-        parts = key.split('.')
-        for depth, part in enumerate(parts[:-1]):
-            child = node.get(part)
-            if child is None:
-                child = node[part] = {}
-            if not isinstance(child, dict):
-                where = '.'.join(parts[:depth + 1])
-                raise ConfigError(f'--opts item {item!r}: "{where}" is a {type(child).__name__}, not a mapping')
-            node = child
-        node[parts[-1]] = value
-    return out
-
-
-# ----------------------------------------------------------------------------- building
-def _lookup_component(type_name: str, key_path: str, source: str, preferred=None):
-    registries = list(manager.ALL_REGISTRIES)
-    if preferred is not None:
-        registries.remove(preferred)
-        registries.insert(0, preferred)
-    for registry in registries:
-        if type_name in registry.components_dict:
-            return registry.components_dict[type_name]
-    pool = preferred.components_dict if preferred is not None else {
-        k: v for r in registries for k, v in r.components_dict.items()}
-    names = sorted(pool)
-    close = difflib.get_close_matches(type_name, names, n=1)
-    hint = f' Did you mean "{close[0]}"?' if close else ''
-    raise ConfigError(f'{source}: "{key_path}.type" is "{type_name}", which is not registered.{hint} '
-                      f'Registered: {", ".join(names)}')
-
-
-def _closest(name: str, candidates: Sequence[str]) -> str:
-    """`` (did you mean "x"?)`` for the closest of ``candidates`` to ``name``, or ''."""
-    close = difflib.get_close_matches(name, list(candidates), n=1)
-    return f' (did you mean "{close[0]}"?)' if close else ''
-
-
-# ----------------------------------------------------------------------------- argument types
-# Only "simple" hints are checked: int, float, bool, str, None, and Union/Optional, List,
-# Sequence and Tuple built from them. Anything else (a class, Callable, Any, a dict...)
-# accepts every value, so a built component passes wherever the hint is a class.
-_SCALAR_HINTS = (int, float, bool, str, type(None))
-_SEQUENCE_ORIGINS = (list, collections.abc.Sequence)
-_UNION_ORIGINS = (typing.Union, types.UnionType)  # Optional[int] and int | None
-
-
-def _is_checkable(hint: Any) -> bool:
-    """Whether ``hint`` is simple enough for :func:`_matches_hint` to judge a value by it."""
-    if hint in _SCALAR_HINTS:
-        return True
-    origin, args = typing.get_origin(hint), typing.get_args(hint)
-    if origin in _UNION_ORIGINS:
-        return all(_is_checkable(a) for a in args)
-    if origin in _SEQUENCE_ORIGINS:
-        return len(args) == 1 and _is_checkable(args[0])
-    if origin is tuple:
-        items = args[:1] if len(args) == 2 and args[1] is Ellipsis else args
-        return bool(items) and all(_is_checkable(a) for a in items)
-    return False
-
-
-def _matches_hint(value: Any, hint: Any) -> bool:
-    """Whether a config ``value`` fits the checkable ``hint``.
-
-    Ints fit float hints; bools fit only bool hints; lists and tuples fit sequence hints
-    (YAML has no tuples), strings never do.
-    """
-    if hint is type(None):
-        return value is None
-    if hint is bool:
-        return isinstance(value, bool)
-    if hint is int:
-        return isinstance(value, numbers.Integral) and not isinstance(value, bool)
-    if hint is float:
-        return isinstance(value, numbers.Real) and not isinstance(value, bool)
-    if hint is str:
-        return isinstance(value, str)
-    origin, args = typing.get_origin(hint), typing.get_args(hint)
-    if origin in _UNION_ORIGINS:
-        return any(_matches_hint(value, a) for a in args)
-    if not isinstance(value, (list, tuple)):
-        return False
-    if origin in _SEQUENCE_ORIGINS or (len(args) == 2 and args[1] is Ellipsis):
-        return all(_matches_hint(v, args[0]) for v in value)
-    return len(value) == len(args) and all(_matches_hint(v, a) for v, a in zip(value, args))
-
-
-def _describe_hint(hint: Any) -> str:
-    """A checkable hint in words: ``int``, ``int or None``, ``a list of float``."""
-    if hint in _SCALAR_HINTS:
-        return 'None' if hint is type(None) else hint.__name__
-    origin, args = typing.get_origin(hint), typing.get_args(hint)
-    if origin in _UNION_ORIGINS:
-        # None last: "int or None" reads better than "None or int"
-        ordered = [a for a in args if a is not type(None)] + [a for a in args if a is type(None)]
-        return ' or '.join(_describe_hint(a) for a in ordered)
-    if origin in _SEQUENCE_ORIGINS or (len(args) == 2 and args[1] is Ellipsis):
-        inner = _describe_hint(args[0])
-        return f'a list of ({inner})' if ' or ' in inner else f'a list of {inner}'
-    return f'a list of {len(args)} values [{", ".join(_describe_hint(a) for a in args)}]'
-
-
-def _type_hints(cls: Any) -> Dict[str, Any]:
-    """The resolved parameter hints of a class's ``__init__`` (or a function); {} when they
-    cannot be resolved (string annotations naming unknown types, builtins, ...)."""
-    target = cls.__init__ if inspect.isclass(cls) else cls
-    try:
-        return typing.get_type_hints(target)
-    except Exception:  # unresolvable hints must never block building: just skip the check
-        return {}
-
-
-def _check_arguments(cls: Any, kwargs: Dict[str, Any], key_path: str, source: str,
-                     type_name: str) -> None:
-    """Refuse argument names ``cls`` does not take and values that contradict simple hints.
-
-    Raises ConfigError naming ``<key_path>.<argument>``: for an unknown name with the
-    closest parameter name, for a wrong type with the expected type and the value given.
-    """
-    try:
-        params = inspect.signature(cls).parameters
-    except (TypeError, ValueError):  # builtins without a signature: let the call decide
-        return
-    named = {n: p for n, p in params.items()
-             if p.kind in (p.POSITIONAL_OR_KEYWORD, p.KEYWORD_ONLY)}
-    if not any(p.kind == p.VAR_KEYWORD for p in params.values()):
-        for key in kwargs:
-            if key not in named:
-                takes = ', '.join(named) or 'no arguments'
-                raise ConfigError(f'{source}: "{key_path}.{key}" is not an argument of {type_name}'
-                                  f'{_closest(str(key), list(named))}; it takes: {takes}')
-    hints = _type_hints(cls)
-    for key, value in kwargs.items():
-        hint = hints.get(key)
-        if key not in named or hint is None or not _is_checkable(hint):
-            continue
-        if value is None and named[key].default is None:
-            continue
-        if not _matches_hint(value, hint):
-            raise ConfigError(f'{source}: "{key_path}.{key}" must be {_describe_hint(hint)}, '
-                              f'got {value!r} ({type(value).__name__})')
-
-
-def check_component(cfg: Dict[str, Any], key_path: str, source: str = '<config>',
-                    preferred=None) -> Any:
-    """Check a ``{'type': ...}`` mapping's argument names and simple types without building it.
-
-    Returns the registered class. Raises ConfigError as :func:`build_component` would;
-    missing arguments are not checked.
-    """
-    type_name = cfg['type']
-    if not isinstance(type_name, str):
-        raise ConfigError(f'{source}: "{key_path}.type" must be a string, got {type_name!r}')
-    cls = _lookup_component(type_name, key_path, source, preferred)
-    _check_arguments(cls, {k: v for k, v in cfg.items() if k != 'type'}, key_path, source, type_name)
-    return cls
-
-
-def build_component(cfg: Any, key_path: str, source: str = '<config>', preferred=None) -> Any:
-    """Build every ``{'type': ...}`` mapping inside ``cfg`` (lists and mappings recursed).
-
-    ``key_path`` (e.g. ``model.backbone``) and ``source`` (the config file) only serve
-    error messages: unknown types list the registered names and the closest match;
-    unknown arguments name the key and the closest parameter; values contradicting a simple
-    type hint (int, float, bool, str, Optional/Union/List/Tuple of those) name the key and
-    the expected type; missing arguments name the component and the key. A component's
-    own arguments are checked before its nested components are built.
-    """
-    if isinstance(cfg, list):
-        return [build_component(v, f'{key_path}[{i}]', source) for i, v in enumerate(cfg)]
-    if not isinstance(cfg, dict):
-        return cfg
-    if 'type' not in cfg:
-        return {k: build_component(v, f'{key_path}.{k}', source) for k, v in cfg.items()}
-    cls = check_component(cfg, key_path, source, preferred)
-    type_name = cfg['type']
-    raw = {k: v for k, v in cfg.items() if k != 'type'}
-    try:
-        inspect.signature(cls).bind(**raw)
-    except TypeError as e:
-        raise ConfigError(f'{source}: cannot build "{key_path}" ({type_name}): {e}; '
-                          f'signature is {type_name}{inspect.signature(cls)}') from e
-    except ValueError:  # builtins without a signature: let the call decide
-        pass
-    kwargs = {k: build_component(v, f'{key_path}.{k}', source) for k, v in raw.items()}
-    try:
-        return cls(**kwargs)
-    except (TypeError, ValueError) as e:
-        raise ConfigError(f'{source}: building "{key_path}" ({type_name}) failed: {e}') from e
-
-
-# ----------------------------------------------------------------------------- Config
 class Config:
     """A training/evaluation configuration read from YAML.
 
@@ -366,7 +74,7 @@ class Config:
             if key in KNOWN_TOP_LEVEL_KEYS or (isinstance(key, str) and key.startswith('_')):
                 continue
             where = self.path if key in self._file_keys else f'--opts (on {self.path})'
-            guess = _closest(str(key), KNOWN_TOP_LEVEL_KEYS)
+            guess = closest_hint(str(key), KNOWN_TOP_LEVEL_KEYS)
             raise ConfigError(f'{where}: unknown top-level key "{key}"{guess}; known keys: '
                               f'{", ".join(KNOWN_TOP_LEVEL_KEYS)} (keys starting with "_" are free)')
         for key in ('iters', 'batch_size'):
