@@ -1,12 +1,15 @@
-"""predict.py's exit codes: 2 when the inputs cannot be collected, 1 when some images fail."""
+"""predict.py's exit codes (2 when the inputs or --background are unusable, 1 when some images
+fail) and its composites on --background."""
 import os
 
 import numpy as np
+import pytest
 
 import core_plugin  # noqa: F401  (registers CoreTestSet / CoreTestNet)
 from conftest import TEST_DATA_DIR
 from paddlematting.cli import predict as predict_cli
-from paddlematting.utils.image_io import write_png
+from paddlematting.core.visualization import composite
+from paddlematting.utils.image_io import read_alpha, read_image, write_png
 
 TINY_CONFIG = os.path.join(TEST_DATA_DIR, 'core_tiny.yml')
 
@@ -40,3 +43,41 @@ def test_an_unreadable_image_exits_1_and_the_others_are_written(tmp_path):
     (tmp_path / 'in' / 'bad.png').write_bytes(b'not an image')
     assert _predict(tmp_path, '--image_path', str(tmp_path / 'in')) == 1
     assert os.path.isfile(tmp_path / 'out' / 'good_alpha.png')
+    assert not os.path.exists(tmp_path / 'out' / 'good_composite.png')  # no --background given
+
+
+@pytest.mark.parametrize('spec, expected', [
+    ('#12gg00', "--background '#12gg00' is not a colour: expected #RRGGBB"),
+    ('0,300,0', "--background '0,300,0' is not a colour"),
+    ('bg.png', 'bg.png: cannot decode this file as an image'),  # written below as junk
+])
+def test_an_unusable_background_exits_2_before_any_image_is_read(tmp_path, records, monkeypatch,
+                                                                  spec, expected):
+    write_png(str(tmp_path / 'in' / 'good.png'), np.full((16, 16, 3), 50, np.uint8))
+    (tmp_path / 'bg.png').write_bytes(b'not an image')
+    monkeypatch.chdir(tmp_path)
+
+    def no_runner(*args, **kwargs):
+        raise AssertionError('the runner must not be built when --background is unusable')
+
+    monkeypatch.setattr(predict_cli, 'build_runner', no_runner)
+    code = _predict(tmp_path, '--image_path', str(tmp_path / 'in'), '--background', spec)
+    assert code == predict_cli.EXIT_BAD_INPUTS == 2
+    errors = [m for m in records if '--background' in m]
+    assert len(errors) == 1 and expected in errors[0]
+    assert not os.path.exists(tmp_path / 'out')
+
+
+def test_a_background_image_adds_a_composite_of_the_written_alpha(tmp_path):
+    rng = np.random.default_rng(0)
+    image = rng.integers(0, 256, (16, 20, 3), dtype=np.uint8)
+    background = rng.integers(0, 256, (8, 8, 3), dtype=np.uint8)  # smaller: scaled up
+    write_png(str(tmp_path / 'in' / 'sub' / 'p.png'), image)
+    write_png(str(tmp_path / 'bg.png'), background)
+    assert _predict(tmp_path, '--image_path', str(tmp_path / 'in'),
+                    '--background', str(tmp_path / 'bg.png')) == 0
+    out = tmp_path / 'out' / 'sub'
+    alpha = read_alpha(str(out / 'p_alpha.png'))
+    written = read_image(str(out / 'p_composite.png'))
+    assert written.shape == image.shape
+    np.testing.assert_array_equal(written, composite(image, alpha, background))

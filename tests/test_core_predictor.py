@@ -1,12 +1,14 @@
-"""Predictor: finding inputs and trimaps, trimap-aware outputs, failures reported not raised."""
+"""Predictor: finding inputs and trimaps, trimap-aware outputs, failures reported not raised,
+composites on a --background."""
 import os
 
 import numpy as np
 import pytest
 
 from paddlematting.core.predictor import collect_inputs, predict_images
+from paddlematting.core.visualization import read_background
 from paddlematting.transforms import LoadImages, Normalize, ResizeByShort, ResizeToIntMult
-from paddlematting.utils.image_io import read_alpha, write_png
+from paddlematting.utils.image_io import read_alpha, read_image, write_png
 
 VAL_TRANSFORMS = [LoadImages(), ResizeByShort(32), ResizeToIntMult(32), Normalize()]
 
@@ -113,3 +115,79 @@ def test_list_lines_never_write_outside_save_dir_and_stay_unique(tmp_path):
         assert os.path.realpath(path).startswith(os.path.realpath(save_dir) + os.sep)
     assert not os.path.exists(tmp_path / 'outside' / 'x_alpha.png')
     assert not os.path.exists(tmp_path / 'x_alpha.png')
+
+
+def _quarter_runner(img, trimap):
+    return np.full((img.shape[0], 1) + img.shape[2:], 0.25, np.float32)
+
+
+# a runner alpha of 0.25 is written as round(0.25 * 255) = 64, and the composite blends with
+# that 8-bit alpha: round((64 * image + 191 * background) / 255) per channel
+PIXEL = (200, 100, 0)
+COLOUR = (40, 80, 255)
+BLENDED = (80, 85, 191)  # 20440/255 = 80.16, 21680/255 = 85.02, 48705/255 = 191
+
+
+def _predict_with_background(tmp_path, background):
+    image = np.empty((3, 5, 3), np.uint8)
+    image[:] = PIXEL
+    write_png(str(tmp_path / 'in' / 'p.png'), image)
+    result = predict_images(_quarter_runner, VAL_TRANSFORMS, collect_inputs(str(tmp_path / 'in')),
+                            str(tmp_path / 'out'), show_progress=False, background=background)
+    assert result.failed == []
+    assert np.all(read_alpha(str(tmp_path / 'out' / 'p_alpha.png')) == 64)
+    return read_image(str(tmp_path / 'out' / 'p_composite.png'))
+
+
+def test_a_colour_background_gives_the_hand_computed_composite(tmp_path):
+    composite = _predict_with_background(tmp_path, read_background('#2850ff'))
+    assert composite.shape == (3, 5, 3) and composite.dtype == np.uint8
+    assert np.all(composite == np.array(BLENDED, np.uint8))
+    # r,g,b names the same colour
+    np.testing.assert_array_equal(read_background(' 40, 80,255'), read_background('#2850FF'))
+
+
+def test_an_image_background_is_centre_cropped_and_blended(tmp_path):
+    # 7 x 9 background: the centred 3 x 5 window (rows 2..4, columns 2..6) holds COLOUR, a
+    # frame of other values around it must not show in the composite
+    background = np.full((7, 9, 3), 255, np.uint8)
+    background[:, :, 1] = np.arange(9, dtype=np.uint8)[None, :] * 20
+    background[2:5, 2:7] = COLOUR
+    write_png(str(tmp_path / 'bg.png'), background)
+    composite = _predict_with_background(tmp_path, read_background(str(tmp_path / 'bg.png')))
+    assert np.all(composite == np.array(BLENDED, np.uint8))
+
+
+def test_a_small_image_background_is_scaled_up_to_the_input(tmp_path):
+    write_png(str(tmp_path / 'bg.png'), np.full((1, 2, 3), COLOUR, np.uint8))
+    composite = _predict_with_background(tmp_path, read_background(str(tmp_path / 'bg.png')))
+    assert composite.shape == (3, 5, 3) and np.all(composite == np.array(BLENDED, np.uint8))
+
+
+def test_without_a_background_no_composite_is_written(tmp_path):
+    write_png(str(tmp_path / 'in' / 'p.png'), _image(8, 8))
+    result = predict_images(_quarter_runner, VAL_TRANSFORMS, collect_inputs(str(tmp_path / 'in')),
+                            str(tmp_path / 'out'), show_progress=False)
+    assert result.failed == []
+    assert sorted(os.listdir(tmp_path / 'out')) == ['p_alpha.png', 'p_rgba.png']
+
+
+@pytest.mark.parametrize('spec, error, message', [
+    ('#12345', ValueError, "--background '#12345' is not a colour: expected #RRGGBB"),
+    ('256,0,0', ValueError, "--background '256,0,0' is not a colour"),
+    ('1,2', ValueError, "--background '1,2' is not a colour"),
+    ('missing.png', FileNotFoundError, "--background 'missing.png' is neither an existing image"),
+])
+def test_malformed_backgrounds_are_rejected_naming_the_flag(spec, error, message, tmp_path,
+                                                          monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    with pytest.raises(error) as caught:
+        read_background(spec)
+    assert str(caught.value).startswith(message)
+
+
+def test_an_undecodable_background_file_is_rejected_naming_the_flag_and_file(tmp_path):
+    path = tmp_path / 'bg.png'
+    path.write_bytes(b'not an image')
+    with pytest.raises(ValueError, match=r'^--background .*bg\.png: cannot decode'):
+        read_background(str(path))

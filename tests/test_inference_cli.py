@@ -1,4 +1,5 @@
-"""export.py -> deploy/python/infer.py on a real image gives the dygraph model's matte."""
+"""export.py -> deploy/python/infer.py on a real image gives the dygraph model's matte (and a
+composite with --background)."""
 import importlib.util
 import os
 
@@ -8,6 +9,7 @@ import paddle
 from conftest import REAL_DATA_ROOT, REPO_ROOT
 from paddlematting import Config
 from paddlematting.cli.export import run as export_run
+from paddlematting.core.visualization import composite
 from paddlematting.inference import build_transforms, load_deploy_config, predict_alpha
 from paddlematting.utils.image_io import read_alpha, read_image
 
@@ -55,3 +57,22 @@ def test_export_cli_then_infer_script_reproduce_dygraph(tmp_path):
     expected = predict_alpha(dygraph, image, None, build_transforms(deploy.transforms))
     assert np.abs(written.astype(np.float32) - expected * 255).max() <= 1.0
     assert os.path.isfile(save_dir / 'GT05_rgba.png')
+    assert not os.path.exists(save_dir / 'GT05_composite.png')  # no --background given
+
+    background_path = os.path.join(REAL_DATA_ROOT, 'bg', 'rocket.jpg')
+    code = _load_infer_script().main(['--model_dir', folder, '--image_path', image_path,
+                                      '--save_dir', str(tmp_path / 'with_bg'), '--device', 'cpu',
+                                      '--threads', '1', '--background', background_path])
+    assert code == 0
+    alpha = read_alpha(str(tmp_path / 'with_bg' / 'GT05_alpha.png'))
+    np.testing.assert_array_equal(read_image(str(tmp_path / 'with_bg' / 'GT05_composite.png')),
+                                  composite(image, alpha, read_image(background_path)))
+
+
+def test_infer_script_rejects_a_malformed_background_before_loading_the_model(tmp_path, records):
+    # the model folder does not exist: reaching the Predictor would raise, not return 2
+    code = _load_infer_script().main(['--model_dir', str(tmp_path / 'no_model'), '--image_path',
+                                      str(tmp_path / 'no_images'), '--background', '1,2'])
+    assert code == 2
+    errors = [m for m in records if '--background' in m]
+    assert len(errors) == 1 and "'1,2' is not a colour" in errors[0]

@@ -3,10 +3,13 @@
     python deploy/python/infer.py --model_dir output/export --image_path photos/ [--trimap_path trimaps/]
                                   [--save_dir output/infer] [--device cpu|gpu] [--threads N]
                                   [--tensorrt fp32|fp16]
+                                  [--background PATH|#RRGGBB|r,g,b]
 
 The folder comes from ``export.py``; its deploy.yaml carries the preprocessing. For each input
-``REL/NAME.ext`` this writes ``save_dir/REL/NAME_alpha.png`` and ``NAME_rgba.png``, exactly as
-``predict.py --backend inference`` does (same functions). Exits 1 when any input failed.
+``REL/NAME.ext`` this writes ``save_dir/REL/NAME_alpha.png`` and ``NAME_rgba.png`` (and, with
+``--background``, ``NAME_composite.png``), exactly as ``predict.py --backend inference`` does
+(same functions). Exits 1 when any input failed, 2 when a trimap model gets no --trimap_path
+or --background is unusable (checked before the model is loaded).
 """
 import argparse
 import logging
@@ -20,6 +23,7 @@ if REPO_ROOT not in sys.path:  # run from a checkout without `pip install -e .`
 
 from paddlematting.cli.common import setup_logging  # noqa: E402
 from paddlematting.core.predictor import collect_inputs, predict_images  # noqa: E402
+from paddlematting.core.visualization import read_background  # noqa: E402
 from paddlematting.inference import Predictor  # noqa: E402
 
 logger = logging.getLogger('paddlematting')
@@ -38,12 +42,20 @@ def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
     parser.add_argument('--threads', type=int, default=None, help='CPU threads; default all cores.')
     parser.add_argument('--tensorrt', choices=('fp32', 'fp16'), default=None,
                         help='Run GPU subgraphs with TensorRT at this precision (GPU builds with TensorRT).')
+    parser.add_argument('--background', default=None, metavar='PATH|#RRGGBB|r,g,b',
+                        help='Also write NAME_composite.png: each image over this background, an '
+                             'image file (scaled up if smaller, centre-cropped) or a colour.')
     return parser.parse_args(argv)
 
 
 def main(argv: Optional[List[str]] = None) -> int:
     args = parse_args(argv)
     setup_logging()
+    try:
+        background = read_background(args.background) if args.background is not None else None
+    except (OSError, ValueError) as error:  # missing or undecodable file, malformed colour
+        logger.error('%s', error)
+        return 2
     predictor = Predictor(args.model_dir, device=args.device, threads=args.threads, tensorrt=args.tensorrt)
     if predictor.needs_trimap and args.trimap_path is None:
         logger.error('%s needs a trimap for every image: pass --trimap_path.', args.model_dir)
@@ -51,7 +63,7 @@ def main(argv: Optional[List[str]] = None) -> int:
     inputs = collect_inputs(args.image_path, args.trimap_path)
     logger.info('Predicting %d images with %s on %s...', len(inputs), args.model_dir, predictor.device)
     result = predict_images(predictor, predictor.transforms.transforms, inputs, args.save_dir,
-                            needs_trimap=predictor.needs_trimap)
+                            needs_trimap=predictor.needs_trimap, background=background)
     logger.info('Wrote %d alpha mattes to %s.', len(result.written), args.save_dir)
     if result.failed:
         logger.error('%d of %d images failed.', len(result.failed), len(inputs))

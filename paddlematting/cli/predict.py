@@ -3,9 +3,11 @@
 For each input ``REL/NAME.ext`` writes ``save_dir/REL/NAME_alpha.png`` and
 ``save_dir/REL/NAME_rgba.png`` (inputs differing only in extension keep it, ``a.jpg_alpha.png``;
 list lines outside the list's folder go straight into save_dir; see
-``paddlematting.core.predictor`` for the naming rules).
+``paddlematting.core.predictor`` for the naming rules), and with ``--background`` (an image
+file or a colour ``#RRGGBB`` / ``r,g,b``) also ``save_dir/REL/NAME_composite.png``.
 Exits 1 when any input failed (each failure is logged), 2 when the inputs cannot be
-collected (a missing path, a trimap count that does not match) or the flags are incomplete.
+collected (a missing path, a trimap count that does not match), the flags are incomplete or
+``--background`` is unusable (checked before any image is read).
 """
 import argparse
 import logging
@@ -13,6 +15,7 @@ import sys
 from typing import List, Optional
 
 from ..core.predictor import collect_inputs, predict_images
+from ..core.visualization import read_background
 from ..models.alpha_model import input_names_for
 from .common import add_backend_arg, add_config_args, build_runner, start
 
@@ -34,6 +37,9 @@ def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
                         help='Trimaps in the same form (folder: matched by relative name); '
                              'required by trimap models such as DIM.')
     parser.add_argument('--save_dir', default='./output/results', help='Where the PNGs go.')
+    parser.add_argument('--background', default=None, metavar='PATH|#RRGGBB|r,g,b',
+                        help='Also write NAME_composite.png: each image over this background, an '
+                             'image file (scaled up if smaller, centre-cropped) or a colour.')
     return parser.parse_args(argv)
 
 
@@ -48,6 +54,11 @@ def main(argv: Optional[List[str]] = None) -> int:
                      'folder matched by name, or a list file).', model_type)
         return EXIT_BAD_INPUTS
     try:
+        background = read_background(args.background) if args.background is not None else None
+    except (OSError, ValueError) as error:  # missing or undecodable file, malformed colour
+        logger.error('%s', error)
+        return EXIT_BAD_INPUTS
+    try:
         inputs = collect_inputs(args.image_path, args.trimap_path)
     except (OSError, ValueError) as error:  # missing path, empty list, trimap count mismatch
         logger.error('%s', error)
@@ -55,8 +66,9 @@ def main(argv: Optional[List[str]] = None) -> int:
     runner, backend = build_runner(cfg, args.model_path, device, args.backend)
     logger.info('Predicting %d images with the %s backend...', len(inputs), backend)
     result = predict_images(runner, cfg.val_transforms, inputs, args.save_dir,
-                            needs_trimap=needs_trimap)
-    logger.info('Wrote %d alpha mattes (and cut-outs) to %s.', len(result.written), args.save_dir)
+                            needs_trimap=needs_trimap, background=background)
+    logger.info('Wrote %d alpha mattes (and cut-outs%s) to %s.', len(result.written),
+                ', composites' if background is not None else '', args.save_dir)
     if result.failed:
         logger.error('%d of %d images failed:\n%s', len(result.failed), len(inputs),
                      '\n'.join(f'  {path}: {reason}' for path, reason in result.failed))

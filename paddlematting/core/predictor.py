@@ -2,8 +2,10 @@
 
 For every input ``REL/NAME.ext`` it writes ``save_dir/REL/NAME_alpha.png`` (8-bit matte at
 the input's size) and ``save_dir/REL/NAME_rgba.png`` (the image with the matte as its
-fourth channel). An unreadable input is reported and skipped; the caller decides the exit
-code from ``PredictResult.failed``.
+fourth channel); given a background, also ``save_dir/REL/NAME_composite.png`` (RGB,
+``alpha * image + (1 - alpha) * background``, the background fitted to the input by
+``core.visualization.composite``). An unreadable input is reported and skipped; the caller
+decides the exit code from ``PredictResult.failed``.
 
 Output names (``REL/NAME``), so that every output stays under save_dir and no two inputs
 write the same file:
@@ -29,6 +31,7 @@ from ..transforms.pipeline import prepare_sample
 from ..transforms import Compose
 from ..utils.image_io import read_image, read_trimap, write_png
 from .runner import Runner, apply_known_regions, predict_batch
+from .visualization import composite
 
 logger = logging.getLogger(__name__)
 
@@ -176,14 +179,17 @@ def cutout_rgba(image: np.ndarray, alpha: np.ndarray) -> np.ndarray:
 
 
 def predict_images(runner: Runner, transforms: Sequence[Callable], inputs: List[InputImage],
-                   save_dir: str, needs_trimap: bool = False,
-                   show_progress: bool = True) -> PredictResult:
+                   save_dir: str, needs_trimap: bool = False, show_progress: bool = True,
+                   background: Optional[np.ndarray] = None) -> PredictResult:
     """Predict and save every input; failures are logged and collected, not raised.
 
     Args:
         transforms: the built val transforms (LoadImages first), composed here.
         inputs: from ``collect_inputs``.
         needs_trimap: the model cannot run without a trimap (DIM); inputs lacking one fail.
+        background: uint8 [Hb, Wb, 3] RGB of any size (e.g. from
+            ``core.visualization.read_background``); when given, each input also gets
+            ``NAME_composite.png``, uint8 [H, W, 3] RGB. None: no composite is written.
     """
     prepare = Compose(list(transforms))
     result = PredictResult()
@@ -205,6 +211,9 @@ def predict_images(runner: Runner, transforms: Sequence[Callable], inputs: List[
             write_png(alpha_path, alpha)
             write_png(os.path.join(save_dir, item.output_name + '_rgba.png'),
                       cutout_rgba(image, alpha))
+            if background is not None:
+                write_png(os.path.join(save_dir, item.output_name + '_composite.png'),
+                          composite(image, alpha, background))
             result.written.append(alpha_path)
         except Exception as error:  # one bad file must not stop the others
             logger.error('Skipping %s: %s', item.path, error)

@@ -1,9 +1,65 @@
-"""Pictures for people: compositing on a new background and side-by-side panels."""
+"""Pictures for people: compositing on a new background and side-by-side panels.
+
+The new background comes from ``read_background``: an image file, or a plain colour given
+as ``#RRGGBB`` or ``r,g,b`` (returned as a 1x1 image, which ``composite`` scales up like
+any background smaller than the picture).
+"""
+import os
+import re
 from typing import Sequence
 
 import numpy as np
 
 from ..datasets.composition import composite_on_background, fit_background
+from ..utils.image_io import read_image
+
+_HEX_COLOUR = re.compile(r'#([0-9a-fA-F]{2})([0-9a-fA-F]{2})([0-9a-fA-F]{2})')
+_RGB_COLOUR = re.compile(r'\s*(\d{1,3})\s*,\s*(\d{1,3})\s*,\s*(\d{1,3})\s*')
+_COLOUR_FORMS = ('#RRGGBB (six hex digits, e.g. #00b140) or r,g,b (three integers 0..255, '
+                 'e.g. 0,177,64)')
+
+
+def _parse_colour(spec: str, what: str) -> np.ndarray:
+    """``#RRGGBB`` or ``r,g,b`` -> uint8 [3] RGB; ValueError naming ``what`` otherwise."""
+    hex_match = _HEX_COLOUR.fullmatch(spec.strip())
+    if hex_match:
+        return np.array([int(part, 16) for part in hex_match.groups()], dtype=np.uint8)
+    rgb_match = _RGB_COLOUR.fullmatch(spec)
+    if rgb_match:
+        values = [int(part) for part in rgb_match.groups()]
+        if max(values) <= 255:
+            return np.array(values, dtype=np.uint8)
+    raise ValueError(f'{what} {spec!r} is not a colour: expected {_COLOUR_FORMS}.')
+
+
+def read_background(spec: str, what: str = '--background') -> np.ndarray:
+    """The background a user asked for: an image file or a colour, as RGB uint8.
+
+    An existing file is always read as an image (any size; ``composite`` fits it to each
+    picture). Otherwise a spec starting with ``#`` or containing a comma is a colour:
+    ``#RRGGBB`` or ``r,g,b`` with integers 0..255.
+
+    Args:
+        spec: a path, ``#RRGGBB`` or ``r,g,b``.
+        what: the flag name used in error messages.
+
+    Returns:
+        uint8 [Hb, Wb, 3] RGB, values 0..255; a colour gives [1, 1, 3].
+
+    Raises:
+        FileNotFoundError: ``spec`` is neither an existing file nor colour-like.
+        ValueError: the file cannot be decoded as an image, or the colour is malformed.
+    """
+    if os.path.isfile(spec):
+        try:
+            return read_image(spec)
+        except (OSError, ValueError) as error:
+            # image_io's messages start with the path: '--background bg.png: cannot decode ...'
+            raise ValueError(f'{what} {error}') from None
+    if spec.lstrip().startswith('#') or ',' in spec:
+        return _parse_colour(spec, what)[None, None, :]
+    raise FileNotFoundError(f'{what} {spec!r} is neither an existing image file nor a colour; '
+                            f'expected an image path, {_COLOUR_FORMS}.')
 
 
 def composite(image: np.ndarray, alpha: np.ndarray, background: np.ndarray) -> np.ndarray:
