@@ -22,8 +22,8 @@ if REPO_ROOT not in sys.path:  # run from a checkout without `pip install -e .`
     sys.path.insert(0, REPO_ROOT)
 
 from paddlematting.cli.common import setup_logging  # noqa: E402
-from paddlematting.core.predictor import collect_inputs, predict_images  # noqa: E402
-from paddlematting.core.visualization import read_background  # noqa: E402
+from paddlematting.core.predictor import (EXIT_BAD_INPUTS, gather_prediction_inputs,  # noqa: E402
+                                          predict_images, report_prediction)
 from paddlematting.inference import Predictor  # noqa: E402
 
 logger = logging.getLogger('paddlematting')
@@ -52,23 +52,19 @@ def main(argv: Optional[List[str]] = None) -> int:
     args = parse_args(argv)
     setup_logging()
     try:
-        background = read_background(args.background) if args.background is not None else None
-    except (OSError, ValueError) as error:  # missing or undecodable file, malformed colour
+        inputs, background = gather_prediction_inputs(args.image_path, args.trimap_path,
+                                                      args.background)
+    except (OSError, ValueError) as error:  # missing path, trimap mismatch, bad background
         logger.error('%s', error)
-        return 2
+        return EXIT_BAD_INPUTS
     predictor = Predictor(args.model_dir, device=args.device, threads=args.threads, tensorrt=args.tensorrt)
     if predictor.needs_trimap and args.trimap_path is None:
         logger.error('%s needs a trimap for every image: pass --trimap_path.', args.model_dir)
-        return 2
-    inputs = collect_inputs(args.image_path, args.trimap_path)
+        return EXIT_BAD_INPUTS
     logger.info('Predicting %d images with %s on %s...', len(inputs), args.model_dir, predictor.device)
     result = predict_images(predictor, predictor.transforms.transforms, inputs, args.save_dir,
                             needs_trimap=predictor.needs_trimap, background=background)
-    logger.info('Wrote %d alpha mattes to %s.', len(result.written), args.save_dir)
-    if result.failed:
-        logger.error('%d of %d images failed.', len(result.failed), len(inputs))
-        return 1
-    return 0
+    return report_prediction(result, len(inputs), args.save_dir, composites=background is not None)
 
 
 if __name__ == '__main__':

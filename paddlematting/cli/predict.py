@@ -14,15 +14,13 @@ import logging
 import sys
 from typing import List, Optional
 
-from ..core.predictor import collect_inputs, predict_images
-from ..core.visualization import read_background
+from ..core.predictor import (EXIT_BAD_INPUTS, gather_prediction_inputs,
+                              predict_images, report_prediction)
 from ..models.alpha_model import input_names_for
 from .common import add_backend_arg, add_config_args, build_runner, start
 
 logger = logging.getLogger('paddlematting')
 
-EXIT_SOME_FAILED = 1  # some images could not be predicted (the others were written)
-EXIT_BAD_INPUTS = 2  # nothing was predicted: the inputs or flags are unusable
 
 
 def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
@@ -54,26 +52,16 @@ def main(argv: Optional[List[str]] = None) -> int:
                      'folder matched by name, or a list file).', model_type)
         return EXIT_BAD_INPUTS
     try:
-        background = read_background(args.background) if args.background is not None else None
-    except (OSError, ValueError) as error:  # missing or undecodable file, malformed colour
-        logger.error('%s', error)
-        return EXIT_BAD_INPUTS
-    try:
-        inputs = collect_inputs(args.image_path, args.trimap_path)
-    except (OSError, ValueError) as error:  # missing path, empty list, trimap count mismatch
+        inputs, background = gather_prediction_inputs(args.image_path, args.trimap_path,
+                                                      args.background)
+    except (OSError, ValueError) as error:  # missing path, trimap mismatch, bad background
         logger.error('%s', error)
         return EXIT_BAD_INPUTS
     runner, backend = build_runner(cfg, args.model_path, device, args.backend)
     logger.info('Predicting %d images with the %s backend...', len(inputs), backend)
     result = predict_images(runner, cfg.val_transforms, inputs, args.save_dir,
                             needs_trimap=needs_trimap, background=background)
-    logger.info('Wrote %d alpha mattes (and cut-outs%s) to %s.', len(result.written),
-                ', composites' if background is not None else '', args.save_dir)
-    if result.failed:
-        logger.error('%d of %d images failed:\n%s', len(result.failed), len(inputs),
-                     '\n'.join(f'  {path}: {reason}' for path, reason in result.failed))
-        return EXIT_SOME_FAILED
-    return 0
+    return report_prediction(result, len(inputs), args.save_dir, composites=background is not None)
 
 
 if __name__ == '__main__':

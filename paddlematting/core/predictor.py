@@ -31,7 +31,7 @@ from ..transforms.pipeline import prepare_sample
 from ..transforms import Compose
 from ..utils.image_io import read_image, read_trimap, write_png
 from .runner import Runner, apply_known_regions, predict_batch
-from .visualization import composite
+from .visualization import composite, read_background
 
 logger = logging.getLogger(__name__)
 
@@ -219,3 +219,32 @@ def predict_images(runner: Runner, transforms: Sequence[Callable], inputs: List[
             logger.error('Skipping %s: %s', item.path, error)
             result.failed.append((item.path, str(error)))
     return result
+
+
+EXIT_OK = 0
+EXIT_SOME_FAILED = 1  # some images could not be predicted (the others were written)
+EXIT_BAD_INPUTS = 2  # nothing was predicted: the inputs or flags are unusable
+
+
+def gather_prediction_inputs(image_path: str, trimap_path: Optional[str],
+                             background: Optional[str]) -> Tuple[List[InputImage], Optional[np.ndarray]]:
+    """The images (and trimaps) to predict and the optional background, checked up front.
+
+    ``background`` is a ``--background`` value (image path or colour) or None. Raises
+    OSError / ValueError with a one-sentence message when any of them is unusable, before
+    any model is built or image predicted.
+    """
+    bg = read_background(background) if background is not None else None
+    return collect_inputs(image_path, trimap_path), bg
+
+
+def report_prediction(result: PredictResult, n_inputs: int, save_dir: str,
+                      composites: bool = False) -> int:
+    """Log what ``predict_images`` wrote and failed; return the exit status (0 or 1)."""
+    logger.info('Wrote %d alpha mattes (and cut-outs%s) to %s.', len(result.written),
+                ', composites' if composites else '', save_dir)
+    if result.failed:
+        logger.error('%d of %d images failed:\n%s', len(result.failed), n_inputs,
+                     '\n'.join(f'  {path}: {reason}' for path, reason in result.failed))
+        return EXIT_SOME_FAILED
+    return EXIT_OK
