@@ -9,10 +9,8 @@ from typing import Optional, Tuple
 
 import numpy as np
 
-TRIMAP_BACKGROUND = 0
-TRIMAP_UNKNOWN = 128
-TRIMAP_FOREGROUND = 255
-_TRIMAP_VALUES = (TRIMAP_BACKGROUND, TRIMAP_UNKNOWN, TRIMAP_FOREGROUND)
+from ..utils.trimap_values import (TRIMAP_BACKGROUND, TRIMAP_FOREGROUND, TRIMAP_UNKNOWN,
+                                   TRIMAP_VALUES, force_known_regions)
 
 
 def _as_alpha(array: np.ndarray, what: str) -> np.ndarray:
@@ -60,13 +58,11 @@ def prepare_inputs(pred: np.ndarray, gt: np.ndarray, trimap: Optional[np.ndarray
     unknown = trimap == TRIMAP_UNKNOWN
     if not np.all(background | foreground | unknown):
         bad = np.unique(trimap[~(background | foreground | unknown)])[:5]
-        raise ValueError(f'trimap must only hold the values {_TRIMAP_VALUES}, '
+        raise ValueError(f'trimap must only hold the values {TRIMAP_VALUES}, '
                          f'also found {bad.tolist()}.')
     # the known regions are given to the model, so its output there must not count as error
     # nor change the gradient and connectivity computed near the unknown border
-    pred[background] = 0.0
-    pred[foreground] = 1.0
-    return pred, gt, unknown
+    return force_known_regions(pred, trimap, opaque=1.0), gt, unknown
 
 
 class RunningMeanMetric:

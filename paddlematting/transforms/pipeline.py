@@ -12,6 +12,7 @@ import numpy as np
 from .compose import Compose
 from .restore import restore_alpha
 from ..utils.config import build_component
+from ..utils.trimap_values import force_known_regions
 
 Runner = Callable[[np.ndarray, Optional[np.ndarray]], np.ndarray]
 
@@ -57,14 +58,7 @@ def apply_known_regions(alpha: np.ndarray, trimap: Optional[np.ndarray]) -> np.n
     Without a trimap the alpha is returned unchanged. Done at the original size, because
     forcing before a resize would blur the forced values into the unknown band.
     """
-    if trimap is None:
-        return alpha
-    trimap = np.asarray(trimap).reshape(alpha.shape)
-    full = 255 if alpha.dtype == np.uint8 else 1.0
-    alpha = alpha.copy()
-    alpha[trimap == 0] = 0
-    alpha[trimap == 255] = full
-    return alpha
+    return force_known_regions(alpha, trimap, opaque=255 if alpha.dtype == np.uint8 else 1.0)
 
 
 def finish_alpha(alpha: np.ndarray, trans_info: List, trimap: Optional[np.ndarray] = None) -> np.ndarray:
