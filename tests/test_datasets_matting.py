@@ -7,6 +7,8 @@ import paddle
 import pytest
 
 from paddlematting.datasets import MattingDataset, collate_samples
+from paddlematting.datasets.matting_dataset import find_sibling, list_location, sibling_rel_path
+from paddlematting.datasets.tiny_sets import build_validation_set
 from paddlematting.utils import manager
 from paddlematting.utils.image_io import read_alpha, read_image
 
@@ -257,3 +259,24 @@ def test_loading_errors_name_file_and_line(tmp_path):
         ds[1]
     with pytest.raises(ValueError, match=r'train.txt line 3: .*c.png: cannot decode'):
         ds[2]
+
+
+def test_sibling_paths_replace_the_last_fg_folder(tmp_path):
+    assert sibling_rel_path('val/fg/x.png', 'alpha') == 'val/alpha/x.png'
+    assert sibling_rel_path('fg/set/fg/x.png', 'trimap') == 'fg/set/trimap/x.png'
+    assert sibling_rel_path('val\\fg\\x.png', 'alpha') == 'val/alpha/x.png'
+    assert sibling_rel_path('/data/fg/x.png', 'alpha') == '/data/alpha/x.png'
+    assert sibling_rel_path('val/fgx/fg.png', 'alpha') is None  # only folders named exactly 'fg'
+    root = make_set(tmp_path, ['fg/x.jpg'])  # make_set writes alpha/x.png
+    assert find_sibling(root, 'fg/x.jpg', 'alpha') == os.path.join(root, 'alpha/x.png')
+    assert find_sibling(root, 'fg/x.jpg', 'trimap') is None
+    assert find_sibling(root, 'x.jpg', 'alpha') is None
+    assert list_location('a/train.txt', 7) == 'a/train.txt line 7'
+
+
+def test_tiny_validation_set_names_a_missing_sibling(tmp_path):
+    root = make_set(tmp_path, ['val/fg/x.png'])  # alpha, but no trimap folder
+    os.rename(os.path.join(root, 'train.txt'), os.path.join(root, 'val.txt'))
+    with pytest.raises(FileNotFoundError, match=r"val.txt: no trimap file for val/fg/x.png; expected "
+                                                r"a file of that name in the 'trimap' folder"):
+        build_validation_set(str(tmp_path / 'out'), root)

@@ -6,6 +6,7 @@ import numpy as np
 import paddle
 
 from ..transforms import Compose
+from ..transforms.sample_fields import FIELD_KEYS
 from ..utils import manager
 from ..utils.image_io import read_alpha, read_image, read_trimap
 from .composition import composite_on_background, fit_background
@@ -14,6 +15,11 @@ from .trimap import eval_trimap, random_trimap
 MODES = ('train', 'val', 'trainval')
 # tried in order when the alpha/trimap does not share the foreground's exact file name
 _FALLBACK_EXTENSIONS = ('.png', '.jpg', '.jpeg')
+
+
+def list_location(list_file: str, line_no: int) -> str:
+    """How messages name one line of a list file: ``'<list file> line <line_no>'``."""
+    return f'{list_file} line {line_no}'
 
 
 class ListEntry(NamedTuple):
@@ -28,22 +34,35 @@ class ListEntry(NamedTuple):
 
     @property
     def where(self) -> str:
-        return f'{self.list_file} line {self.line_no}'
+        """This entry's line, as messages name it (see ``list_location``)."""
+        return list_location(self.list_file, self.line_no)
 
 
-def _sibling_path(root: str, fg_rel: str, folder: str) -> Optional[str]:
-    """Path of the file matching ``fg_rel`` in ``folder`` instead of its 'fg' folder, or None.
+def sibling_rel_path(fg_rel: str, folder: str) -> Optional[str]:
+    """``fg_rel`` with its last folder named 'fg' replaced by ``folder``, or None without one.
 
-    The last path component named 'fg' is replaced; the same file name is preferred, then
-    the same stem with a common image extension.
+    E.g. ``sibling_rel_path('val/fg/x.png', 'alpha') == 'val/alpha/x.png'``; backslashes
+    become '/', and an absolute ``fg_rel`` stays absolute. Nothing is checked on disk.
     """
     parts = fg_rel.replace('\\', '/').split('/')
     fg_dirs = [i for i, part in enumerate(parts[:-1]) if part == 'fg']
     if not fg_dirs:
         return None
     parts[fg_dirs[-1]] = folder
+    return '/'.join(parts)
+
+
+def find_sibling(root: str, fg_rel: str, folder: str) -> Optional[str]:
+    """Path of the existing file matching ``fg_rel`` in ``folder`` instead of 'fg', or None.
+
+    ``fg_rel`` is relative to ``root`` (or absolute); see ``sibling_rel_path``. The same file
+    name is preferred, then the same stem with a common image extension.
+    """
+    sibling_rel = sibling_rel_path(fg_rel, folder)
+    if sibling_rel is None:
+        return None
     # joining the re-assembled string keeps absolute list paths absolute
-    exact = os.path.join(root, '/'.join(parts))
+    exact = os.path.join(root, sibling_rel)
     stem = os.path.splitext(exact)[0]
     for candidate in [exact] + [stem + ext for ext in _FALLBACK_EXTENSIONS]:
         if os.path.isfile(candidate):
@@ -143,8 +162,9 @@ class MattingDataset(paddle.io.Dataset):
                 continue
             fields = [field.strip() for field in line.split(self.separator) if field.strip()]
             if len(fields) > 3:
-                raise ValueError(f'{path} line {line_no}: expected "fg [bg [trimap]]" separated '
-                                 f'by {self.separator!r}, got {len(fields)} fields: {line!r}.')
+                raise ValueError(f'{list_location(path, line_no)}: expected "fg [bg [trimap]]" '
+                                 f'separated by {self.separator!r}, got {len(fields)} fields: '
+                                 f'{line!r}.')
             entries.append(self._resolve(path, line_no, fields))
         return entries
 
@@ -155,10 +175,10 @@ class MattingDataset(paddle.io.Dataset):
         return full
 
     def _resolve(self, list_path: str, line_no: int, fields: List[str]) -> ListEntry:
-        where = f'{list_path} line {line_no}'
+        where = list_location(list_path, line_no)
         fg_rel = fields[0]
         fg_path = self._existing(where, 'foreground image', fg_rel)
-        alpha_path = _sibling_path(self.dataset_root, fg_rel, 'alpha')
+        alpha_path = find_sibling(self.dataset_root, fg_rel, 'alpha')
         if alpha_path is None:
             raise FileNotFoundError(
                 f"{where}: no alpha for {fg_path}; expected the same name in an 'alpha' folder "
@@ -169,7 +189,7 @@ class MattingDataset(paddle.io.Dataset):
             if len(fields) == 3:
                 trimap_path = self._existing(where, 'trimap', fields[2])
             else:
-                trimap_path = _sibling_path(self.dataset_root, fg_rel, 'trimap')
+                trimap_path = find_sibling(self.dataset_root, fg_rel, 'trimap')
         return ListEntry(list_path, line_no, fg_rel, fg_path, alpha_path, bg_path, trimap_path)
 
     # ---- loading ----
@@ -219,7 +239,7 @@ class MattingDataset(paddle.io.Dataset):
             if self.get_trimap:
                 sample['ori_trimap'] = sample['trimap'].copy()
             sample['img_name'] = sample_name(entry.img_name, entry.bg_path)
-        sample['gt_fields'] = [k for k in ('alpha', 'trimap', 'fg', 'bg') if k in sample]
+        sample['gt_fields'] = [k for k in FIELD_KEYS if k in sample]
         sample['trans_info'] = []
         return sample
 

@@ -12,8 +12,11 @@ from typing import List, Optional
 import cv2
 import numpy as np
 
+from ..transforms.sample_fields import scaled_size
 from ..utils.image_io import read_alpha, read_image, read_trimap, write_png
+from ..utils.trimap_values import TRIMAP_BACKGROUND, TRIMAP_FOREGROUND, TRIMAP_UNKNOWN
 from .composition import composite_on_background, fit_background
+from .matting_dataset import find_sibling, sibling_rel_path
 
 
 def list_photos(src_root: str) -> List[str]:
@@ -23,10 +26,22 @@ def list_photos(src_root: str) -> List[str]:
 
 
 def _scale_to_long_side(array: np.ndarray, long_side: int, nearest: bool = False) -> np.ndarray:
+    """``array`` [H, W(, C)] scaled (aspect kept) so its longer side is ``long_side`` pixels:
+    area interpolation, or nearest neighbour for trimaps. Same dtype."""
     h, w = array.shape[:2]
-    scale = long_side / max(h, w)
-    size = (max(1, int(round(w * scale))), max(1, int(round(h * scale))))
+    size = scaled_size(h, w, long_side / max(h, w))
     return cv2.resize(array, size, interpolation=cv2.INTER_NEAREST if nearest else cv2.INTER_AREA)
+
+
+def _source_file(src_root: str, photo_rel: str, folder: str) -> str:
+    """The existing file matching the listed ``photo_rel`` (a path through an 'fg' folder) in
+    ``folder`` ('alpha' or 'trimap') instead; see ``matting_dataset.find_sibling``."""
+    path = find_sibling(src_root, photo_rel, folder)
+    if path is None:
+        raise FileNotFoundError(f"{os.path.join(src_root, 'val.txt')}: no {folder} file for "
+                                f"{photo_rel}; expected a file of that name in the '{folder}' folder "
+                                f"that replaces its 'fg' folder.")
+    return path
 
 
 def build_training_set(out_root: str, src_root: str, long_side: int = 224,
@@ -47,7 +62,7 @@ def build_training_set(out_root: str, src_root: str, long_side: int = 224,
     for rel in photos:
         stem = os.path.splitext(os.path.basename(rel))[0]
         image = read_image(os.path.join(src_root, rel))
-        alpha = read_alpha(os.path.join(src_root, rel.replace('/fg/', '/alpha/')))
+        alpha = read_alpha(_source_file(src_root, rel, 'alpha'))
         for bg_name in backgrounds:
             background = read_image(os.path.join(src_root, 'bg', bg_name))
             blended = composite_on_background(
@@ -74,17 +89,15 @@ def build_validation_set(out_root: str, src_root: str, long_side: int = 96,
     """
     photos = list_photos(src_root)[:max_photos]
     for rel in photos:
-        def source(folder):
-            return os.path.join(src_root, rel.replace('/fg/', f'/{folder}/'))
-
-        image = _scale_to_long_side(read_image(source('fg')), long_side)
-        alpha = _scale_to_long_side(read_alpha(source('alpha')), long_side)
-        trimap = _scale_to_long_side(read_trimap(source('trimap')), long_side, nearest=True)
-        trimap[(alpha > 0) & (alpha < 255)] = 128
-        trimap[(trimap == 0) & (alpha == 255)] = 128
-        trimap[(trimap == 255) & (alpha == 0)] = 128
+        image = _scale_to_long_side(read_image(os.path.join(src_root, rel)), long_side)
+        alpha = _scale_to_long_side(read_alpha(_source_file(src_root, rel, 'alpha')), long_side)
+        trimap = _scale_to_long_side(read_trimap(_source_file(src_root, rel, 'trimap')), long_side,
+                                     nearest=True)
+        trimap[(alpha > 0) & (alpha < 255)] = TRIMAP_UNKNOWN
+        trimap[(trimap == TRIMAP_BACKGROUND) & (alpha == 255)] = TRIMAP_UNKNOWN
+        trimap[(trimap == TRIMAP_FOREGROUND) & (alpha == 0)] = TRIMAP_UNKNOWN
         for folder, array in (('fg', image), ('alpha', alpha), ('trimap', trimap)):
-            write_png(os.path.join(out_root, rel.replace('/fg/', f'/{folder}/')), array)
+            write_png(os.path.join(out_root, sibling_rel_path(rel, folder)), array)
     list_path = os.path.join(out_root, 'val.txt')
     with open(list_path, 'w', encoding='utf-8') as f:
         f.write('\n'.join(photos) + '\n')

@@ -7,6 +7,8 @@ transparent; everything else, including every fractional alpha, is unknown.
 import cv2
 import numpy as np
 
+from ..utils.trimap_values import TRIMAP_BACKGROUND, TRIMAP_FOREGROUND, TRIMAP_UNKNOWN
+
 # the deterministic (validation) band: one pass of a 7 x 7 ellipse, as PaddleSeg Matting uses
 EVAL_KERNEL_SIZE = 7
 # training draws the ellipse size from [2, 4] and the passes from [5, 14], as PaddleSeg does
@@ -33,9 +35,9 @@ def trimap_from_alpha(alpha: np.ndarray, kernel_size: int, iterations: int = 1) 
     sure_fg = cv2.erode(opaque, kernel, iterations=int(iterations), borderType=cv2.BORDER_REPLICATE)
     maybe_fg = cv2.dilate(touched, kernel, iterations=int(iterations),
                           borderType=cv2.BORDER_REPLICATE)
-    trimap = np.full(alpha.shape, 128, dtype=np.uint8)
-    trimap[maybe_fg == 0] = 0
-    trimap[sure_fg == 1] = 255
+    trimap = np.full(alpha.shape, TRIMAP_UNKNOWN, dtype=np.uint8)
+    trimap[maybe_fg == 0] = TRIMAP_BACKGROUND
+    trimap[sure_fg == 1] = TRIMAP_FOREGROUND
     return trimap
 
 

@@ -49,6 +49,7 @@ def connectivity_levels(pred: np.ndarray, gt: np.ndarray, step: float = 0.1) -> 
         levels_kept += still_in
     return thresholds[levels_kept]
 
+
 def connectivity_phi(alpha: np.ndarray, levels: np.ndarray, min_gap: float = 0.15) -> np.ndarray:
     """phi = 1 - (alpha - l) where alpha exceeds its level l by at least min_gap, else 1."""
     gap = alpha - levels

@@ -4,7 +4,7 @@ from typing import Callable, Dict, List, Union
 import numpy as np
 
 from ..utils import manager
-from .sample_fields import FIELD_KEYS
+from .sample_fields import COLOUR_KEYS, FIELD_KEYS, spatial_keys
 
 
 def _to_chw_float32(image: np.ndarray) -> np.ndarray:
@@ -63,9 +63,8 @@ class Compose:
             data = op(data)
             if data is None:
                 return None
-        data['img'] = _to_chw_float32(data['img'])
-        for key in data['gt_fields']:
-            if key in ('fg', 'bg'):
+        for key in spatial_keys(data):
+            if key in COLOUR_KEYS:
                 data[key] = _to_chw_float32(data[key])
             elif key == 'alpha':
                 data[key] = _to_1hw_float32(data[key]) / np.float32(255.0)

@@ -5,28 +5,17 @@ uniformly per sample. An image smaller than the crop yields the whole image alon
 (follow with Resize or Padding when batches need one size). Randomness comes from numpy's
 global generator, so ``np.random.seed`` makes a run reproducible.
 """
-from typing import Dict, List, Sequence, Tuple
+from typing import Dict, Sequence, Tuple, Union
 
 import numpy as np
 
 from ..utils import manager
+from .arg_checks import check_probability, parse_size_choices
 from .sample_fields import crop_sample, image_size
 
-
-def _crop_size_list(crop_size, name: str) -> List[Tuple[int, int]]:
-    """Accept (w, h), [[w, h], ...] or a single int; return a list of (w, h)."""
-    if isinstance(crop_size, int):
-        crop_size = [(crop_size, crop_size)]
-    elif (isinstance(crop_size, (list, tuple)) and len(crop_size) == 2
-          and all(isinstance(v, int) for v in crop_size)):
-        crop_size = [crop_size]
-    sizes = []
-    for size in crop_size:
-        if not isinstance(size, (list, tuple)) or len(size) != 2 or min(size) < 1:
-            raise ValueError(f'{name} must be [w, h] or a list of [w, h] pairs of positive '
-                             f'integers, got {crop_size!r}.')
-        sizes.append((int(size[0]), int(size[1])))
-    return sizes
+# a crop size as configs give it: n (square), [w, h], or [[w, h], ...] to draw one per sample
+CropSize = Union[int, Sequence[int], Sequence[Sequence[int]]]
+DEFAULT_CROP_SIZES = ((320, 320), (480, 480), (640, 640))
 
 
 def _draw_size(sizes: Sequence[Tuple[int, int]]) -> Tuple[int, int]:
@@ -39,10 +28,15 @@ def _random_start(length: int, crop: int) -> int:
 
 @manager.TRANSFORMS.add_component
 class RandomCrop:
-    """Crop a window of ``crop_size`` (w, h) at a uniformly random position."""
+    """Crop a window of ``crop_size`` (w, h) at a uniformly random position.
 
-    def __init__(self, crop_size=((320, 320), (480, 480), (640, 640))):
-        self.crop_size = _crop_size_list(crop_size, 'RandomCrop.crop_size')
+    Args:
+        crop_size: an int n (an n x n window), a [w, h] pair, or a list of [w, h] pairs (one
+            drawn uniformly per sample); positive integers. Stored as a list of (w, h).
+    """
+
+    def __init__(self, crop_size: CropSize = DEFAULT_CROP_SIZES):
+        self.crop_size = parse_size_choices(crop_size, 'RandomCrop.crop_size')
 
     def __call__(self, data: Dict) -> Dict:
         crop_w, crop_h = _draw_size(self.crop_size)
@@ -57,11 +51,15 @@ class RandomCropByAlpha:
     Otherwise (or when the alpha has no fractional pixel) the window is placed uniformly at
     random. Unlike a plain clamp at the top-left, the window is shifted to lie fully inside
     the image, so the crop keeps its full size whenever the image is large enough.
+
+    Args:
+        crop_size: as for :class:`RandomCrop`: n, [w, h] or a list of [w, h] pairs.
+        prob: the probability of centring on an unknown pixel, in [0, 1].
     """
 
-    def __init__(self, crop_size=((320, 320), (480, 480), (640, 640)), prob: float = 0.5):
-        self.crop_size = _crop_size_list(crop_size, 'RandomCropByAlpha.crop_size')
-        self.prob = float(prob)
+    def __init__(self, crop_size: CropSize = DEFAULT_CROP_SIZES, prob: float = 0.5):
+        self.crop_size = parse_size_choices(crop_size, 'RandomCropByAlpha.crop_size')
+        self.prob = check_probability(prob, 'RandomCropByAlpha.prob')
 
     def __call__(self, data: Dict) -> Dict:
         if 'alpha' not in data:

@@ -17,7 +17,7 @@ import cv2
 import numpy as np
 
 from ..utils import manager
-from .photometric import check_uint8_img
+from .arg_checks import check_int_in_range, check_probability, check_uint8_img, parse_interval
 
 # RandomNoise: per-image mean and variance of the added Gaussian noise, as fractions of 255
 NOISE_MEAN_RANGE = (0.0, 0.04)
@@ -26,13 +26,6 @@ NOISE_VAR_RANGE = (0.0, 0.001)
 SHARPEN_KSIZES = (0, 3, 5, 7, 9)
 SHARPEN_SIGMA = 5.0
 SHARPEN_AMOUNT_RANGE = (0.1, 0.5)
-
-
-def check_probability(prob: float, name: str) -> float:
-    """``prob`` as a float after checking it lies in [0, 1]; ``name`` (the transform) goes in the error."""
-    if isinstance(prob, bool) or not isinstance(prob, (int, float, np.floating)) or not 0 <= prob <= 1:
-        raise ValueError(f'{name}: prob must be a number in [0, 1], got {prob!r}.')
-    return float(prob)
 
 
 def add_gaussian_noise(img: np.ndarray, mean: float, std: float) -> np.ndarray:
@@ -88,7 +81,7 @@ class RandomNoise:
     """
 
     def __init__(self, prob: float = 0.1):
-        self.prob = check_probability(prob, 'RandomNoise')
+        self.prob = check_probability(prob, 'RandomNoise.prob')
 
     def __call__(self, data: Dict) -> Dict:
         img = check_uint8_img(data, 'RandomNoise')
@@ -97,6 +90,11 @@ class RandomNoise:
             var = np.random.uniform(*NOISE_VAR_RANGE)
             data['img'] = add_gaussian_noise(img, mean, np.sqrt(var))
         return data
+
+
+def _check_jpeg_quality(value: int, name: str) -> int:
+    """A JPEG quality: an integer in [0, 100]."""
+    return check_int_in_range(value, name, 0, 100)
 
 
 @manager.TRANSFORMS.add_component
@@ -111,14 +109,9 @@ class RandomReJpeg:
     """
 
     def __init__(self, prob: float = 0.1, quality_range: Sequence[int] = (70, 94)):
-        self.prob = check_probability(prob, 'RandomReJpeg')
-        if (not isinstance(quality_range, (list, tuple)) or len(quality_range) != 2
-                or not all(isinstance(q, (int, np.integer)) and not isinstance(q, bool)
-                           for q in quality_range)
-                or not 0 <= quality_range[0] <= quality_range[1] <= 100):
-            raise ValueError(f'RandomReJpeg: quality_range must be two integers [low, high] with '
-                             f'0 <= low <= high <= 100, got {quality_range!r}.')
-        self.quality_range = (int(quality_range[0]), int(quality_range[1]))
+        self.prob = check_probability(prob, 'RandomReJpeg.prob')
+        self.quality_range = parse_interval(quality_range, 'RandomReJpeg.quality_range',
+                                            _check_jpeg_quality)
 
     def __call__(self, data: Dict) -> Dict:
         img = check_uint8_img(data, 'RandomReJpeg')
@@ -137,7 +130,7 @@ class RandomSharpen:
     """
 
     def __init__(self, prob: float = 0.1):
-        self.prob = check_probability(prob, 'RandomSharpen')
+        self.prob = check_probability(prob, 'RandomSharpen.prob')
 
     def __call__(self, data: Dict) -> Dict:
         img = check_uint8_img(data, 'RandomSharpen')

@@ -4,15 +4,16 @@ from typing import Dict
 import numpy as np
 
 from ..utils import manager
+from .arg_checks import check_probability
 from .sample_fields import iter_fields
 
 
 @manager.TRANSFORMS.add_component
 class RandomHorizontalFlip:
-    """Mirror left-right with probability ``prob`` (numpy's global generator decides)."""
+    """Mirror left-right with probability ``prob`` in [0, 1] (numpy's global generator decides)."""
 
     def __init__(self, prob: float = 0.5):
-        self.prob = float(prob)
+        self.prob = check_probability(prob, 'RandomHorizontalFlip.prob')
 
     def __call__(self, data: Dict) -> Dict:
         if np.random.rand() < self.prob:

@@ -6,8 +6,8 @@ import numpy as np
 from ..utils import manager
 from ..utils.image_io import (as_gray_uint8, as_rgb_uint8, as_trimap_uint8, read_alpha, read_image,
                               read_trimap)
-
-_COLOUR_KEYS = ('img', 'fg', 'bg')
+from .arg_checks import check_bool
+from .sample_fields import COLOUR_KEYS, spatial_keys
 
 
 @manager.TRANSFORMS.add_component
@@ -23,13 +23,13 @@ class LoadImages:
     """
 
     def __init__(self, to_rgb: bool = True):
-        self.to_rgb = to_rgb
+        self.to_rgb = check_bool(to_rgb, 'LoadImages.to_rgb')
 
     def __call__(self, data: Dict) -> Dict:
-        for key in ['img'] + list(data.get('gt_fields', [])):
+        for key in spatial_keys(data):
             value, source = data[key], f"sample['{key}']"
             is_path = isinstance(value, str)
-            if key in _COLOUR_KEYS:
+            if key in COLOUR_KEYS:
                 value = read_image(value) if is_path else as_rgb_uint8(value, source)
                 if not self.to_rgb:
                     value = np.ascontiguousarray(value[:, :, ::-1])

@@ -4,6 +4,7 @@ from typing import Dict, Sequence
 import numpy as np
 
 from ..utils import manager
+from .sample_fields import COLOUR_KEYS, spatial_keys
 
 
 @manager.TRANSFORMS.add_component
@@ -26,8 +27,7 @@ class Normalize:
         self._std = np.asarray(std, dtype=np.float32)
 
     def __call__(self, data: Dict) -> Dict:
-        keys = ['img'] + [k for k in ('fg', 'bg') if k in data.get('gt_fields', [])]
-        for key in keys:
+        for key in [k for k in spatial_keys(data) if k in COLOUR_KEYS]:
             data[key] = (np.asarray(data[key], dtype=np.float32) / np.float32(255.0)
                          - self._mean) / self._std
         return data

@@ -9,18 +9,15 @@ import cv2
 import numpy as np
 
 from ..utils import manager
+from .arg_checks import (check_int_in_range, check_number_in_range, check_probability,
+                         check_uint8_img)
 
 # ITU-R BT.601 luma weights for RGB, the usual definition of "gray" for colour enhancement
 _LUMA = np.array([0.299, 0.587, 0.114], dtype=np.float32)
-
-
-def check_uint8_img(data: Dict, name: str) -> np.ndarray:
-    """``data['img']`` after checking it is uint8 [H, W, 3]; ``name`` (the transform) goes in the error."""
-    img = data['img']
-    if img.dtype != np.uint8 or img.ndim != 3 or img.shape[2] != 3:
-        raise ValueError(f"{name} expects sample['img'] as uint8 [H, W, 3] (put it before "
-                         f"Normalize), got dtype {img.dtype} shape {img.shape}.")
-    return img
+# RandomDistort's hue shift is out of 256 steps: a shift of 128 either way covers the circle
+MAX_HUE_RANGE = 128
+# RandomBlur's Gaussian kernel sizes, one drawn per blurred image
+BLUR_KSIZES = (3, 5, 7, 9)
 
 
 def adjust_brightness(img: np.ndarray, factor: float) -> np.ndarray:
@@ -48,6 +45,11 @@ def shift_hue(img: np.ndarray, delta: int) -> np.ndarray:
     return cv2.cvtColor(hsv, cv2.COLOR_HSV2RGB_FULL).astype(np.float32)
 
 
+def _check_factor_range(value: float, argument: str) -> float:
+    """A brightness/contrast/saturation spread in [0, 1], so 1 - spread stays non-negative."""
+    return check_number_in_range(value, f'RandomDistort.{argument}', 0, 1)
+
+
 @manager.TRANSFORMS.add_component
 class RandomDistort:
     """Randomly adjust brightness, contrast, saturation and hue, in a random order.
@@ -55,20 +57,26 @@ class RandomDistort:
     Each adjustment happens with its own probability; brightness/contrast/saturation factors
     are drawn from [1 - range, 1 + range], the hue shift (integer, out of 256) from
     [-hue_range, hue_range].
+
+    Args:
+        brightness_range, contrast_range, saturation_range: numbers in [0, 1] (so the factor
+            never turns negative).
+        hue_range: an integer in [0, 128].
+        brightness_prob, contrast_prob, saturation_prob, hue_prob: probabilities in [0, 1].
     """
 
     def __init__(self, brightness_range: float = 0.5, brightness_prob: float = 0.5,
                  contrast_range: float = 0.5, contrast_prob: float = 0.5,
                  saturation_range: float = 0.5, saturation_prob: float = 0.5,
                  hue_range: int = 18, hue_prob: float = 0.5):
-        self.brightness_range = brightness_range
-        self.brightness_prob = brightness_prob
-        self.contrast_range = contrast_range
-        self.contrast_prob = contrast_prob
-        self.saturation_range = saturation_range
-        self.saturation_prob = saturation_prob
-        self.hue_range = hue_range
-        self.hue_prob = hue_prob
+        self.brightness_range = _check_factor_range(brightness_range, 'brightness_range')
+        self.brightness_prob = check_probability(brightness_prob, 'RandomDistort.brightness_prob')
+        self.contrast_range = _check_factor_range(contrast_range, 'contrast_range')
+        self.contrast_prob = check_probability(contrast_prob, 'RandomDistort.contrast_prob')
+        self.saturation_range = _check_factor_range(saturation_range, 'saturation_range')
+        self.saturation_prob = check_probability(saturation_prob, 'RandomDistort.saturation_prob')
+        self.hue_range = check_int_in_range(hue_range, 'RandomDistort.hue_range', 0, MAX_HUE_RANGE)
+        self.hue_prob = check_probability(hue_prob, 'RandomDistort.hue_prob')
 
     def _draw_ops(self):
         """[(function, parameter)] for the adjustments that fire this time, in random order."""
@@ -99,14 +107,14 @@ class RandomDistort:
 
 @manager.TRANSFORMS.add_component
 class RandomBlur:
-    """With probability ``prob``, Gaussian-blur img with an odd kernel of 3, 5, 7 or 9 pixels."""
+    """With probability ``prob`` (in [0, 1]), Gaussian-blur img with a 3, 5, 7 or 9 pixel kernel."""
 
     def __init__(self, prob: float = 0.1):
-        self.prob = float(prob)
+        self.prob = check_probability(prob, 'RandomBlur.prob')
 
     def __call__(self, data: Dict) -> Dict:
         check_uint8_img(data, 'RandomBlur')
         if np.random.rand() < self.prob:
-            ksize = int(np.random.choice([3, 5, 7, 9]))
+            ksize = int(np.random.choice(BLUR_KSIZES))
             data['img'] = cv2.GaussianBlur(data['img'], (ksize, ksize), 0)
         return data

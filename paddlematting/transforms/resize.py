@@ -4,31 +4,19 @@ Sizes given as pairs are (width, height), as in PaddleSeg. Images and alpha are 
 bilinearly (``Resize(random_interp=True)`` draws the images' interpolation instead), trimaps
 with nearest neighbour. Random choices come from numpy's global generator.
 """
-from typing import Dict, Optional, Sequence
+from typing import Dict, Optional, Sequence, Tuple
 
 import cv2
 import numpy as np
 
 from ..utils import manager
+from .arg_checks import (check_bool, check_positive_int, check_positive_number, parse_interval,
+                         parse_size_wh)
 from .sample_fields import image_size, resize_sample, scaled_size
 
 # what Resize(random_interp=True) draws from for img, fg and bg
 RANDOM_INTERPS = (cv2.INTER_NEAREST, cv2.INTER_LINEAR, cv2.INTER_CUBIC, cv2.INTER_AREA,
                   cv2.INTER_LANCZOS4)
-
-
-def _check_pair(name: str, value) -> Sequence[int]:
-    if not isinstance(value, (list, tuple)) or len(value) != 2:
-        raise ValueError(f'{name} must be a [width, height] pair, got {value!r}.')
-    return [int(v) for v in value]
-
-
-def _check_positive_int(name: str, value, allow_none: bool = False) -> Optional[int]:
-    if value is None and allow_none:
-        return None
-    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-        raise ValueError(f'{name} must be a positive integer, got {value!r}.')
-    return value
 
 
 @manager.TRANSFORMS.add_component
@@ -41,27 +29,14 @@ class Resize:
     """
 
     def __init__(self, target_size: Sequence[int] = (512, 512), random_interp: bool = False):
-        self.target_size = _check_pair('Resize.target_size', target_size)
-        if not isinstance(random_interp, bool):
-            raise ValueError(f'Resize.random_interp must be true or false, got {random_interp!r}.')
-        self.random_interp = random_interp
+        self.target_size = list(parse_size_wh(target_size, 'Resize.target_size'))
+        self.random_interp = check_bool(random_interp, 'Resize.random_interp')
 
     def __call__(self, data: Dict) -> Dict:
         interp = cv2.INTER_LINEAR
         if self.random_interp:
             interp = RANDOM_INTERPS[np.random.randint(len(RANDOM_INTERPS))]
         return resize_sample(data, self.target_size, colour_interp=interp)
-
-
-def _check_scale_range(name: str, value) -> Optional[Sequence[float]]:
-    if value is None:
-        return None
-    if (not isinstance(value, (list, tuple)) or len(value) != 2
-            or not all(isinstance(v, (int, float)) and not isinstance(v, bool) and v > 0 for v in value)
-            or value[0] > value[1]):
-        raise ValueError(f'{name} must be a [low, high] pair of positive numbers with low <= high, '
-                         f'got {value!r}.')
-    return [float(v) for v in value]
 
 
 @manager.TRANSFORMS.add_component
@@ -75,10 +50,9 @@ class RandomResize:
 
     def __init__(self, size: Optional[Sequence[int]] = None,
                  scale: Optional[Sequence[float]] = None):
-        self.size = None if size is None else _check_pair('RandomResize.size', size)
-        if self.size is not None and min(self.size) < 1:
-            raise ValueError(f'RandomResize.size must hold positive sides, got {size!r}.')
-        self.scale = _check_scale_range('RandomResize.scale', scale)
+        self.size = None if size is None else list(parse_size_wh(size, 'RandomResize.size'))
+        self.scale = (None if scale is None
+                      else list(parse_interval(scale, 'RandomResize.scale', check_positive_number)))
 
     def __call__(self, data: Dict) -> Dict:
         h, w = image_size(data)
@@ -86,34 +60,6 @@ class RandomResize:
         if self.size is not None:
             factor *= max(self.size[0] / w, self.size[1] / h)
         return resize_sample(data, scaled_size(h, w, factor))
-
-
-def _resize_side(data: Dict, target: int, use_long: bool) -> Dict:
-    h, w = image_size(data)
-    side = max(h, w) if use_long else min(h, w)
-    return resize_sample(data, scaled_size(h, w, target / side))
-
-
-@manager.TRANSFORMS.add_component
-class ResizeByShort:
-    """Scale so the short side equals ``short_size``, keeping the aspect ratio."""
-
-    def __init__(self, short_size: int):
-        self.short_size = _check_positive_int('ResizeByShort.short_size', short_size)
-
-    def __call__(self, data: Dict) -> Dict:
-        return _resize_side(data, self.short_size, use_long=False)
-
-
-@manager.TRANSFORMS.add_component
-class ResizeByLong:
-    """Scale so the long side equals ``long_size``, keeping the aspect ratio."""
-
-    def __init__(self, long_size: int):
-        self.long_size = _check_positive_int('ResizeByLong.long_size', long_size)
-
-    def __call__(self, data: Dict) -> Dict:
-        return _resize_side(data, self.long_size, use_long=True)
 
 
 @manager.TRANSFORMS.add_component
@@ -125,7 +71,7 @@ class ResizeToIntMult:
     """
 
     def __init__(self, mult_int: int = 32):
-        self.mult_int = _check_positive_int('ResizeToIntMult.mult_int', mult_int)
+        self.mult_int = check_positive_int(mult_int, 'ResizeToIntMult.mult_int')
 
     def __call__(self, data: Dict) -> Dict:
         h, w = image_size(data)
@@ -133,14 +79,21 @@ class ResizeToIntMult:
         return resize_sample(data, (max(m, w - w % m), max(m, h - h % m)))
 
 
-class _LimitSide:
-    """Scale so one side lies in [min_size, max_size] (bounds optional), keeping the aspect."""
+class _SideLimits:
+    """Scale so one side (the long one, or the short one when ``use_long`` is false) lies in
+    [min_size, max_size], keeping the aspect ratio; either bound may be None (no limit).
+
+    Appends ``('resize', (h, w))`` to trans_info even when the side already fits, so that
+    trans_info has one entry per resize transform. Subclasses set ``use_long`` and name
+    their arguments.
+    """
 
     use_long = True
 
-    def __init__(self, max_size: Optional[int], min_size: Optional[int], names: Sequence[str]):
-        self._max = _check_positive_int(names[0], max_size, allow_none=True)
-        self._min = _check_positive_int(names[1], min_size, allow_none=True)
+    def __init__(self, max_size: Optional[int], min_size: Optional[int], names: Tuple[str, str]):
+        """``names``: how errors name (max_size, min_size), e.g. ('LimitLong.max_long', ...)."""
+        self._max = check_positive_int(max_size, names[0], allow_none=True)
+        self._min = check_positive_int(min_size, names[1], allow_none=True)
         if self._max is not None and self._min is not None and self._min > self._max:
             raise ValueError(f'{names[1]} ({self._min}) must not exceed {names[0]} ({self._max}).')
 
@@ -152,12 +105,41 @@ class _LimitSide:
             target = self._max
         elif self._min is not None and side < self._min:
             target = self._min
-        # recorded even when nothing changes, so trans_info has one entry per resize transform
-        return _resize_side(data, target, self.use_long)
+        return resize_sample(data, scaled_size(h, w, target / side))
+
+
+class _ExactSide(_SideLimits):
+    """Scale so one side equals ``size`` exactly: the limits with min_size = max_size = size."""
+
+    def __init__(self, size: int, name: str):
+        size = check_positive_int(size, name)
+        super().__init__(size, size, (name, name))
 
 
 @manager.TRANSFORMS.add_component
-class LimitLong(_LimitSide):
+class ResizeByShort(_ExactSide):
+    """Scale so the short side equals ``short_size`` (a positive int), keeping the aspect ratio."""
+
+    use_long = False
+
+    def __init__(self, short_size: int):
+        super().__init__(short_size, 'ResizeByShort.short_size')
+        self.short_size = self._max
+
+
+@manager.TRANSFORMS.add_component
+class ResizeByLong(_ExactSide):
+    """Scale so the long side equals ``long_size`` (a positive int), keeping the aspect ratio."""
+
+    use_long = True
+
+    def __init__(self, long_size: int):
+        super().__init__(long_size, 'ResizeByLong.long_size')
+        self.long_size = self._max
+
+
+@manager.TRANSFORMS.add_component
+class LimitLong(_SideLimits):
     """Scale down when the long side exceeds ``max_long``, up when below ``min_long``."""
 
     use_long = True
@@ -168,7 +150,7 @@ class LimitLong(_LimitSide):
 
 
 @manager.TRANSFORMS.add_component
-class LimitShort(_LimitSide):
+class LimitShort(_SideLimits):
     """Scale down when the short side exceeds ``max_short``, up when below ``min_short``."""
 
     use_long = False

@@ -3,6 +3,7 @@ from typing import Sequence, Tuple
 
 import cv2
 import numpy as np
+import numpy.typing as npt
 
 
 def _resize_planes(alpha: np.ndarray, h: int, w: int) -> np.ndarray:
@@ -21,7 +22,8 @@ def _resize_planes(alpha: np.ndarray, h: int, w: int) -> np.ndarray:
     return resized.reshape(lead + (h, w))
 
 
-def restore_alpha(alpha, trans_info: Sequence[Tuple[str, Tuple[int, int]]]) -> np.ndarray:
+def restore_alpha(alpha: npt.ArrayLike,
+                  trans_info: Sequence[Tuple[str, Tuple[int, int]]]) -> np.ndarray:
     """Bring a predicted alpha back to the original image size.
 
     Steps are undone in reverse: ``('resize', (h, w))`` resizes bilinearly back to (h, w);

@@ -15,6 +15,8 @@ FIELD_KEYS = ('alpha', 'trimap', 'fg', 'bg')
 NEAREST_KEYS = ('trimap',)
 # colour images, which may be resized with another interpolation than alpha (see resize_sample)
 COLOUR_KEYS = ('img', 'fg', 'bg')
+# single-channel maps (0..255 alpha, {0, 128, 255} trimap), padded with a label value
+LABEL_KEYS = ('alpha', 'trimap')
 
 
 def spatial_keys(data: Dict) -> List[str]:

@@ -17,8 +17,14 @@ from typing import Optional
 import cv2
 import numpy as np
 
+from .trimap_values import TRIMAP_BACKGROUND, TRIMAP_FOREGROUND, TRIMAP_UNKNOWN
+
 __all__ = ['read_image', 'read_alpha', 'read_trimap', 'write_png', 'as_rgb_uint8', 'as_gray_uint8',
            'as_trimap_uint8']
+
+# as_trimap_uint8 snaps gray levels by thirds of 0..255 onto the three trimap values
+_TRIMAP_BACKGROUND_BELOW = 85
+_TRIMAP_FOREGROUND_ABOVE = 170
 
 
 def _to_uint8(array: np.ndarray, source: str) -> np.ndarray:
@@ -84,9 +90,9 @@ def as_trimap_uint8(array: np.ndarray, source: str = 'trimap') -> np.ndarray:
     trimaps coded with 127 for unknown or saved lossily still read correctly.
     """
     gray = as_gray_uint8(array, source)
-    trimap = np.full(gray.shape, 128, dtype=np.uint8)
-    trimap[gray < 85] = 0
-    trimap[gray > 170] = 255
+    trimap = np.full(gray.shape, TRIMAP_UNKNOWN, dtype=np.uint8)
+    trimap[gray < _TRIMAP_BACKGROUND_BELOW] = TRIMAP_BACKGROUND
+    trimap[gray > _TRIMAP_FOREGROUND_ABOVE] = TRIMAP_FOREGROUND
     return trimap
 
 
