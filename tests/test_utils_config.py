@@ -212,6 +212,37 @@ def test_adam_with_poly_decay_defaults_to_iters(tmp_path):
     assert sched() == pytest.approx(0.001 * (1 - 50 / 100) ** 0.9, rel=1e-6)
 
 
+def test_learning_rate_block_with_piecewise_decay(tmp_path):
+    # PiecewiseDecay takes no learning_rate: the block's value is the first of decay.values
+    decay = {'type': 'piecewise', 'boundaries': [10, 20], 'values': [0.01, 0.001, 0.0001]}
+    path = _optimizer_config(tmp_path, {'type': 'sgd'}, {'learning_rate': {'value': 0.01, 'decay': decay}})
+    sched = Config(path).lr_scheduler
+    assert isinstance(sched, paddle.optimizer.lr.PiecewiseDecay)
+    rates = _schedule(sched, 21)
+    assert (rates[0], rates[10], rates[20]) == pytest.approx((0.01, 0.001, 0.0001))
+    # --learning_rate moves value and values together, keeping the ratios
+    cfg = Config(path, learning_rate=0.04)
+    assert cfg.dic['learning_rate']['value'] == 0.04
+    assert cfg.dic['learning_rate']['decay']['values'] == pytest.approx([0.04, 0.004, 0.0004])
+    assert cfg.lr_scheduler() == pytest.approx(0.04)
+
+
+@pytest.mark.parametrize('decay, message', [
+    ({'type': 'piecewise', 'boundaries': [10]},
+     r'"learning_rate.decay.values" is missing; expected a list of rates'),
+    ({'type': 'PiecewiseDecay', 'boundaries': [10], 'values': 0.01},
+     r'"learning_rate.decay.values" is 0.01; expected a list of rates'),
+    ({'type': 'piecewise', 'boundaries': [10], 'values': [0.02, 0.002]},
+     r'"learning_rate.value" \(0.01\) must equal the first of "learning_rate.decay.values" \(0.02\)'),
+    ({'type': 'OneCycleLR', 'max_learning_rate': 0.1, 'total_steps': 10},
+     r'"learning_rate.decay.type" OneCycleLR takes no learning_rate'),
+])
+def test_learning_rate_block_mistakes_name_the_key(tmp_path, decay, message):
+    path = _optimizer_config(tmp_path, {'type': 'sgd'}, {'learning_rate': {'value': 0.01, 'decay': decay}})
+    with pytest.raises(ConfigError, match=message):
+        Config(path).lr_scheduler
+
+
 def test_adamw_cosine_and_constant(tmp_path):
     path = _optimizer_config(tmp_path, {'type': 'adamw', 'weight_decay': 0.01},
                              {'lr_scheduler': {'type': 'CosineAnnealingDecay', 'learning_rate': 0.1}})

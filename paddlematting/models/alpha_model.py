@@ -3,12 +3,14 @@
 The registered models take a dict (``{'img', 'trimap'?}``); export, the dygraph runner and
 Paddle Inference all need plain tensors in a fixed order instead.
 """
-from typing import List
+from typing import Dict, List
 
 import paddle.nn as nn
 
 # model types whose forward needs a trimap input besides the image
 TRIMAP_MODEL_TYPES = frozenset({'DIM'})
+# channels of each named input, [N, C, H, W]: the RGB image and the one-channel trimap
+INPUT_CHANNELS: Dict[str, int] = {'img': 3, 'trimap': 1}
 
 
 def input_names_for(model_type: str) -> List[str]:

@@ -20,23 +20,13 @@ import paddle
 import paddle.nn as nn
 import paddle.nn.functional as F
 
-from paddlematting.models.layers import ConvBNAct
-from paddlematting.models.losses import MRSD, CompositionLoss
-from paddlematting.utils import manager
+from ..utils import manager
+from ..utils.trimap_values import TRIMAP_FOREGROUND, TRIMAP_UNKNOWN
+from .layers import ConvBNAct, resize_bilinear
+from .losses import MRSD, CompositionLoss
+from .weights import load_model_weights
 
 __all__ = ['DIM', 'DIMDecoder', 'DIMRefiner', 'SkipUpsample']
-
-# trimap value of the unknown band; the losses only look at these pixels
-_UNKNOWN = 128
-
-
-def _resize_to(x: paddle.Tensor, size) -> paddle.Tensor:
-    """Bilinear resize (half-pixel centres) of [N,C,h,w] to ``size`` (H, W).
-
-    Not skipped when the sizes already agree: under ``paddle.jit.to_static``
-    the sizes are unknown while tracing, and the identity resize is exact.
-    """
-    return F.interpolate(x, size=size, mode='bilinear', align_corners=False)
 
 
 class SkipUpsample(nn.Layer):
@@ -53,7 +43,7 @@ class SkipUpsample(nn.Layer):
 
     def forward(self, x: paddle.Tensor, skip: paddle.Tensor) -> paddle.Tensor:
         """x [N,in,h,w], skip [N,in,H,W] -> [N,out,H,W], >= 0."""
-        return self.conv(_resize_to(x, skip.shape[-2:]) + skip)
+        return self.conv(resize_bilinear(x, size=skip.shape[-2:]) + skip)
 
 
 class DIMDecoder(nn.Layer):
@@ -180,8 +170,9 @@ class DIM(nn.Layer):
             self._hold_frozen_parts_in_eval()
         # without gradients into a frozen encoder/decoder, skip recording its graph
         with paddle.no_grad() if self.stage == 2 else contextlib.nullcontext():
-            encoder_input = paddle.concat([img, inputs['trimap'] / 255.0], axis=1)
-            alpha_raw = _resize_to(self.decoder(self.backbone(encoder_input)), size)
+            trimap = inputs['trimap'] / float(TRIMAP_FOREGROUND)  # to [0, 1]
+            encoder_input = paddle.concat([img, trimap], axis=1)
+            alpha_raw = resize_bilinear(self.decoder(self.backbone(encoder_input)), size=size)
         parts = {'alpha_raw': alpha_raw}
         if self.stage >= 2:
             parts['alpha_refine'] = self.refine(paddle.concat([img, alpha_raw], axis=1))
@@ -212,7 +203,7 @@ class DIM(nn.Layer):
             (stages 1, 3; weight 0.5; the raw alpha compositing fg over bg vs the
             image), ``alpha_pred`` (stages 2, 3; weight 1) and their sum ``all``.
         """
-        mask = label_dict['trimap'] == _UNKNOWN
+        mask = label_dict['trimap'] == TRIMAP_UNKNOWN  # the losses only look at the unknown band
         alpha = label_dict['alpha']
         losses = {}
         if self.stage in (1, 3):
@@ -227,7 +218,5 @@ class DIM(nn.Layer):
 
     def init_weight(self) -> None:
         """Load the whole-model ``pretrained`` checkpoint strictly when it is given."""
-        if self.pretrained is not None:
-            from paddlematting.utils.pretrained import load_pretrained_weights
-            load_pretrained_weights(self, self.pretrained, strict=True)
+        load_model_weights(self, self.pretrained, strict=True)
 

@@ -3,7 +3,7 @@
 Sub-layer attribute names (``_conv``, ``_batch_norm``) are part of the state-dict
 keys of PaddleSeg's published weights, so they must stay as they are.
 """
-from typing import Optional
+from typing import Optional, Sequence, Union
 
 import paddle
 import paddle.nn as nn
@@ -21,6 +21,25 @@ def activation_fn(name: Optional[str]):
     return _ACTIVATIONS[name]
 
 
+def resize_bilinear(x: paddle.Tensor,
+                    size: Union[Sequence[int], paddle.Tensor, None] = None,
+                    scale: Optional[float] = None,
+                    align_corners: bool = False) -> paddle.Tensor:
+    """Bilinear resize of ``x`` float32 [N,C,h,w] to ``size`` (H, W) or by ``scale``.
+
+    Exactly one of ``size`` and ``scale`` is given. ``size`` may be a tensor's shape slice
+    (``t.shape[-2:]`` or ``paddle.shape(t)[2:]``), so it works under ``paddle.jit.to_static``
+    with dynamic sizes: nothing here looks at the size's values, and an identity resize is
+    not skipped (it is exact). ``align_corners=False`` samples at half-pixel centres.
+    Returns float32 [N,C,H,W].
+    """
+    if (size is None) == (scale is None):
+        raise ValueError('resize_bilinear: give exactly one of size and scale, '
+                         f'got size={size!r}, scale={scale!r}')
+    return F.interpolate(x, size=size, scale_factor=scale, mode='bilinear',
+                         align_corners=align_corners)
+
+
 class ConvBNAct(nn.Layer):
     """Conv2D -> BatchNorm2D -> optional activation.
 
@@ -28,7 +47,9 @@ class ConvBNAct(nn.Layer):
         in_channels, out_channels: channel counts.
         kernel_size: square kernel size.
         stride: convolution stride.
-        padding: zero padding; None means ``kernel_size // 2`` ("same" for odd kernels at stride 1).
+        padding: zero padding: an int, ``'same'`` (Paddle's same padding, which for stride 2
+            on even sizes pads only the bottom/right edge), or None for ``kernel_size // 2``
+            (the same as ``'same'`` for odd kernels at stride 1).
         groups: convolution groups (``in_channels`` for a depthwise conv).
         act: 'relu', 'relu6' or None (linear output).
         bias: whether the convolution has a bias (a following BN usually makes it redundant).
@@ -38,8 +59,8 @@ class ConvBNAct(nn.Layer):
     """
 
     def __init__(self, in_channels: int, out_channels: int, kernel_size: int, stride: int = 1,
-                 padding: Optional[int] = None, groups: int = 1, act: Optional[str] = 'relu',
-                 bias: bool = False):
+                 padding: Union[int, str, None] = None, groups: int = 1,
+                 act: Optional[str] = 'relu', bias: bool = False):
         super().__init__()
         if padding is None:
             padding = kernel_size // 2

@@ -25,8 +25,11 @@ import paddle.nn as nn
 import paddle.nn.functional as F
 
 from ..utils import manager
+from ..utils.trimap_values import TRIMAP_UNKNOWN
+from .layers import resize_bilinear
 from .losses.reduction import masked_mean
 from .modnet_blocks import ConvIBNormReLU, GaussianBlur, SEBlock
+from .weights import load_model_weights
 
 # the semantic (LR) prediction lives at 1/16 of the input
 _SEMANTIC_SCALE = 1 / 16
@@ -36,13 +39,6 @@ _SIZE_MULTIPLE = 32
 _DETAIL_WEIGHT = 10.0
 _BAND_WEIGHT = 4.0
 _DETAIL_EPS = 1e-6
-# trimap value of the unknown (transition) band
-_UNKNOWN = 128
-
-
-def _rescale(x: paddle.Tensor, scale: float) -> paddle.Tensor:
-    """Bilinear resize by ``scale`` (align_corners=False, half-pixel centres)."""
-    return F.interpolate(x, scale_factor=scale, mode='bilinear', align_corners=False)
 
 
 class LRBranch(nn.Layer):
@@ -62,8 +58,8 @@ class LRBranch(nn.Layer):
                                       with_ibn=False, with_relu=False)
 
     def forward(self, enc32x: paddle.Tensor):
-        lr16x = self.conv_lr16x(_rescale(self.se_block(enc32x), 2))
-        lr8x = self.conv_lr8x(_rescale(lr16x, 2))
+        lr16x = self.conv_lr16x(resize_bilinear(self.se_block(enc32x), scale=2))
+        lr8x = self.conv_lr8x(resize_bilinear(lr16x, scale=2))
         semantic = F.sigmoid(self.conv_lr(lr8x)) if self.training else None
         return semantic, lr8x
 
@@ -98,14 +94,15 @@ class HRBranch(nn.Layer):
     def forward(self, img: paddle.Tensor, enc2x: paddle.Tensor, enc4x: paddle.Tensor,
                 lr8x: paddle.Tensor):
         enc2x = self.tohr_enc2x(enc2x)
-        hr4x = self.conv_enc2x(paddle.concat([_rescale(img, 1 / 2), enc2x], axis=1))
+        hr4x = self.conv_enc2x(paddle.concat([resize_bilinear(img, scale=1 / 2), enc2x], axis=1))
         hr4x = self.conv_enc4x(paddle.concat([hr4x, self.tohr_enc4x(enc4x)], axis=1))
         hr4x = self.conv_hr4x(
-            paddle.concat([hr4x, _rescale(lr8x, 2), _rescale(img, 1 / 4)], axis=1))
-        hr2x = self.conv_hr2x(paddle.concat([_rescale(hr4x, 2), enc2x], axis=1))
+            paddle.concat([hr4x, resize_bilinear(lr8x, scale=2), resize_bilinear(img, scale=1 / 4)],
+                          axis=1))
+        hr2x = self.conv_hr2x(paddle.concat([resize_bilinear(hr4x, scale=2), enc2x], axis=1))
         detail = None
         if self.training:
-            hr = self.conv_hr(paddle.concat([_rescale(hr2x, 2), img], axis=1))
+            hr = self.conv_hr(paddle.concat([resize_bilinear(hr2x, scale=2), img], axis=1))
             detail = F.sigmoid(hr)
         return detail, hr2x
 
@@ -126,9 +123,9 @@ class FusionBranch(nn.Layer):
 
     def forward(self, img: paddle.Tensor, lr8x: paddle.Tensor,
                 hr2x: paddle.Tensor) -> paddle.Tensor:
-        lr2x = _rescale(self.conv_lr4x(_rescale(lr8x, 2)), 2)
+        lr2x = resize_bilinear(self.conv_lr4x(resize_bilinear(lr8x, scale=2)), scale=2)
         f2x = self.conv_f2x(paddle.concat([lr2x, hr2x], axis=1))
-        f = self.conv_f(paddle.concat([_rescale(f2x, 2), img], axis=1))
+        f = self.conv_f(paddle.concat([resize_bilinear(f2x, scale=2), img], axis=1))
         return F.sigmoid(f)
 
 
@@ -208,9 +205,9 @@ class MODNet(nn.Layer):
         """
         img, alpha, trimap = label_dict['img'], label_dict['alpha'], label_dict['trimap']
         semantic, detail, matte = logit_dict['semantic'], logit_dict['detail'], logit_dict['matte']
-        band = trimap == _UNKNOWN
+        band = trimap == TRIMAP_UNKNOWN
 
-        semantic_target = self.blurer(_rescale(alpha, _SEMANTIC_SCALE))
+        semantic_target = self.blurer(resize_bilinear(alpha, scale=_SEMANTIC_SCALE))
         loss_semantic = F.mse_loss(semantic, semantic_target)
 
         # normalised by the band's pixel count (+eps), which reproduces the reference values
@@ -228,8 +225,9 @@ class MODNet(nn.Layer):
         # consistency: outside the band the (blurred, downscaled) matte is a target for the
         # semantic branch; inside it the detached semantic stands in, so that part adds no
         # error and the band's matte stays free
-        band_lr = F.interpolate(trimap, scale_factor=_SEMANTIC_SCALE, mode='nearest') == _UNKNOWN
-        matte_lr = self.blurer(_rescale(matte, _SEMANTIC_SCALE))
+        trimap_lr = F.interpolate(trimap, scale_factor=_SEMANTIC_SCALE, mode='nearest')
+        band_lr = trimap_lr == TRIMAP_UNKNOWN
+        matte_lr = self.blurer(resize_bilinear(matte, scale=_SEMANTIC_SCALE))
         target_con = paddle.where(band_lr, semantic.detach(), matte_lr)
         loss_con_sem = F.mse_loss(target_con, semantic)
 
@@ -246,6 +244,4 @@ class MODNet(nn.Layer):
 
     def init_weight(self) -> None:
         """Load ``pretrained`` whole-model weights strictly (every key must match)."""
-        if self.pretrained is not None:
-            from ..utils.pretrained import load_pretrained_weights
-            load_pretrained_weights(self, self.pretrained, strict=True)
+        load_model_weights(self, self.pretrained, strict=True)

@@ -10,13 +10,16 @@ import inspect
 import numbers
 import types
 import typing
-from typing import Any, Dict, Sequence
+from typing import Any, Dict, Optional, Sequence
 
 from . import manager
 from .config_loading import ConfigError
+from .manager import ComponentManager
 
 
-def _lookup_component(type_name: str, key_path: str, source: str, preferred=None):
+def _lookup_component(type_name: str, key_path: str, source: str,
+                      preferred: Optional[ComponentManager] = None) -> Any:
+    """The class registered as ``type_name``, searching ``preferred`` first, then every registry."""
     registries = list(manager.ALL_REGISTRIES)
     if preferred is not None:
         registries.remove(preferred)
@@ -146,11 +149,11 @@ def _check_arguments(cls: Any, kwargs: Dict[str, Any], key_path: str, source: st
 
 
 def check_component(cfg: Dict[str, Any], key_path: str, source: str = '<config>',
-                    preferred=None) -> Any:
+                    preferred: Optional[ComponentManager] = None) -> Any:
     """Check a ``{'type': ...}`` mapping's argument names and simple types without building it.
 
     Returns the registered class. Raises ConfigError as :func:`build_component` would;
-    missing arguments are not checked.
+    missing arguments are not checked. ``preferred`` as in :func:`build_component`.
     """
     type_name = cfg['type']
     if not isinstance(type_name, str):
@@ -160,7 +163,8 @@ def check_component(cfg: Dict[str, Any], key_path: str, source: str = '<config>'
     return cls
 
 
-def build_component(cfg: Any, key_path: str, source: str = '<config>', preferred=None) -> Any:
+def build_component(cfg: Any, key_path: str, source: str = '<config>',
+                    preferred: Optional[ComponentManager] = None) -> Any:
     """Build every ``{'type': ...}`` mapping inside ``cfg`` (lists and mappings recursed).
 
     ``key_path`` (e.g. ``model.backbone``) and ``source`` (the config file) only serve
@@ -169,6 +173,10 @@ def build_component(cfg: Any, key_path: str, source: str = '<config>', preferred
     type hint (int, float, bool, str, Optional/Union/List/Tuple of those) name the key and
     the expected type; missing arguments name the component and the key. A component's
     own arguments are checked before its nested components are built.
+
+    ``preferred`` (e.g. ``manager.MODELS`` for the ``model`` section) is searched first for
+    ``cfg``'s own ``type``, and is the registry listed when that type is unknown; None, and
+    every nested component, searches all registries.
     """
     if isinstance(cfg, list):
         return [build_component(v, f'{key_path}[{i}]', source) for i, v in enumerate(cfg)]

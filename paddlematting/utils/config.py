@@ -6,6 +6,7 @@ stay relative to the current directory, as in PaddleSeg.
 """
 import copy
 import inspect
+import math
 import numbers
 import os
 from typing import Any, Dict, Optional, Sequence, Tuple
@@ -159,7 +160,8 @@ class Config:
         """Build ``lr_scheduler`` (or the older ``learning_rate`` block) as PaddleSeg does.
 
         ``type`` names a ``paddle.optimizer.lr`` class (``poly``/``piecewise``/``cosine`` also
-        accepted in ``learning_rate.decay``); the other keys are its arguments, except
+        accepted in ``learning_rate.decay``, whose ``learning_rate.value`` is handed over as
+        :meth:`_hand_over_block_value` says); the other keys are its arguments, except
         ``warmup_iters`` (int >= 0) and ``warmup_start_lr`` (float, required with warmup_iters,
         as in PaddleSeg): with ``warmup_iters > 0`` the result is a ``LinearWarmup`` whose rate
         rises linearly from ``warmup_start_lr`` at step 0 to the wrapped scheduler's starting
@@ -168,6 +170,7 @@ class Config:
         steps left after warmup, ``iters - warmup_iters`` (at least 1).
         """
         import paddle
+        block_value = None  # learning_rate.value of the older block form
         if self.dic.get('lr_scheduler'):
             spec = dict(self.dic['lr_scheduler'])
             where = 'lr_scheduler'
@@ -178,8 +181,11 @@ class Config:
             decay = lr.get('decay')
             if not decay:
                 return float(lr['value'])
+            if not isinstance(decay, dict):
+                raise ConfigError(f'{self.path}: key "learning_rate.decay" must be a mapping, '
+                                  f'got {type(decay).__name__}')
             spec = dict(decay)
-            spec.setdefault('learning_rate', lr['value'])
+            block_value = lr['value']
             where = 'learning_rate.decay'
         else:
             raise ConfigError(f'{self.path}: neither "lr_scheduler" nor "learning_rate" is set')
@@ -192,6 +198,8 @@ class Config:
             known = sorted(n for n in dir(paddle.optimizer.lr) if n.endswith('Decay') or n.endswith('LR'))
             raise ConfigError(f'{self.path}: "{where}.type" is "{type_name}", not a paddle.optimizer.lr '
                               f'scheduler; known: {", ".join(known)}')
+        if block_value is not None:
+            self._hand_over_block_value(spec, cls, type_name, block_value)
         warmup_iters, warmup_start_lr = self._pop_warmup(spec, where)
         # PaddleSeg's conventions: decay over the whole run (after warmup) unless told otherwise
         if type_name == 'PolynomialDecay':
@@ -213,6 +221,37 @@ class Config:
         return paddle.optimizer.lr.LinearWarmup(learning_rate=scheduler, warmup_steps=warmup_iters,
                                                 start_lr=warmup_start_lr, end_lr=base_lr)
 
+    def _hand_over_block_value(self, spec: Dict[str, Any], cls: type, type_name: str,
+                               value: Any) -> None:
+        """Give ``learning_rate.value`` to the decay ``spec`` (a dict of ``cls``'s arguments).
+
+        A scheduler taking ``learning_rate`` (PolynomialDecay, CosineAnnealingDecay, ...) gets
+        it unless ``learning_rate.decay`` sets it. PiecewiseDecay has no single base rate: its
+        ``learning_rate.decay.values`` (one rate per interval) are required and must start at
+        ``value``. Any other scheduler without a ``learning_rate`` argument is refused, since
+        ``value`` would be ignored. Raises ConfigError naming the key.
+        """
+        if 'learning_rate' in inspect.signature(cls).parameters:
+            spec.setdefault('learning_rate', value)
+            return
+        if type_name != 'PiecewiseDecay':
+            raise ConfigError(f'{self.path}: "learning_rate.decay.type" {type_name} takes no '
+                              f'learning_rate, so "learning_rate.value" cannot set its rate; write an '
+                              f'"lr_scheduler" section with {type_name}\'s own arguments instead')
+        values = spec.get('values')
+        if not values or not isinstance(values, list):
+            found = 'missing' if values is None else f'{values!r}'
+            raise ConfigError(f'{self.path}: "learning_rate.decay" is piecewise but '
+                              f'"learning_rate.decay.values" is {found}; expected a list of rates, one '
+                              f'per interval (one more than "boundaries"), starting at '
+                              f'learning_rate.value ({value!r})')
+        first = values[0]
+        if (not _is_number(first) or not _is_number(value)
+                or not math.isclose(first, value, rel_tol=1e-9, abs_tol=0.0)):
+            raise ConfigError(f'{self.path}: "learning_rate.value" ({value!r}) must equal the first of '
+                              f'"learning_rate.decay.values" ({first!r}), the rate PiecewiseDecay '
+                              f'starts at')
+
     def _pop_warmup(self, spec: Dict[str, Any], where: str) -> Tuple[int, Optional[float]]:
         """Remove ``warmup_iters``/``warmup_start_lr`` from ``spec``; return them checked.
 
@@ -232,7 +271,7 @@ class Config:
         if start_lr is None:
             raise ConfigError(f'{self.path}: "{where}.warmup_iters" is {iters} but "{where}.warmup_start_lr" '
                               f'is missing; set the rate the warmup starts from (e.g. 1.0e-5)')
-        if isinstance(start_lr, bool) or not isinstance(start_lr, numbers.Real) or start_lr < 0:
+        if not _is_number(start_lr) or start_lr < 0:
             raise ConfigError(f'{self.path}: "{where}.warmup_start_lr" must be a number >= 0, '
                               f'got {start_lr!r}')
         return iters, float(start_lr)
@@ -280,10 +319,35 @@ def _override_learning_rate(dic: Dict[str, Any], lr: float, path: str) -> Dict[s
     sched = dic.get('lr_scheduler')
     if sched:
         if sched.get('type') == 'PiecewiseDecay' and sched.get('values'):
-            first = float(sched['values'][0])
-            sched['values'] = [lr * float(v) / first for v in sched['values']] if first else [lr] * len(sched['values'])
+            sched['values'] = _rescaled_rates(sched['values'], lr)
         else:
             sched['learning_rate'] = lr
     else:
-        dic.setdefault('learning_rate', {})['value'] = lr
+        block = dic.setdefault('learning_rate', {})
+        block['value'] = lr
+        decay = block.get('decay')
+        if isinstance(decay, dict) and decay.get('values') and _is_piecewise(decay.get('type')):
+            decay['values'] = _rescaled_rates(decay['values'], lr)
     return dic
+
+
+def _is_number(value: Any) -> bool:
+    """Whether a config value is a real number (YAML int or float, not a bool)."""
+    return isinstance(value, numbers.Real) and not isinstance(value, bool)
+
+
+def _is_piecewise(type_name: Any) -> bool:
+    """Whether a scheduler ``type`` (class name or ``learning_rate.decay`` alias) is PiecewiseDecay."""
+    return (isinstance(type_name, str)
+            and _DECAY_ALIASES.get(type_name, type_name) == 'PiecewiseDecay')
+
+
+def _rescaled_rates(values: Sequence[Any], lr: float) -> list:
+    """PiecewiseDecay ``values`` scaled so that the first is exactly ``lr``, ratios kept.
+
+    A schedule starting at 0 has no ratios to keep: every step becomes ``lr``.
+    """
+    first = float(values[0])
+    if not first:
+        return [lr] * len(values)
+    return [lr] + [lr * float(v) / first for v in values[1:]]

@@ -4,14 +4,17 @@ Keys are compared with the layer's ``state_dict()`` before anything is set, so a
 strict load that fails leaves the layer exactly as it was.
 """
 import copy
+import logging
 import os
 from typing import Any, Dict, List, NamedTuple, Tuple, Union
 
 import numpy as np
 import paddle
-from paddleseg.utils import logger
 
 from .download import archive_suffix, cached_download, is_url
+
+# a child of the 'paddlematting' logger, which the command-line tools configure
+logger = logging.getLogger(__name__)
 
 WEIGHTS_FILE_NAME = 'model.pdparams'
 PRETRAINED_KEY = 'pretrained'

@@ -14,9 +14,9 @@ import paddle
 import paddle.nn as nn
 import paddle.nn.functional as F
 
-from paddlematting.utils import manager
-from paddlematting.models.backbones.weights import load_backbone_weights
-from paddlematting.models.layers import ConvBNAct
+from ...utils import manager
+from ..layers import ConvBNAct, resize_bilinear
+from ..weights import load_model_weights
 
 __all__ = ['HRNet', 'HRNet_W18']
 
@@ -160,8 +160,8 @@ class FuseLayers(nn.Layer):
                     z = conv(z)
                 if j > i:
                     # paddle.shape keeps the size dynamic in exported (static) graphs
-                    z = F.interpolate(z, size=paddle.shape(xs[i])[2:], mode='bilinear',
-                                      align_corners=self.align_corners)
+                    z = resize_bilinear(z, size=paddle.shape(xs[i])[2:],
+                                        align_corners=self.align_corners)
                 y = y + z
             outs.append(F.relu(y))
         return outs
@@ -258,7 +258,7 @@ class HRNet(nn.Layer):
             elif isinstance(layer, nn.BatchNorm2D):
                 nn.initializer.Constant(1.0)(layer.weight)
                 nn.initializer.Constant(0.0)(layer.bias)
-        load_backbone_weights(self, self.pretrained)
+        load_model_weights(self, self.pretrained, strict=False)
 
     def forward(self, x: paddle.Tensor) -> List[paddle.Tensor]:
         stem = self.conv_layer1_1(x)

@@ -11,7 +11,7 @@ import paddle.nn as nn
 
 from ...utils import manager
 from ..layers import ConvBNAct
-from .weights import load_backbone_weights
+from ..weights import load_model_weights
 
 # (expansion t, output channels c, blocks n, first stride s) per stage, from the paper's Table 2
 _STAGE_SETTINGS = ((1, 16, 1, 1), (6, 24, 2, 2), (6, 32, 3, 2), (6, 64, 4, 2),
@@ -110,5 +110,5 @@ class MobileNetV2(nn.Layer):
 
     def init_weight(self) -> None:
         """Load ``pretrained`` (non-strict: a classifier head in the file is ignored)."""
-        load_backbone_weights(self, self.pretrained)
+        load_model_weights(self, self.pretrained, strict=False)
 

@@ -14,9 +14,9 @@ import paddle
 import paddle.nn as nn
 import paddle.nn.functional as F
 
-from paddlematting.utils import manager
-from paddlematting.models.backbones.weights import load_backbone_weights
-from paddlematting.models.layers import ConvBNAct
+from ...utils import manager
+from ..layers import ConvBNAct
+from ..weights import load_model_weights
 
 __all__ = ['ResNet_vd', 'ResNet18_vd', 'ResNet34_vd', 'ResNet50_vd', 'ResNet101_vd',
            'ResNet152_vd', 'ResNet200_vd']
@@ -136,7 +136,7 @@ class ResNet_vd(nn.Layer):
         self.init_weight()
 
     def init_weight(self) -> None:
-        load_backbone_weights(self, self.pretrained)
+        load_model_weights(self, self.pretrained, strict=False)
 
     def forward(self, x: paddle.Tensor) -> List[paddle.Tensor]:
         y = self.conv1_3(self.conv1_2(self.conv1_1(x)))

@@ -15,8 +15,8 @@ import paddle
 import paddle.nn as nn
 import paddle.nn.functional as F
 
-from paddlematting.models.backbones.weights import load_backbone_weights
-from paddlematting.utils import manager
+from ...utils import manager
+from ..weights import load_model_weights
 
 __all__ = ['VGGConvBlock', 'VGG16']
 
@@ -94,4 +94,4 @@ class VGG16(nn.Layer):
 
     def init_weight(self) -> None:
         """Load ``pretrained`` non-strictly when it is given."""
-        load_backbone_weights(self, self.pretrained)
+        load_model_weights(self, self.pretrained, strict=False)
