@@ -28,7 +28,8 @@ sys.path.insert(0, REPO_ROOT)
 
 from paddlematting import Config  # noqa: E402
 from paddlematting.core.evaluator import evaluate  # noqa: E402
-from paddlematting.core.predictor import collect_inputs, predict_images  # noqa: E402
+from paddlematting.core.input_collection import collect_inputs  # noqa: E402
+from paddlematting.core.predictor import predict_images  # noqa: E402
 from paddlematting.core.runner import dygraph_runner  # noqa: E402
 from paddlematting.core.runtime import resolve_device, seed_everything  # noqa: E402
 from paddlematting.core.trainer import Trainer, TrainOptions  # noqa: E402

@@ -5,7 +5,8 @@ import os
 import numpy as np
 import pytest
 
-from paddlematting.core.predictor import collect_inputs, predict_images
+from paddlematting.core.input_collection import collect_inputs
+from paddlematting.core.predictor import predict_images
 from paddlematting.core.visualization import read_background
 from paddlematting.transforms import LoadImages, Normalize, ResizeByShort, ResizeToIntMult
 from paddlematting.utils.image_io import read_alpha, read_image, write_png
@@ -191,3 +192,15 @@ def test_an_undecodable_background_file_is_rejected_naming_the_flag_and_file(tmp
     path.write_bytes(b'not an image')
     with pytest.raises(ValueError, match=r'^--background .*bg\.png: cannot decode'):
         read_background(str(path))
+
+
+def test_a_runner_returning_the_wrong_shape_fails_that_input_with_both_shapes(tmp_path):
+    write_png(str(tmp_path / 'in' / 'p.png'), _image(40, 40))
+
+    def wrong_size(img, trimap):
+        return np.zeros((img.shape[0], 1, 8, 8), np.float32)
+
+    result = predict_images(wrong_size, VAL_TRANSFORMS, collect_inputs(str(tmp_path / 'in')),
+                            str(tmp_path / 'out'), show_progress=False)
+    assert result.written == [] and len(result.failed) == 1
+    assert 'shape (1, 1, 8, 8)' in result.failed[0][1] and '[1, 1, 32, 32]' in result.failed[0][1]

@@ -10,7 +10,8 @@ from conftest import REAL_DATA_ROOT, REPO_ROOT
 from paddlematting import Config
 from paddlematting.cli.export import run as export_run
 from paddlematting.core.visualization import composite
-from paddlematting.inference import build_transforms, load_deploy_config, predict_alpha
+from paddlematting.inference import DeployConfig, load_deploy_config, write_deploy_config
+from paddlematting.transforms.pipeline import build_transforms, predict_alpha
 from paddlematting.utils.image_io import read_alpha, read_image
 
 CONFIG = os.path.join(REPO_ROOT, 'configs', 'modnet', 'modnet_mobilenetv2.yml')
@@ -76,3 +77,35 @@ def test_infer_script_rejects_a_malformed_background_before_loading_the_model(tm
     assert code == 2
     errors = [m for m in records if '--background' in m]
     assert len(errors) == 1 and "'1,2' is not a colour" in errors[0]
+
+
+def _fake_export(folder, input_names):
+    """A folder load_deploy_config accepts (empty model files) for a model with these inputs."""
+    os.makedirs(folder)
+    for name in ('model.json', 'model.pdiparams'):
+        open(os.path.join(folder, name), 'wb').close()
+    write_deploy_config(DeployConfig(folder=folder, model_file='model.json',
+                                     params_file='model.pdiparams',
+                                     transforms=[{'type': 'Normalize'}], input_names=input_names))
+    return folder
+
+
+def test_infer_script_asks_for_trimaps_before_building_the_predictor(tmp_path, records,
+                                                                    monkeypatch):
+    infer = _load_infer_script()
+
+    def no_predictor(*args, **kwargs):
+        raise AssertionError('the Predictor was built before the trimap check')
+
+    monkeypatch.setattr(infer, 'Predictor', no_predictor)
+    folder = _fake_export(str(tmp_path / 'dim_export'), ['img', 'trimap'])
+    image_path = os.path.join(REAL_DATA_ROOT, 'val', 'fg', 'GT05.png')
+    assert infer.main(['--model_dir', folder, '--image_path', image_path]) == 2
+    assert any('needs a trimap' in m and folder in m for m in records)
+
+
+def test_infer_script_exits_2_naming_a_model_dir_without_deploy_yaml(tmp_path, records):
+    image_path = os.path.join(REAL_DATA_ROOT, 'val', 'fg', 'GT05.png')
+    missing = str(tmp_path / 'no_model')
+    assert _load_infer_script().main(['--model_dir', missing, '--image_path', image_path]) == 2
+    assert any('deploy.yaml' in m and missing in m for m in records)

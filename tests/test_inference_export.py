@@ -209,3 +209,12 @@ def test_fixed_input_shape_export_runs_at_that_shape(tmp_path, rng):
     np.testing.assert_allclose(Predictor(folder, device='cpu', threads=1)(img), _dygraph(model, img), atol=1e-4)
     with pytest.raises(ValueError, match='N 3 H W'):
         export_model(model, str(tmp_path / 'bad'), TRANSFORMS, input_shape=[1, 4, 32, 64])
+
+
+def test_default_cache_dir_follows_paddlematting_home_unless_the_export_cache_is_set(
+        tmp_path, monkeypatch):
+    monkeypatch.delenv(export_module.CACHE_ENV, raising=False)
+    monkeypatch.setenv('PADDLEMATTING_HOME', str(tmp_path / 'home'))
+    assert export_module.default_cache_dir() == os.path.join(str(tmp_path / 'home'), 'exports')
+    monkeypatch.setenv(export_module.CACHE_ENV, str(tmp_path / 'exports_here'))
+    assert export_module.default_cache_dir() == str(tmp_path / 'exports_here')

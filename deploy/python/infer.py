@@ -8,8 +8,9 @@
 The folder comes from ``export.py``; its deploy.yaml carries the preprocessing. For each input
 ``REL/NAME.ext`` this writes ``save_dir/REL/NAME_alpha.png`` and ``NAME_rgba.png`` (and, with
 ``--background``, ``NAME_composite.png``), exactly as ``predict.py --backend inference`` does
-(same functions). Exits 1 when any input failed, 2 when a trimap model gets no --trimap_path
-or --background is unusable (checked before the model is loaded).
+(same functions). Exits 1 when any input failed, 2 when the inputs or --background are
+unusable, --model_dir holds no readable export, or a trimap model (deploy.yaml's
+``input_names``) gets no --trimap_path; all of these are checked before the model is loaded.
 """
 import argparse
 import logging
@@ -21,10 +22,11 @@ REPO_ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__fi
 if REPO_ROOT not in sys.path:  # run from a checkout without `pip install -e .`
     sys.path.insert(0, REPO_ROOT)
 
-from paddlematting.cli.common import setup_logging  # noqa: E402
-from paddlematting.core.predictor import (EXIT_BAD_INPUTS, gather_prediction_inputs,  # noqa: E402
-                                          predict_images, report_prediction)
-from paddlematting.inference import Predictor  # noqa: E402
+from paddlematting.cli.common import (EXIT_BAD_INPUTS, add_prediction_input_args,  # noqa: E402
+                                      report_prediction, setup_logging)
+from paddlematting.core.input_collection import gather_prediction_inputs  # noqa: E402
+from paddlematting.core.predictor import predict_images  # noqa: E402
+from paddlematting.inference import Predictor, load_deploy_config  # noqa: E402
 
 logger = logging.getLogger('paddlematting')
 
@@ -32,19 +34,13 @@ logger = logging.getLogger('paddlematting')
 def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description='Alpha mattes from an exported model folder.')
     parser.add_argument('--model_dir', required=True, help='A folder written by export.py (has deploy.yaml).')
-    parser.add_argument('--image_path', required=True,
-                        help='An image, a folder (searched recursively) or a .txt list of images.')
-    parser.add_argument('--trimap_path', default=None,
-                        help='Trimaps in the same form; required by trimap models such as DIM.')
+    add_prediction_input_args(parser)
     parser.add_argument('--save_dir', default='./output/infer', help='Where the PNGs go.')
     parser.add_argument('--device', choices=('cpu', 'gpu'), default=None,
                         help='Default gpu when Paddle has CUDA and sees a GPU, else cpu.')
     parser.add_argument('--threads', type=int, default=None, help='CPU threads; default all cores.')
     parser.add_argument('--tensorrt', choices=('fp32', 'fp16'), default=None,
                         help='Run GPU subgraphs with TensorRT at this precision (GPU builds with TensorRT).')
-    parser.add_argument('--background', default=None, metavar='PATH|#RRGGBB|r,g,b',
-                        help='Also write NAME_composite.png: each image over this background, an '
-                             'image file (scaled up if smaller, centre-cropped) or a colour.')
     return parser.parse_args(argv)
 
 
@@ -57,10 +53,15 @@ def main(argv: Optional[List[str]] = None) -> int:
     except (OSError, ValueError) as error:  # missing path, trimap mismatch, bad background
         logger.error('%s', error)
         return EXIT_BAD_INPUTS
-    predictor = Predictor(args.model_dir, device=args.device, threads=args.threads, tensorrt=args.tensorrt)
-    if predictor.needs_trimap and args.trimap_path is None:
+    try:
+        deploy = load_deploy_config(args.model_dir)
+    except (OSError, ValueError) as error:  # no deploy.yaml, a malformed one, missing files
+        logger.error('%s', error)
+        return EXIT_BAD_INPUTS
+    if deploy.needs_trimap and args.trimap_path is None:
         logger.error('%s needs a trimap for every image: pass --trimap_path.', args.model_dir)
         return EXIT_BAD_INPUTS
+    predictor = Predictor(args.model_dir, device=args.device, threads=args.threads, tensorrt=args.tensorrt)
     logger.info('Predicting %d images with %s on %s...', len(inputs), args.model_dir, predictor.device)
     result = predict_images(predictor, predictor.transforms.transforms, inputs, args.save_dir,
                             needs_trimap=predictor.needs_trimap, background=background)

@@ -1,17 +1,38 @@
-"""What the train, val and predict commands share: logging, device and backend flags, runners."""
+"""What the command-line tools share: logging, config/device/backend/input flags, runners,
+and the prediction tools' exit codes and report."""
 import argparse
 import logging
 import sys
 from typing import Optional, Tuple
 
-from ..core.runner import Runner, dygraph_runner
+from ..core.predictor import PredictResult
+from ..core.runner import dygraph_runner
 from ..core.runtime import DEVICES, environment_report, resolve_device
+from ..transforms.pipeline import Runner
 from ..utils.config import Config
 from ..utils.pretrained import load_pretrained_weights, pretrained_key_paths, resolve_weights_path
+
+try:
+    from paddle.base.core import EnforceNotMet as PaddleEnforceError
+except ImportError:  # a paddle without this module: its errors are RuntimeErrors there
+    PaddleEnforceError = RuntimeError
 
 logger = logging.getLogger('paddlematting')
 
 BACKENDS = ('dygraph', 'inference')
+
+# exit statuses of predict.py and deploy/python/infer.py
+EXIT_OK = 0
+EXIT_SOME_FAILED = 1  # some images could not be predicted (the others were written)
+EXIT_BAD_INPUTS = 2  # nothing was predicted: the inputs or flags are unusable
+
+# what "Paddle Inference cannot be used here" raises, so build_runner falls back to dygraph:
+# no paddle.inference or paddle2onnx (ImportError); no usable device, an op without a static
+# or inference kernel (RuntimeError, NotImplementedError among them: paddle maps its
+# NotFound / PreconditionNotMet / Unavailable / Unimplemented errors there); files that
+# cannot be written or read (OSError); paddle's untyped C++ failures (EnforceNotMet).
+# Anything else (a ValueError from tracing the model, say) is a bug and is raised.
+INFERENCE_UNAVAILABLE_ERRORS = (ImportError, RuntimeError, OSError, PaddleEnforceError)
 
 
 def setup_logging(level: int = logging.INFO) -> None:
@@ -35,6 +56,18 @@ def add_config_args(parser: argparse.ArgumentParser) -> None:
     parser.add_argument('--device', choices=DEVICES, default=None,
                         help='Where to run; default gpu when paddle has CUDA and a GPU is '
                              'visible, else cpu.')
+
+
+def add_prediction_input_args(parser: argparse.ArgumentParser) -> None:
+    """--image_path, --trimap_path and --background (predict.py and deploy/python/infer.py)."""
+    parser.add_argument('--image_path', required=True,
+                        help='An image, a folder (searched recursively) or a .txt list of images.')
+    parser.add_argument('--trimap_path', default=None,
+                        help='Trimaps in the same form (folder: matched by relative name); '
+                             'required by trimap models such as DIM.')
+    parser.add_argument('--background', default=None, metavar='PATH|#RRGGBB|r,g,b',
+                        help='Also write NAME_composite.png: each image over this background, an '
+                             'image file (scaled up if smaller, centre-cropped) or a colour.')
 
 
 def add_backend_arg(parser: argparse.ArgumentParser) -> None:
@@ -87,8 +120,9 @@ def build_runner(cfg: Config, model_path: Optional[str], device: str,
                  backend: Optional[str] = None) -> Tuple[Runner, str]:
     """The runner for val/predict and the backend actually used.
 
-    ``backend`` None picks inference on CPU and dygraph on GPU. When the inference backend
-    cannot be imported or the export fails, a warning says why and dygraph is used.
+    ``backend`` None picks inference on CPU and dygraph on GPU. When Paddle Inference is
+    unavailable (one of ``INFERENCE_UNAVAILABLE_ERRORS``), a warning gives the error and
+    dygraph is used; any other error is raised.
     """
     backend = backend or ('inference' if device == 'cpu' else 'dygraph')
     if not model_path:
@@ -97,7 +131,7 @@ def build_runner(cfg: Config, model_path: Optional[str], device: str,
     if backend == 'inference':
         try:
             return _inference_runner(cfg, model_path, device), 'inference'
-        except Exception as error:  # any failure here has a working fallback
+        except INFERENCE_UNAVAILABLE_ERRORS as error:
             logger.warning('The inference backend is unavailable (%s: %s); falling back to '
                            'dygraph.', type(error).__name__, error)
     model = cfg.model
@@ -106,3 +140,15 @@ def build_runner(cfg: Config, model_path: Optional[str], device: str,
     model.eval()
     return dygraph_runner(model), 'dygraph'
 
+
+def report_prediction(result: PredictResult, n_inputs: int, save_dir: str,
+                      composites: bool = False) -> int:
+    """Log what ``core.predictor.predict_images`` wrote and failed; return the exit status
+    (``EXIT_OK``, or ``EXIT_SOME_FAILED`` when any input failed)."""
+    logger.info('Wrote %d alpha mattes (and cut-outs%s) to %s.', len(result.written),
+                ', composites' if composites else '', save_dir)
+    if result.failed:
+        logger.error('%d of %d images failed:\n%s', len(result.failed), n_inputs,
+                     '\n'.join(f'  {path}: {reason}' for path, reason in result.failed))
+        return EXIT_SOME_FAILED
+    return EXIT_OK

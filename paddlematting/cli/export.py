@@ -5,9 +5,9 @@ import os
 import sys
 from typing import List, Optional
 
-from ..inference.export import export_model
+from ..inference.export import config_inference_transforms, export_model
 from ..utils.pretrained import load_pretrained_weights
-from .common import read_config, setup_logging
+from .common import add_config_args, start
 
 logger = logging.getLogger('paddlematting')
 
@@ -15,23 +15,22 @@ logger = logging.getLogger('paddlematting')
 def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(
         description='Export a matting model for Paddle Inference: model.json/.pdiparams + deploy.yaml.')
-    parser.add_argument('--config', required=True, help='the model config (YAML)')
+    add_config_args(parser)
     parser.add_argument('--model_path', default=None,
                         help='trained weights (.pdparams file, folder or URL); default: the config\'s own')
     parser.add_argument('--save_dir', default='output/export', help='the folder to write (default output/export)')
     parser.add_argument('--input_shape', nargs=4, type=int, default=None, metavar=('N', 'C', 'H', 'W'),
                         help='fix the input shape; default dynamic batch, height and width')
     parser.add_argument('--onnx', action='store_true', help='also write model.onnx (needs paddle2onnx)')
-    parser.add_argument('--opts', nargs='+', default=[], help='config overrides, key.sub=value')
     return parser.parse_args(argv)
 
 
 def run(argv: Optional[List[str]] = None) -> str:
     """Parse ``argv``, export, and return the written folder."""
     args = parse_args(argv)
-    setup_logging()
-
-    cfg = read_config(args)  # with --model_path: the config's pretrained keys are skipped
+    # the model is built (and traced) on --device; with --model_path the config's
+    # pretrained keys are skipped (see common.read_config)
+    cfg, _ = start(args)
     model = cfg.model
     if args.model_path:
         load_pretrained_weights(model, args.model_path, strict=True)
@@ -40,7 +39,7 @@ def run(argv: Optional[List[str]] = None) -> str:
         logger.warning('No --model_path given: exporting the weights the config builds with '
                        '(random unless model.pretrained is set in %s). Pass --model_path with '
                        'your trained model.pdparams to export it.', args.config)
-    transforms = cfg.val_dataset_config.get('transforms') or [{'type': 'Normalize'}]
+    transforms = config_inference_transforms(cfg)
     folder = export_model(model, args.save_dir, transforms, model_type=cfg.model_config.get('type'),
                           input_shape=args.input_shape, onnx=args.onnx)
     logger.info('Exported to %s.', os.path.abspath(folder))

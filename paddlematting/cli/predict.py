@@ -3,7 +3,7 @@
 For each input ``REL/NAME.ext`` writes ``save_dir/REL/NAME_alpha.png`` and
 ``save_dir/REL/NAME_rgba.png`` (inputs differing only in extension keep it, ``a.jpg_alpha.png``;
 list lines outside the list's folder go straight into save_dir; see
-``paddlematting.core.predictor`` for the naming rules), and with ``--background`` (an image
+``paddlematting.core.input_collection`` for the naming rules), and with ``--background`` (an image
 file or a colour ``#RRGGBB`` / ``r,g,b``) also ``save_dir/REL/NAME_composite.png``.
 Exits 1 when any input failed (each failure is logged), 2 when the inputs cannot be
 collected (a missing path, a trimap count that does not match), the flags are incomplete or
@@ -14,13 +14,13 @@ import logging
 import sys
 from typing import List, Optional
 
-from ..core.predictor import (EXIT_BAD_INPUTS, gather_prediction_inputs,
-                              predict_images, report_prediction)
+from ..core.input_collection import gather_prediction_inputs
+from ..core.predictor import predict_images
 from ..models.alpha_model import input_names_for
-from .common import add_backend_arg, add_config_args, build_runner, start
+from .common import (EXIT_BAD_INPUTS, add_backend_arg, add_config_args, add_prediction_input_args,
+                     build_runner, report_prediction, start)
 
 logger = logging.getLogger('paddlematting')
-
 
 
 def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
@@ -29,15 +29,8 @@ def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
     add_backend_arg(parser)
     parser.add_argument('--model_path', default=None,
                         help='Weights: a .pdparams file, a checkpoint folder or a URL.')
-    parser.add_argument('--image_path', required=True,
-                        help='An image, a folder (searched recursively) or a .txt list of images.')
-    parser.add_argument('--trimap_path', default=None,
-                        help='Trimaps in the same form (folder: matched by relative name); '
-                             'required by trimap models such as DIM.')
+    add_prediction_input_args(parser)
     parser.add_argument('--save_dir', default='./output/results', help='Where the PNGs go.')
-    parser.add_argument('--background', default=None, metavar='PATH|#RRGGBB|r,g,b',
-                        help='Also write NAME_composite.png: each image over this background, an '
-                             'image file (scaled up if smaller, centre-cropped) or a colour.')
     return parser.parse_args(argv)
 
 

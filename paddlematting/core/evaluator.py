@@ -15,9 +15,11 @@ import paddle
 from tqdm import tqdm
 
 from ..metrics import build_metrics
+from ..transforms.pipeline import Runner, apply_known_regions
 from ..utils.image_io import write_png
-from .runner import Runner, as_numpy, apply_known_regions, predict_batch
+from .runner import as_numpy, predict_batch
 from .sample_order import iterate_batches
+from .visualization import network_input_picture
 
 DEFAULT_METRICS = ('sad', 'mse', 'grad', 'conn')
 PER_IMAGE_CSV = 'metrics_per_image.csv'
@@ -42,14 +44,6 @@ class EvalResult:
     def summary(self) -> str:
         """One line such as 'SAD: 12.3456, MSE: 0.0123, ...'."""
         return ', '.join(f'{name.upper()}: {value:.4f}' for name, value in self.metrics.items())
-
-
-def network_input_picture(img_chw: np.ndarray) -> np.ndarray:
-    """A normalised image [3,H,W] stretched to uint8 [H,W,3] for display."""
-    img = np.transpose(np.asarray(img_chw, dtype=np.float32), (1, 2, 0))
-    low, high = float(img.min()), float(img.max())
-    scale = 255.0 / (high - low) if high > low else 0.0
-    return np.clip((img - low) * scale, 0, 255).astype(np.uint8)
 
 
 def result_path(save_dir: str, img_name: str) -> str:

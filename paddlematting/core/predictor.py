@@ -1,58 +1,29 @@
-"""Predict alphas for user images: find inputs, prepare, run, restore, write PNGs.
+"""Predict alphas for user images: prepare, run, restore, write PNGs.
 
-For every input ``REL/NAME.ext`` it writes ``save_dir/REL/NAME_alpha.png`` (8-bit matte at
-the input's size) and ``save_dir/REL/NAME_rgba.png`` (the image with the matte as its
-fourth channel); given a background, also ``save_dir/REL/NAME_composite.png`` (RGB,
+For every input (found and named by ``core.input_collection``) with output name ``REL/NAME``
+it writes ``save_dir/REL/NAME_alpha.png`` (8-bit matte at the input's size) and
+``save_dir/REL/NAME_rgba.png`` (the image with the matte as its fourth channel); given a
+background, also ``save_dir/REL/NAME_composite.png`` (RGB,
 ``alpha * image + (1 - alpha) * background``, the background fitted to the input by
 ``core.visualization.composite``). An unreadable input is reported and skipped; the caller
 decides the exit code from ``PredictResult.failed``.
-
-Output names (``REL/NAME``), so that every output stays under save_dir and no two inputs
-write the same file:
-
-- ``REL`` is the path relative to the searched folder, or to the list file's folder for
-  list lines (absolute or relative); a list line outside that folder (``../x.jpg``,
-  ``/data/x.jpg``) has no ``REL``: its outputs go straight into save_dir.
-- When inputs that differ only in their extension would share ``REL/NAME`` (``a.jpg``
-  and ``a.png``), each keeps its extension: ``a.jpg_alpha.png`` and ``a.png_alpha.png``.
-- Any name still taken (the same file listed twice, ``x.jpg`` from two outside folders)
-  gets ``-2``, ``-3``, ... in input order: ``x_alpha.png``, ``x-2_alpha.png``.
-Names are compared ignoring case, so they stay distinct on case-insensitive file systems.
 """
 import logging
 import os
 from dataclasses import dataclass, field
-from typing import Callable, Dict, List, Optional, Sequence, Set, Tuple
+from typing import Callable, List, Optional, Sequence, Tuple
 
 import numpy as np
 from tqdm import tqdm
 
-from ..transforms.pipeline import prepare_sample
 from ..transforms import Compose
+from ..transforms.pipeline import Runner, predict_alpha
 from ..utils.image_io import read_image, read_trimap, write_png
-from .runner import Runner, apply_known_regions, predict_batch
-from .visualization import composite, read_background
+from .input_collection import InputImage
+from .runner import alpha_to_uint8, shape_checked
+from .visualization import composite
 
 logger = logging.getLogger(__name__)
-
-IMAGE_EXTENSIONS = ('.jpg', '.jpeg', '.png', '.bmp', '.tif', '.tiff', '.webp')
-LIST_EXTENSIONS = ('.txt', '.lst')
-
-
-@dataclass
-class InputImage:
-    """One image to predict: its path and the names it is matched and saved under."""
-    path: str
-    rel_name: str  # relative path without extension, e.g. 'people/a' (matches trimaps)
-    trimap_path: Optional[str] = None
-    # where the outputs go, relative to save_dir, without the '_alpha.png' suffix; unique
-    # among the inputs of one ``collect_inputs`` call (None: ``rel_name``)
-    save_name: Optional[str] = None
-
-    @property
-    def output_name(self) -> str:
-        """``save_name``, or ``rel_name`` when none was assigned."""
-        return self.save_name or self.rel_name
 
 
 @dataclass
@@ -60,117 +31,6 @@ class PredictResult:
     """Paths written (alpha PNGs) and (input path, reason) for every failed input."""
     written: List[str] = field(default_factory=list)
     failed: List[Tuple[str, str]] = field(default_factory=list)
-
-
-def _is_image(path: str) -> bool:
-    return path.lower().endswith(IMAGE_EXTENSIONS)
-
-
-def _strip_ext(rel_path: str) -> str:
-    return os.path.splitext(rel_path)[0]
-
-
-def _slashes(path: str) -> str:
-    return path.replace(os.sep, '/')
-
-
-def _name_in_list_folder(full: str, base: str) -> str:
-    """``full`` relative to the list file's folder ``base``, or its file name when outside."""
-    try:
-        rel = os.path.relpath(full, base)
-    except ValueError:  # another drive (Windows)
-        return os.path.basename(full)
-    if rel == os.pardir or rel.startswith(os.pardir + os.sep) or os.path.isabs(rel):
-        return os.path.basename(full)
-    return rel
-
-
-def collect_paths(path: str, what: str = '--image_path') -> List[Tuple[str, str]]:
-    """Expand an image file, a folder (searched recursively) or a list file.
-
-    Args:
-        path: an image file; a folder; or a .txt/.lst file with one path per line
-            (relative lines are taken from the list file's folder).
-        what: the flag name used in error messages.
-
-    Returns:
-        (file path, relative path with extension, '/'-separated) pairs; folders in sorted
-        order, list files in their own order. The relative path never leaves its folder:
-        it is relative to the searched folder or the list file's folder, or else (a list
-        line outside that folder, a single file) just the file name.
-    """
-    if os.path.isdir(path):
-        found = []
-        for root, dirs, files in os.walk(path):
-            dirs.sort()
-            for name in sorted(files):
-                if _is_image(name):
-                    full = os.path.join(root, name)
-                    found.append((full, _slashes(os.path.relpath(full, path))))
-        if not found:
-            raise FileNotFoundError(f'{what} {path!r} is a folder with no image files '
-                                    f'({", ".join(IMAGE_EXTENSIONS)}).')
-        return found
-    if not os.path.isfile(path):
-        raise FileNotFoundError(f'{what} {path!r} does not exist.')
-    if path.lower().endswith(LIST_EXTENSIONS):
-        base = os.path.dirname(os.path.abspath(path))
-        with open(path, encoding='utf-8') as f:
-            lines = [line.strip() for line in f if line.strip() and not line.startswith('#')]
-        if not lines:
-            raise ValueError(f'{what} list file {path!r} names no images.')
-        pairs = []
-        for line in lines:
-            full = os.path.normpath(line if os.path.isabs(line) else os.path.join(base, line))
-            pairs.append((full, _slashes(_name_in_list_folder(full, base))))
-        return pairs
-    return [(path, os.path.basename(path))]
-
-
-def _assign_save_names(images: List[InputImage], rel_paths: List[str]) -> None:
-    """Give every input a distinct ``save_name`` (the rules are in the module docstring)."""
-    def key(name: str) -> str:
-        return name.casefold()
-
-    stems = [_strip_ext(rel) for rel in rel_paths]
-    extensions_per_stem: Dict[str, Set[str]] = {}
-    for rel, stem in zip(rel_paths, stems):
-        extensions_per_stem.setdefault(key(stem), set()).add(key(rel))
-    taken: Set[str] = set()
-    for item, rel, stem in zip(images, rel_paths, stems):
-        name = rel if len(extensions_per_stem[key(stem)]) > 1 else stem
-        candidate, number = name, 1
-        while key(candidate) in taken:
-            number += 1
-            candidate = f'{name}-{number}'
-        taken.add(key(candidate))
-        item.save_name = candidate
-
-
-def collect_inputs(image_path: str, trimap_path: Optional[str] = None) -> List[InputImage]:
-    """The images to predict, each paired with its trimap when ``trimap_path`` is given.
-
-    Trimaps are matched by relative name for folders (any image extension), by order for
-    list files, and directly when both paths are single files. Every input gets a distinct
-    ``save_name`` (see the module docstring).
-    """
-    pairs = collect_paths(image_path)
-    images = [InputImage(path, _strip_ext(rel)) for path, rel in pairs]
-    _assign_save_names(images, [rel for _, rel in pairs])
-    if trimap_path is None:
-        return images
-    trimaps = collect_paths(trimap_path, '--trimap_path')
-    if os.path.isdir(trimap_path):
-        by_name = {_strip_ext(rel): path for path, rel in trimaps}
-        for item in images:
-            item.trimap_path = by_name.get(item.rel_name)
-    elif len(trimaps) == len(images):
-        for item, (path, _) in zip(images, trimaps):
-            item.trimap_path = path
-    else:
-        raise ValueError(f'--trimap_path {trimap_path!r} gives {len(trimaps)} trimaps for '
-                         f'{len(images)} images; give one per image (or a folder matched by name).')
-    return images
 
 
 def cutout_rgba(image: np.ndarray, alpha: np.ndarray) -> np.ndarray:
@@ -185,13 +45,15 @@ def predict_images(runner: Runner, transforms: Sequence[Callable], inputs: List[
 
     Args:
         transforms: the built val transforms (LoadImages first), composed here.
-        inputs: from ``collect_inputs``.
+        inputs: from ``core.input_collection.collect_inputs``; each writes under its
+            ``output_name``.
         needs_trimap: the model cannot run without a trimap (DIM); inputs lacking one fail.
         background: uint8 [Hb, Wb, 3] RGB of any size (e.g. from
             ``core.visualization.read_background``); when given, each input also gets
             ``NAME_composite.png``, uint8 [H, W, 3] RGB. None: no composite is written.
     """
     prepare = Compose(list(transforms))
+    checked_runner = shape_checked(runner)
     result = PredictResult()
     for item in tqdm(inputs, desc='predict', unit='img', disable=not show_progress,
                      dynamic_ncols=True):
@@ -202,11 +64,9 @@ def predict_images(runner: Runner, transforms: Sequence[Callable], inputs: List[
                                         f'{item.rel_name}.png)')
             image = read_image(item.path)
             trimap = read_trimap(item.trimap_path) if item.trimap_path else None
-            sample = prepare_sample(image, trimap, prepare)
-            sample['trans_info'] = [sample['trans_info']]  # a batch of one
-            # the known regions are forced after restoring, at the image's own size (as
-            # PaddleSeg does), so resizing never blurs them into the unknown band
-            alpha = apply_known_regions(predict_batch(runner, sample)[0], trimap)
+            # predict_alpha forces the trimap's known regions after restoring, at the
+            # image's own size (as PaddleSeg does), so resizing never blurs them
+            alpha = alpha_to_uint8(predict_alpha(checked_runner, image, trimap, prepare))
             alpha_path = os.path.join(save_dir, item.output_name + '_alpha.png')
             write_png(alpha_path, alpha)
             write_png(os.path.join(save_dir, item.output_name + '_rgba.png'),
@@ -219,32 +79,3 @@ def predict_images(runner: Runner, transforms: Sequence[Callable], inputs: List[
             logger.error('Skipping %s: %s', item.path, error)
             result.failed.append((item.path, str(error)))
     return result
-
-
-EXIT_OK = 0
-EXIT_SOME_FAILED = 1  # some images could not be predicted (the others were written)
-EXIT_BAD_INPUTS = 2  # nothing was predicted: the inputs or flags are unusable
-
-
-def gather_prediction_inputs(image_path: str, trimap_path: Optional[str],
-                             background: Optional[str]) -> Tuple[List[InputImage], Optional[np.ndarray]]:
-    """The images (and trimaps) to predict and the optional background, checked up front.
-
-    ``background`` is a ``--background`` value (image path or colour) or None. Raises
-    OSError / ValueError with a one-sentence message when any of them is unusable, before
-    any model is built or image predicted.
-    """
-    bg = read_background(background) if background is not None else None
-    return collect_inputs(image_path, trimap_path), bg
-
-
-def report_prediction(result: PredictResult, n_inputs: int, save_dir: str,
-                      composites: bool = False) -> int:
-    """Log what ``predict_images`` wrote and failed; return the exit status (0 or 1)."""
-    logger.info('Wrote %d alpha mattes (and cut-outs%s) to %s.', len(result.written),
-                ', composites' if composites else '', save_dir)
-    if result.failed:
-        logger.error('%d of %d images failed:\n%s', len(result.failed), n_inputs,
-                     '\n'.join(f'  {path}: {reason}' for path, reason in result.failed))
-        return EXIT_SOME_FAILED
-    return EXIT_OK

@@ -9,16 +9,15 @@ result float32 [N,1,H,W] alpha in [0,1]. ``dygraph_runner`` wraps a paddle Layer
 Preparing raw images and undoing the val transforms live in
 ``paddlematting.transforms.pipeline``; the evaluator and the predictor both use them.
 """
-from typing import Any, List
+from typing import Any, List, Optional
 
 import numpy as np
 import paddle
 
 from ..models.alpha_model import AlphaOnlyModel
-from ..transforms.pipeline import Runner, apply_known_regions, finish_alpha
+from ..transforms.pipeline import Runner, finish_alpha
 
-__all__ = ['Runner', 'as_numpy', 'dygraph_runner', 'alpha_to_uint8', 'apply_known_regions',
-           'predict_batch']
+__all__ = ['as_numpy', 'dygraph_runner', 'shape_checked', 'alpha_to_uint8', 'predict_batch']
 
 
 def as_numpy(value: Any) -> np.ndarray:
@@ -48,6 +47,22 @@ def dygraph_runner(model: paddle.nn.Layer) -> Runner:
     return run
 
 
+def shape_checked(runner: Runner) -> Runner:
+    """``runner`` with its result checked: alpha must be [N,1,H,W] matching ``img`` [N,3,H,W].
+
+    The result comes back as a numpy array; a wrong shape raises ValueError naming both shapes.
+    """
+    def run(img: np.ndarray, trimap: Optional[np.ndarray] = None) -> np.ndarray:
+        alpha = np.asarray(runner(img, trimap))
+        expected = (img.shape[0], 1) + tuple(img.shape[2:])
+        if alpha.shape != expected:
+            raise ValueError(f'The runner returned alpha of shape {alpha.shape}; expected '
+                             f'[N, 1, H, W] = {list(expected)} matching the input image.')
+        return alpha
+
+    return run
+
+
 def alpha_to_uint8(alpha: np.ndarray) -> np.ndarray:
     """Alpha in [0, 1] (any shape, float) -> uint8 in [0, 255], rounded."""
     return np.round(np.clip(alpha, 0.0, 1.0) * 255.0).astype(np.uint8)
@@ -68,10 +83,6 @@ def predict_batch(runner: Runner, batch: dict) -> List[np.ndarray]:
     trimap = batch.get('trimap')
     if trimap is not None:
         trimap = as_numpy(trimap).astype(np.float32, copy=False)
-    alpha = np.asarray(runner(img, trimap))
-    expected = (img.shape[0], 1) + img.shape[2:]
-    if alpha.shape != expected:
-        raise ValueError(f'The runner returned alpha of shape {alpha.shape}; expected '
-                         f'[N, 1, H, W] = {list(expected)} matching the input image.')
+    alpha = shape_checked(runner)(img, trimap)
     trans_infos = batch.get('trans_info') or [[] for _ in range(len(alpha))]
     return [alpha_to_uint8(finish_alpha(alpha[i, 0], trans_infos[i])) for i in range(len(alpha))]

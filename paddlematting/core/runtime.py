@@ -10,25 +10,17 @@ import pickle
 import platform
 import random
 import signal
-from typing import Any, Callable, Dict, Optional
+from typing import Any, Callable, Dict, List, Optional, Union
 
 import numpy as np
 import paddle
 import paddle.distributed as dist
 
+from ..utils.device import gpu_available
+
 logger = logging.getLogger(__name__)
 
 DEVICES = ('cpu', 'gpu')
-
-
-def gpu_available() -> bool:
-    """True when this paddle build has CUDA and at least one GPU is visible."""
-    if not paddle.is_compiled_with_cuda():
-        return False
-    try:
-        return paddle.device.cuda.device_count() > 0
-    except Exception:  # a CUDA build on a machine without a driver
-        return False
 
 
 def resolve_device(requested: Optional[str] = None) -> str:
@@ -114,26 +106,55 @@ def seed_everything(seed: int) -> None:
     paddle.seed(seed)
 
 
+def _paddle_rng_state_as_data() -> List[list]:
+    """Paddle's generator states (one per device) as plain JSON data.
+
+    ``paddle.get_rng_state()`` returns opaque ``GeneratorState`` objects, not tensors; their
+    pickle state (``__getstate__``) is a tuple of ints and a list of ints (the Mersenne
+    Twister state as text bytes), which is stored as it is, so no pickle is needed.
+    """
+    return [list(generator_state.__getstate__()) for generator_state in paddle.get_rng_state()]
+
+
+def _paddle_rng_state_from_data(data: Union[List[list], str]) -> list:
+    """``GeneratorState`` objects back from ``_paddle_rng_state_as_data``'s lists.
+
+    A string is the format of older state.json files: a base64 pickle of the objects.
+    Unpickling runs whatever the file says, so only resume checkpoints you trust.
+    """
+    if isinstance(data, str):
+        return pickle.loads(base64.b64decode(data))  # older checkpoints only (see above)
+    state_type = type(paddle.get_rng_state()[0])
+    states = []
+    for values in data:
+        # what unpickling does: an empty object, then its pickle state
+        generator_state = state_type.__new__(state_type)
+        generator_state.__setstate__(tuple(values))
+        states.append(generator_state)
+    return states
+
+
 def capture_rng_state() -> Dict[str, Any]:
-    """The global random states (python, numpy, paddle) as a JSON-serialisable dict."""
+    """The global random states (python, numpy, paddle) as a JSON-serialisable dict of
+    plain lists and numbers (no pickles)."""
     np_state = np.random.get_state()
     py_state = random.getstate()
     return {
         'python': [py_state[0], list(py_state[1]), py_state[2]],
         'numpy': [np_state[0], np_state[1].tolist(), int(np_state[2]), int(np_state[3]),
                   float(np_state[4])],
-        # paddle's generator states are opaque C++ objects that only pickle round-trips
-        'paddle': base64.b64encode(pickle.dumps(paddle.get_rng_state())).decode('ascii'),
+        'paddle': _paddle_rng_state_as_data(),
     }
 
 
 def restore_rng_state(state: Dict[str, Any]) -> None:
-    """Put back the random states saved by ``capture_rng_state``."""
+    """Put back the random states saved by ``capture_rng_state`` (or by older versions, whose
+    paddle state is a base64 pickle: see ``_paddle_rng_state_from_data``)."""
     version, internal, gauss = state['python']
     random.setstate((version, tuple(internal), gauss))
     kind, keys, pos, has_gauss, cached = state['numpy']
     np.random.set_state((kind, np.asarray(keys, dtype=np.uint32), pos, has_gauss, cached))
-    paddle.set_rng_state(pickle.loads(base64.b64decode(state['paddle'])))
+    paddle.set_rng_state(_paddle_rng_state_from_data(state['paddle']))
 
 
 def environment_report(device: str) -> str:

@@ -1,4 +1,5 @@
-"""Pictures for people: compositing on a new background and side-by-side panels.
+"""Pictures for people: compositing on a new background, side-by-side panels, and a
+viewable picture of a normalised network input.
 
 The new background comes from ``read_background``: an image file, or a plain colour given
 as ``#RRGGBB`` or ``r,g,b`` (returned as a 1x1 image, which ``composite`` scales up like
@@ -99,3 +100,15 @@ def side_by_side(panels: Sequence[np.ndarray], gap: int = 8) -> np.ndarray:
 def matting_showcase(image: np.ndarray, alpha: np.ndarray, background: np.ndarray) -> np.ndarray:
     """input | predicted alpha | cut-out on ``background``, as one uint8 RGB picture."""
     return side_by_side([image, alpha, composite(image, alpha, background)])
+
+
+def network_input_picture(img_chw: np.ndarray) -> np.ndarray:
+    """A normalised image float [3,H,W] stretched to uint8 [H,W,3] for display.
+
+    The values are shifted and scaled so their minimum becomes 0 and their maximum 255
+    (a constant image becomes all zeros).
+    """
+    img = np.transpose(np.asarray(img_chw, dtype=np.float32), (1, 2, 0))
+    low, high = float(img.min()), float(img.max())
+    scale = 255.0 / (high - low) if high > low else 0.0
+    return np.clip((img - low) * scale, 0, 255).astype(np.uint8)

@@ -14,6 +14,12 @@ import yaml
 DEPLOY_FILE = 'deploy.yaml'
 
 
+def default_inference_transforms() -> List[dict]:
+    """The transforms used when a config or deploy.yaml names none: ``[{'type': 'Normalize'}]``
+    (a new list each call, so callers may change it)."""
+    return [{'type': 'Normalize'}]
+
+
 @dataclass
 class DeployConfig:
     """The contents of one exported folder's deploy.yaml.
@@ -77,7 +83,7 @@ def load_deploy_config(folder: str) -> DeployConfig:
     for key in ('model', 'params'):
         if not isinstance(deploy.get(key), str):
             raise ValueError(f'{path}: Deploy.{key} must name a file in {folder}.')
-    transforms = deploy.get('transforms') or [{'type': 'Normalize'}]
+    transforms = deploy.get('transforms') or default_inference_transforms()
     if not all(isinstance(t, dict) and 'type' in t for t in transforms):
         raise ValueError(f'{path}: Deploy.transforms must be a list of mappings with a "type" key.')
     config = DeployConfig(folder=folder, model_file=deploy['model'], params_file=deploy['params'],

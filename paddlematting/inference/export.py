@@ -9,14 +9,16 @@ import hashlib
 import os
 import shutil
 import tempfile
-from typing import Optional, Sequence
+from typing import List, Optional, Sequence
 
 import paddle
 import paddle.nn as nn
 import yaml
 
-from ..models.alpha_model import AlphaOnlyModel, input_names_for
-from .deploy_config import DEPLOY_FILE, DeployConfig, write_deploy_config
+from ..models.alpha_model import INPUT_CHANNELS, AlphaOnlyModel, input_names_for
+from ..utils.config import Config
+from ..utils.download import cache_home
+from .deploy_config import DEPLOY_FILE, DeployConfig, default_inference_transforms, write_deploy_config
 
 MODEL_STEM = 'model'
 ONNX_FILE = 'model.onnx'
@@ -37,8 +39,8 @@ def _input_specs(input_names: Sequence[str], input_shape: Optional[Sequence[int]
         if len(input_shape) != 4 or input_shape[1] != 3:
             raise ValueError(f'input_shape must be N 3 H W, got {list(input_shape)}.')
         n, _, h, w = input_shape
-    channels = {'img': 3, 'trimap': 1}
-    return [paddle.static.InputSpec([n, channels[name], h, w], 'float32', name) for name in input_names]
+    return [paddle.static.InputSpec([n, INPUT_CHANNELS[name], h, w], 'float32', name)
+            for name in input_names]
 
 
 def _saved_program_file(folder: str) -> str:
@@ -142,9 +144,15 @@ def export_model(model: nn.Layer, save_dir: str, transforms: Sequence[dict],
 
 
 def default_cache_dir() -> str:
-    """``$PADDLEMATTING_EXPORT_CACHE``, else ``~/.cache/paddlematting/exports``."""
-    return os.environ.get(CACHE_ENV) or os.path.join(
-        os.path.expanduser('~'), '.cache', 'paddlematting', 'exports')
+    """``$PADDLEMATTING_EXPORT_CACHE``, else ``exports`` in the download cache home
+    (``utils.download.cache_home()``: ``$PADDLEMATTING_HOME`` or ``~/.cache/paddlematting``)."""
+    return os.environ.get(CACHE_ENV) or os.path.join(cache_home(), 'exports')
+
+
+def config_inference_transforms(cfg: Config) -> List[dict]:
+    """The transforms an export of ``cfg`` runs at inference: ``val_dataset.transforms`` as
+    ``[{'type': name, **args}]``, or ``default_inference_transforms()`` when there is none."""
+    return (cfg.val_dataset_config or {}).get('transforms') or default_inference_transforms()
 
 
 def export_cache_key(model_config: dict, transforms: Sequence[dict], model_path: Optional[str]) -> str:
@@ -162,11 +170,15 @@ def export_cache_key(model_config: dict, transforms: Sequence[dict], model_path:
     return digest.hexdigest()
 
 
-def export_checkpoint_cached(cfg, model_path: Optional[str], cache_dir: Optional[str] = None) -> str:
+def export_checkpoint_cached(cfg: Config, model_path: Optional[str], cache_dir: Optional[str] = None) -> str:
     """Export ``cfg``'s model with the weights in ``model_path`` once; later calls reuse it.
 
     Args:
-        cfg: a ``paddlematting.Config`` (uses ``cfg.model``, ``cfg.dic['model']``, ``cfg.val_dataset_config``).
+        cfg: the run's config. Read from it: ``cfg.dic['model']`` (the model section, hashed
+            into the cache key, and rebuilt from when ``model_path`` is given and it has
+            ``pretrained`` keys), ``cfg.val_dataset_config['transforms']`` (the inference
+            transforms, see ``config_inference_transforms``), ``cfg.model`` (the built model,
+            used when no rebuild is needed) and ``cfg.path`` (named in build errors).
         model_path: a local ``.pdparams`` checkpoint, or None for the weights the config itself
             loads (then only the config is hashed: a config without pretrained weights gives a
             random model, cached like any other).
@@ -188,7 +200,7 @@ def export_checkpoint_cached(cfg, model_path: Optional[str], cache_dir: Optional
     if model_path is not None:
         # the checkpoint sets every weight, so the config's pretrained files (URLs) are skipped
         model_config = without_pretrained(model_config)
-    transforms = (cfg.val_dataset_config or {}).get('transforms') or [{'type': 'Normalize'}]
+    transforms = config_inference_transforms(cfg)
     folder = os.path.join(cache_dir or default_cache_dir(), export_cache_key(model_config, transforms, model_path))
     if os.path.isfile(os.path.join(folder, DEPLOY_FILE)):
         return folder

@@ -3,20 +3,16 @@ import os
 from typing import Optional
 
 import numpy as np
-import paddle
 from paddle import inference as paddle_infer
 
-from .deploy_config import DEPLOY_FILE, DeployConfig, load_deploy_config
+from ..models.alpha_model import INPUT_CHANNELS
 from ..transforms.pipeline import build_transforms, predict_alpha
+from ..utils.device import gpu_available
+from .deploy_config import DEPLOY_FILE, DeployConfig, load_deploy_config
 
 TRT_PRECISIONS = {'fp32': paddle_infer.PrecisionType.Float32, 'fp16': paddle_infer.PrecisionType.Half}
 # oneDNN keeps compiled kernels per input shape; bound how many shapes it remembers
 ONEDNN_SHAPE_CACHE = 10
-
-
-def gpu_available() -> bool:
-    """True when this Paddle build has CUDA and sees at least one GPU."""
-    return paddle.is_compiled_with_cuda() and paddle.device.cuda.device_count() > 0
 
 
 class Predictor:
@@ -73,8 +69,7 @@ class Predictor:
         config.enable_tensorrt_engine(workspace_size=1 << 30, max_batch_size=1, min_subgraph_size=3,
                                       precision_mode=TRT_PRECISIONS[precision],
                                       use_static=False, use_calib_mode=False)
-        channels = {'img': 3, 'trimap': 1}
-        shapes = [{name: [1, channels[name], size, size] for name in self.deploy.input_names}
+        shapes = [{name: [1, INPUT_CHANNELS[name], size, size] for name in self.deploy.input_names}
                   for size in (min_size, max_size, 512)]
         config.set_trt_dynamic_shape_info(*shapes)
 

@@ -1,0 +1,53 @@
+"""The shared CLI pieces: input flags, export's --device, and when the inference backend falls
+back to dygraph."""
+import argparse
+import os
+
+import pytest
+
+import core_plugin  # noqa: F401  (registers CoreTestSet / CoreTestNet)
+from conftest import TEST_DATA_DIR
+from paddlematting import Config
+from paddlematting.cli import common
+from paddlematting.cli import export as export_cli
+from paddlematting.cli import predict as predict_cli
+
+TINY_CONFIG = os.path.join(TEST_DATA_DIR, 'core_tiny.yml')
+
+
+def test_prediction_input_flags_are_shared():
+    parser = argparse.ArgumentParser()
+    common.add_prediction_input_args(parser)
+    args = parser.parse_args(['--image_path', 'a.png', '--trimap_path', 't.png',
+                              '--background', '#00b140'])
+    assert (args.image_path, args.trimap_path, args.background) == ('a.png', 't.png', '#00b140')
+    predict_args = predict_cli.parse_args(['--config', TINY_CONFIG, '--image_path', 'a.png'])
+    assert predict_args.trimap_path is None and predict_args.background is None
+
+
+def test_export_takes_the_shared_config_flags_and_device():
+    args = export_cli.parse_args(['--config', TINY_CONFIG, '--device', 'cpu', '--opts', 'iters=2'])
+    assert (args.device, args.opts) == ('cpu', ['iters=2'])
+
+
+@pytest.mark.parametrize('error', [ImportError('no paddle.inference'),
+                                   RuntimeError('no kernel for this op'),
+                                   OSError('read-only cache')])
+def test_inference_unavailable_falls_back_to_dygraph_and_says_why(error, records, monkeypatch):
+    def unavailable(*args):
+        raise error
+
+    monkeypatch.setattr(common, '_inference_runner', unavailable)
+    _, used = common.build_runner(Config(TINY_CONFIG), None, 'cpu', 'inference')
+    assert used == 'dygraph'
+    warnings = [m for m in records if 'falling back' in m]
+    assert len(warnings) == 1 and str(error) in warnings[0]
+
+
+def test_an_export_bug_is_raised_not_hidden_behind_the_fallback(monkeypatch):
+    def export_bug(*args):
+        raise ValueError('Function: forward does not exist in the transformed module')
+
+    monkeypatch.setattr(common, '_inference_runner', export_bug)
+    with pytest.raises(ValueError, match='forward does not exist'):
+        common.build_runner(Config(TINY_CONFIG), None, 'cpu', 'inference')

@@ -1,0 +1,34 @@
+"""Random-number states: saved as plain JSON data (no pickle) and restored exactly."""
+import base64
+import json
+import pickle
+import random
+
+import numpy as np
+import paddle
+
+from paddlematting.core.runtime import capture_rng_state, restore_rng_state, seed_everything
+
+
+def _draws():
+    return paddle.rand([4]).numpy().tolist(), np.random.rand(3).tolist(), random.random()
+
+
+def test_rng_state_round_trips_through_json_without_pickles():
+    seed_everything(7)
+    _draws()
+    state = json.loads(json.dumps(capture_rng_state()))
+    assert all(isinstance(generator, list) for generator in state['paddle'])
+    expected = _draws()
+    _draws()
+    restore_rng_state(state)
+    assert _draws() == expected
+
+
+def test_older_base64_pickled_paddle_state_still_restores():
+    seed_everything(3)
+    state = capture_rng_state()
+    state['paddle'] = base64.b64encode(pickle.dumps(paddle.get_rng_state())).decode('ascii')
+    expected = _draws()
+    restore_rng_state(state)
+    assert _draws() == expected
