@@ -5,6 +5,12 @@ loss, so a YAML config can be built from any working directory.
 """
 __version__ = '0.1.0'
 
+import warnings
+
+# paddle warns about a missing C++ compiler cache on every import; it only matters to people
+# building custom operators, and would otherwise open every command's output
+warnings.filterwarnings('ignore', message='No ccache found')
+
 try:
     import paddle  # noqa: F401
 except ImportError as e:  # pragma: no cover - exercised only without paddle
