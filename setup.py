@@ -37,7 +37,7 @@ setup(
     ],
     extras_require={
         'cpu': ['paddlepaddle==3.2.2'],
-        'test': ['pytest'],
+        'test': ['pytest', 'pytest-timeout'],
         'onnx': ['paddle2onnx', 'onnxruntime'],
     },
     entry_points={

@@ -1,6 +1,7 @@
 """Shared test fixtures: where the shipped data and the optional shared reference live."""
 import logging
 import os
+import subprocess
 import sys
 
 import numpy as np
@@ -9,7 +10,8 @@ import pytest
 REPO_ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 # the small real set shipped in the repository (copy of shared/data/alphamatting_train_lowres_public)
 REAL_DATA_ROOT = os.path.join(REPO_ROOT, 'data', 'alphamatting_lowres')
-TEST_DATA_DIR = os.path.join(REPO_ROOT, 'tests', 'data')
+TESTS_DIR = os.path.join(REPO_ROOT, 'tests')
+TEST_DATA_DIR = os.path.join(TESTS_DIR, 'data')
 # the team's reference outputs; present beside the checkout on developer machines and CI,
 # absent on a user's fresh clone, where the tests that need it are skipped
 SHARED_REFERENCE = os.path.abspath(os.path.join(REPO_ROOT, '..', 'shared', 'reference'))
@@ -71,3 +73,17 @@ def records():
     logger.addHandler(handler)
     yield handler.messages
     logger.removeHandler(handler)
+
+
+def run_in_fresh_process(module: str, function: str, *args, timeout: float = 180) -> None:
+    """Run ``tests/<module>.py``'s ``function(*args)`` in a new Python process; fail on error.
+
+    For tests whose DataLoader forks worker processes: forked from pytest, which by then holds
+    threads left by earlier tests, a worker can deadlock on a lock one of them held at fork
+    time. A fresh process has no such threads, and the timeout turns any hang into a failure.
+    """
+    code = (f'import sys; sys.path.insert(0, {TESTS_DIR!r}); import {module} as m; '
+            f'm.{function}(*{args!r})')
+    done = subprocess.run([sys.executable, '-c', code], capture_output=True, text=True,
+                          timeout=timeout, cwd=REPO_ROOT)
+    assert done.returncode == 0, (done.stdout[-3000:] + done.stderr[-3000:])

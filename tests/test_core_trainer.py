@@ -8,7 +8,7 @@ import paddle
 import pytest
 
 import core_plugin  # noqa: F401  (registers CoreTestSet / CoreTestNet)
-from conftest import TEST_DATA_DIR
+from conftest import TEST_DATA_DIR, run_in_fresh_process
 from paddlematting import Config
 from paddlematting.core import checkpoint
 from paddlematting.core import trainer as trainer_module
@@ -271,6 +271,11 @@ class _WorkerStateSet:
 
 
 def test_loader_workers_ignore_sigint_and_still_run_the_given_init():
+    # the loader forks a worker: run where no earlier test's threads exist
+    run_in_fresh_process('test_core_trainer', 'check_loader_workers_ignore_sigint')
+
+
+def check_loader_workers_ignore_sigint() -> None:
     sampler = paddle.io.BatchSampler(_WorkerStateSet(), batch_size=2)
     batches = list(iterate_batches(_WorkerStateSet(), sampler, num_workers=1,
                                    worker_init_fn=_mark_worker))

@@ -5,6 +5,8 @@ import pytest
 
 from paddlematting.datasets import collate_samples
 
+from conftest import run_in_fresh_process
+
 
 def fake_sample(i, h=4, w=6):
     return {'img': np.full((3, h, w), i, np.float32),
@@ -44,6 +46,13 @@ class _FakeDataset(paddle.io.Dataset):
 
 @pytest.mark.parametrize('num_workers', [0, 1])
 def test_dataloader_round_trip(num_workers):
+    if num_workers == 0:
+        check_dataloader_round_trip(0)
+    else:  # worker processes: see run_in_fresh_process
+        run_in_fresh_process('test_datasets_collate', 'check_dataloader_round_trip', num_workers)
+
+
+def check_dataloader_round_trip(num_workers: int) -> None:
     loader = paddle.io.DataLoader(_FakeDataset(), batch_size=2, num_workers=num_workers,
                                   collate_fn=collate_samples)
     batches = list(loader)
