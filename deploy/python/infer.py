@@ -23,8 +23,7 @@ if REPO_ROOT not in sys.path:  # run from a checkout without `pip install -e .`
     sys.path.insert(0, REPO_ROOT)
 
 from paddlematting.cli.common import (EXIT_BAD_INPUTS, add_prediction_input_args,  # noqa: E402
-                                      report_prediction, setup_logging)
-from paddlematting.core.input_collection import gather_prediction_inputs  # noqa: E402
+                                      gather_prediction_args, report_prediction, setup_logging)
 from paddlematting.core.predictor import predict_images  # noqa: E402
 from paddlematting.inference import Predictor, load_deploy_config  # noqa: E402
 
@@ -47,12 +46,10 @@ def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
 def main(argv: Optional[List[str]] = None) -> int:
     args = parse_args(argv)
     setup_logging()
-    try:
-        inputs, background = gather_prediction_inputs(args.image_path, args.trimap_path,
-                                                      args.background)
-    except (OSError, ValueError) as error:  # missing path, trimap mismatch, bad background
-        logger.error('%s', error)
+    gathered = gather_prediction_args(args)
+    if gathered is None:
         return EXIT_BAD_INPUTS
+    inputs, background = gathered
     try:
         deploy = load_deploy_config(args.model_dir)
     except (OSError, ValueError) as error:  # no deploy.yaml, a malformed one, missing files

@@ -5,6 +5,9 @@ import logging
 import sys
 from typing import Optional, Tuple
 
+import numpy as np
+
+from ..core.input_collection import gather_prediction_inputs
 from ..core.predictor import PredictResult
 from ..core.runner import dygraph_runner
 from ..core.runtime import DEVICES, environment_report, resolve_device
@@ -68,6 +71,19 @@ def add_prediction_input_args(parser: argparse.ArgumentParser) -> None:
     parser.add_argument('--background', default=None, metavar='PATH|#RRGGBB|r,g,b',
                         help='Also write NAME_composite.png: each image over this background, an '
                              'image file (scaled up if smaller, centre-cropped) or a colour.')
+
+
+def gather_prediction_args(args: argparse.Namespace) -> Optional[Tuple[list, Optional[np.ndarray]]]:
+    """The inputs and background named by ``add_prediction_input_args``'s flags.
+
+    Returns ``(inputs, background RGB uint8 or None)``, or None after logging one line when
+    any of them is unusable (the caller then exits with EXIT_BAD_INPUTS).
+    """
+    try:
+        return gather_prediction_inputs(args.image_path, args.trimap_path, args.background)
+    except (OSError, ValueError) as error:  # missing path, trimap mismatch, bad background
+        logger.error('%s', error)
+        return None
 
 
 def add_backend_arg(parser: argparse.ArgumentParser) -> None:

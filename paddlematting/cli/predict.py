@@ -14,11 +14,10 @@ import logging
 import sys
 from typing import List, Optional
 
-from ..core.input_collection import gather_prediction_inputs
 from ..core.predictor import predict_images
 from ..models.alpha_model import input_names_for
 from .common import (EXIT_BAD_INPUTS, add_backend_arg, add_config_args, add_prediction_input_args,
-                     build_runner, report_prediction, start)
+                     build_runner, gather_prediction_args, report_prediction, start)
 
 logger = logging.getLogger('paddlematting')
 
@@ -44,12 +43,10 @@ def main(argv: Optional[List[str]] = None) -> int:
         logger.error('%s models need a trimap for every image: pass --trimap_path (an image, a '
                      'folder matched by name, or a list file).', model_type)
         return EXIT_BAD_INPUTS
-    try:
-        inputs, background = gather_prediction_inputs(args.image_path, args.trimap_path,
-                                                      args.background)
-    except (OSError, ValueError) as error:  # missing path, trimap mismatch, bad background
-        logger.error('%s', error)
+    gathered = gather_prediction_args(args)
+    if gathered is None:
         return EXIT_BAD_INPUTS
+    inputs, background = gathered
     runner, backend = build_runner(cfg, args.model_path, device, args.backend)
     logger.info('Predicting %d images with the %s backend...', len(inputs), backend)
     result = predict_images(runner, cfg.val_transforms, inputs, args.save_dir,
