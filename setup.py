@@ -9,8 +9,9 @@ path fails on every bilinear interpolation (Paddle issue 79749:
 "ConvertPirAttribute2RuntimeAttribute not support ArrayAttribute<DoubleAttribute>"),
 and oneDNN is what makes CPU inference fast. 3.2.2 runs the same models fine.
 
-Why numpy<2: paddleseg 2.8.0 pins opencv-python<=4.6, whose wheels are built
-against numpy 1.x and break under numpy 2.
+No paddleseg: the toolkit has its own registries (paddlematting.utils.manager), so
+it does not inherit paddleseg 2.8.0's opencv-python<=4.6 pin, nor the numpy<2
+pin that pin forced.
 """
 from setuptools import find_packages, setup
 
@@ -26,10 +27,8 @@ setup(
     packages=find_packages(include=['paddlematting', 'paddlematting.*']),
     python_requires='>=3.9',
     install_requires=[
-        'paddleseg==2.8.0',
-        'numpy<2',
-        'opencv-python',
-        'scikit-image',
+        'numpy>=1.23',
+        'opencv-python-headless>=4.10',
         'scipy',
         'pyyaml',
         'visualdl',

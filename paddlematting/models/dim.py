@@ -121,6 +121,9 @@ class DIM(nn.Layer):
     only for stage >= 2, unclipped); eval mode returns the alpha [N,1,H,W] in [0,1].
     """
 
+    # what forward reads from its input dict, in call order (export/predict/val read this)
+    input_names = ('img', 'trimap')
+
     def __init__(self,
                  backbone: nn.Layer,
                  stage: int = 3,

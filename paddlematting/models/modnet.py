@@ -166,6 +166,9 @@ class MODNet(nn.Layer):
     'matte': [N,1,H,W]}, all float32 in (0,1); eval mode returns the matte [N,1,H,W].
     """
 
+    # what forward reads from its input dict, in call order (export/predict/val read this)
+    input_names = ('img',)
+
     def __init__(self, backbone: nn.Layer, hr_channels: int = 32,
                  pretrained: Optional[str] = None):
         super().__init__()
