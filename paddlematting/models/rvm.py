@@ -67,7 +67,9 @@ class ConvGRU(nn.Layer):
             self._check_state(x, h)
             # exact for a full-size state (adds 0); broadcasts a [N,C,1,1] one
             h = h + zeros
-        r, z = paddle.chunk(self.ih(paddle.concat([x, h], axis=1)), 2, axis=1)
+        gates = self.ih(paddle.concat([x, h], axis=1))
+        # slices, not paddle.split/chunk (paddle 3.2's split warns about torch's on its first call)
+        r, z = gates[:, :self.channels], gates[:, self.channels:]
         c = self.hh(paddle.concat([x, r * h], axis=1))
         h = (1 - z) * h + z * c
         return h, h
@@ -99,6 +101,11 @@ class LRASPP(nn.Layer):
         return self.aspp1(x) * self.aspp2(x)
 
 
+def _halves(x: paddle.Tensor, half: int):
+    """Split [N, 2*half, H, W] into its first and second ``half`` channels."""
+    return x[:, :half], x[:, half:]
+
+
 class BottleneckBlock(nn.Layer):
     """At 1/16: a ConvGRU on the second half of the channels; the first half passes through."""
 
@@ -107,7 +114,7 @@ class BottleneckBlock(nn.Layer):
         self.gru = ConvGRU(channels // 2)
 
     def forward(self, x: paddle.Tensor, r: Optional[paddle.Tensor]):
-        a, b = paddle.chunk(x, 2, axis=1)
+        a, b = _halves(x, self.gru.channels)
         b, r = self.gru(b, r)
         return paddle.concat([a, b], axis=1), r
 
@@ -134,7 +141,7 @@ class UpsamplingBlock(nn.Layer):
     def forward(self, x: paddle.Tensor, f: paddle.Tensor, s: paddle.Tensor,
                 r: Optional[paddle.Tensor]):
         x = self.conv(paddle.concat([_upsample_to(x, s), f, s], axis=1))
-        a, b = paddle.chunk(x, 2, axis=1)
+        a, b = _halves(x, self.gru.channels)
         b, r = self.gru(b, r)
         return paddle.concat([a, b], axis=1), r
 
