@@ -268,3 +268,26 @@ def test_export_paddle_inference_and_onnx_carry_state(shared_reference, det_weig
             np.testing.assert_allclose(value, dygraph[t][key], atol=EXPORT_ATOL, rtol=0,
                                        err_msg=f'onnx {key}_f{t}')
         states = outs[2:]
+
+
+def test_fast_guided_filter_refiner_reproduces_a_linear_map():
+    """Where y = 2 x + 0.1 exactly at low resolution, the guided filter's A = 2, b = 0.1, so
+    the upsampled output is 2 * fine + 0.1 (up to eps / var ~ 1e-4). Only away from the
+    border: the box filter zero-pads (as PaddleSeg's), which biases the outermost low-res
+    pixel, and bilinear upsampling by 4 reaches it from fine pixels < 6 (or > size - 7)."""
+    from paddlematting.models.rvm import FastGuidedFilterRefiner
+    rng = np.random.default_rng(0)
+    base = paddle.to_tensor(rng.random((2, 3, 16, 20), dtype=np.float32))
+    fine = paddle.to_tensor(rng.random((2, 3, 64, 80), dtype=np.float32))
+    gray = base.mean(axis=1, keepdim=True)
+    fgr, pha = FastGuidedFilterRefiner()(fine, base, 2 * base + 0.1, 2 * gray + 0.1, None)
+    inner = (slice(None), slice(None), slice(6, 58), slice(6, 74))
+    np.testing.assert_allclose(fgr.numpy()[inner], (2 * fine.numpy() + 0.1)[inner], atol=5e-3)
+    np.testing.assert_allclose(pha.numpy()[inner],
+                               (2 * fine.numpy().mean(axis=1, keepdims=True) + 0.1)[inner], atol=5e-3)
+    model = build_rvm()
+    model.eval()
+    fast = RVM(MobileNetV3_large_x1_0_os16(out_index=[0, 2, 5], return_last_conv=True),
+               refiner='fast_guided_filter', downsample_ratio=0.25)
+    # the fast refiner has no weights: the state dict is RVM's minus the refiner's entries
+    assert set(fast.state_dict()) == {k for k in model.state_dict() if not k.startswith('refiner.')}
