@@ -14,7 +14,7 @@ from typing import Any, List, Optional
 import numpy as np
 import paddle
 
-from ..models.alpha_model import AlphaOnlyModel
+from ..models.alpha_model import AlphaOnlyModel, is_recurrent
 from ..transforms.pipeline import Runner, finish_alpha
 
 __all__ = ['as_numpy', 'dygraph_runner', 'shape_checked', 'alpha_to_uint8', 'predict_batch']
@@ -27,16 +27,21 @@ def as_numpy(value: Any) -> np.ndarray:
     return np.asarray(value)
 
 
-def dygraph_runner(model: paddle.nn.Layer) -> Runner:
+def dygraph_runner(model: paddle.nn.Layer, carry_state: bool = False) -> Runner:
     """A runner calling ``model`` in eval mode without gradients.
 
     The model is switched to eval mode on every call, because a trainer may have put it
-    back into train mode between calls.
+    back into train mode between calls. A recurrent model (RVM) keeps its state between
+    calls only with ``carry_state=True`` (frames of one clip; call ``model.reset()`` before
+    each clip); by default every call is an independent image and starts from a reset state.
     """
     alpha_model = AlphaOnlyModel(model)
+    reset_each_call = is_recurrent(model) and not carry_state
 
     def run(img: np.ndarray, trimap: np.ndarray = None) -> np.ndarray:
         model.eval()
+        if reset_each_call:
+            model.reset()
         with paddle.no_grad():
             alpha = alpha_model(
                 paddle.to_tensor(np.ascontiguousarray(img, dtype=np.float32)),

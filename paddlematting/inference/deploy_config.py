@@ -2,8 +2,9 @@
 
 The layout keeps PaddleSeg Matting's top-level ``Deploy`` mapping (``model``,
 ``params``, ``transforms``) so folders exported by either tool load here; we add
-``input_names`` (``[img]`` or ``[img, trimap]``), ``model_type`` and, after an
-ONNX export, ``onnx``.
+``input_names`` (``[img]`` or ``[img, trimap]``), ``model_type``, after an
+ONNX export ``onnx``, and for a recurrent model (RVM) ``state_names`` / ``state_channels``
+(the extra state inputs, which the program also returns, last) and ``output_names``.
 """
 import os
 from dataclasses import dataclass, field
@@ -34,6 +35,10 @@ class DeployConfig:
     input_names: List[str] = field(default_factory=lambda: ['img'])
     model_type: Optional[str] = None
     onnx_file: Optional[str] = None
+    # recurrent models only: state inputs (in order; fed after input_names, returned last)
+    state_names: List[str] = field(default_factory=list)
+    state_channels: List[int] = field(default_factory=list)
+    output_names: List[str] = field(default_factory=list)
 
     @property
     def needs_trimap(self) -> bool:
@@ -58,6 +63,10 @@ class DeployConfig:
             deploy['model_type'] = self.model_type
         if self.onnx_file:
             deploy['onnx'] = self.onnx_file
+        if self.state_names:
+            deploy['state_names'] = list(self.state_names)
+            deploy['state_channels'] = [int(c) for c in self.state_channels]
+            deploy['output_names'] = list(self.output_names)
         return {'Deploy': deploy}
 
 
@@ -89,7 +98,13 @@ def load_deploy_config(folder: str) -> DeployConfig:
     config = DeployConfig(folder=folder, model_file=deploy['model'], params_file=deploy['params'],
                           transforms=transforms,
                           input_names=list(deploy.get('input_names') or ['img']),
-                          model_type=deploy.get('model_type'), onnx_file=deploy.get('onnx'))
+                          model_type=deploy.get('model_type'), onnx_file=deploy.get('onnx'),
+                          state_names=list(deploy.get('state_names') or []),
+                          state_channels=[int(c) for c in deploy.get('state_channels') or []],
+                          output_names=list(deploy.get('output_names') or []))
+    if len(config.state_channels) != len(config.state_names):
+        raise ValueError(f'{path}: Deploy.state_channels must give one channel count per entry of '
+                         f'Deploy.state_names {config.state_names}.')
     for file_path in (config.model_path, config.params_path):
         if not os.path.isfile(file_path):
             raise FileNotFoundError(f'{path} names {file_path}, which does not exist.')

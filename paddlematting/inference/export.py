@@ -15,7 +15,7 @@ import paddle
 import paddle.nn as nn
 import yaml
 
-from ..models.alpha_model import INPUT_CHANNELS, AlphaOnlyModel, input_names_for
+from ..models.alpha_model import INPUT_CHANNELS, AlphaOnlyModel, RecurrentStepModel, input_names_for, is_recurrent
 from ..utils.config import Config
 from ..utils.download import cache_home
 from .deploy_config import DEPLOY_FILE, DeployConfig, default_inference_transforms, write_deploy_config
@@ -41,6 +41,13 @@ def _input_specs(input_names: Sequence[str], input_shape: Optional[Sequence[int]
         n, _, h, w = input_shape
     return [paddle.static.InputSpec([n, INPUT_CHANNELS[name], h, w], 'float32', name)
             for name in input_names]
+
+
+def _state_specs(model: nn.Layer) -> List[paddle.static.InputSpec]:
+    """Inputs of a recurrent model's state: [N, C, h, w] each, any batch and size, so a zero
+    [N or 1, C, 1, 1] (it broadcasts) can start a clip."""
+    return [paddle.static.InputSpec([None, c, None, None], 'float32', name)
+            for name, c in zip(model.state_names, model.state_channels)]
 
 
 def _saved_program_file(folder: str) -> str:
@@ -111,7 +118,9 @@ def export_model(model: nn.Layer, save_dir: str, transforms: Sequence[dict],
         save_dir: the folder to create (replaced when it holds a previous export).
         transforms: the inference transforms as ``[{'type': name, **args}]`` (the val config's list).
         model_type: registered model type; decides whether a trimap input is exported.
-            Defaults to the model's class name.
+            Defaults to the model's class name. A recurrent model (``recurrent = True``, RVM) is
+            saved as ``(img, [s_1..s_k]) -> (alpha, *other outputs, *new states)``: its state
+            is explicit, and deploy.yaml lists ``state_names``/``state_channels``/``output_names``.
         input_shape: ``[N, 3, H, W]`` to fix the input size; default dynamic batch, height and width.
         onnx: also write ``model.onnx`` through paddle2onnx.
     Returns:
@@ -125,14 +134,21 @@ def export_model(model: nn.Layer, save_dir: str, transforms: Sequence[dict],
     tmp_dir = tempfile.mkdtemp(prefix='.export-', dir=parent)
     try:
         model.eval()
-        wrapper = AlphaOnlyModel(model)
+        recurrent = is_recurrent(model)
+        wrapper = RecurrentStepModel(model) if recurrent else AlphaOnlyModel(model)
         wrapper.eval()
-        paddle.jit.save(wrapper, os.path.join(tmp_dir, MODEL_STEM),
-                        input_spec=_input_specs(input_names, input_shape))
+        input_spec = _input_specs(input_names, input_shape)
+        if recurrent:
+            input_spec.append(_state_specs(model))
+        paddle.jit.save(wrapper, os.path.join(tmp_dir, MODEL_STEM), input_spec=input_spec)
         config = DeployConfig(folder=tmp_dir, model_file=_saved_program_file(tmp_dir),
                               params_file=MODEL_STEM + '.pdiparams',
                               transforms=[dict(t) for t in transforms],
                               input_names=input_names, model_type=model_type)
+        if recurrent:
+            config.state_names = list(model.state_names)
+            config.state_channels = [int(c) for c in model.state_channels]
+            config.output_names = list(model.export_output_names) + config.state_names
         if onnx:
             export_onnx(config)
         write_deploy_config(config)

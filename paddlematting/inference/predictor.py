@@ -1,6 +1,6 @@
 """Run an exported folder with Paddle Inference: oneDNN on CPU, CUDA (optionally TensorRT) on GPU."""
 import os
-from typing import Optional
+from typing import Dict, List, Optional
 
 import numpy as np
 from paddle import inference as paddle_infer
@@ -25,12 +25,16 @@ class Predictor:
         tensorrt: None, 'fp32' or 'fp16' to run GPU subgraphs through TensorRT
             (needs a Paddle build with TensorRT; dynamic shapes between
             ``trt_min_size`` and ``trt_max_size`` pixels per side).
+        carry_state: recurrent models (RVM) only: True to carry the state from each call to
+            the next (frames of one video; call ``reset()`` before each clip), False (default)
+            to start every call from a zero state (independent images).
     Calling ``predictor(img, trimap)`` runs the bare model; ``predict`` runs the
     whole raw-image pipeline.
     """
 
     def __init__(self, folder: str, device: Optional[str] = None, threads: Optional[int] = None,
-                 tensorrt: Optional[str] = None, trt_min_size: int = 32, trt_max_size: int = 2048):
+                 tensorrt: Optional[str] = None, trt_min_size: int = 32, trt_max_size: int = 2048,
+                 carry_state: bool = False):
         self.deploy: DeployConfig = load_deploy_config(folder)
         self.device = device or ('gpu' if gpu_available() else 'cpu')
         if self.device not in ('cpu', 'gpu'):
@@ -61,7 +65,15 @@ class Predictor:
         if missing:
             raise ValueError(f'{self.deploy.model_path} lacks the inputs {sorted(missing)} that deploy.yaml lists.')
         self._inputs = {name: self._predictor.get_input_handle(name) for name in names}
-        self._output = self._predictor.get_output_handle(self._predictor.get_output_names()[0])
+        output_names = self._predictor.get_output_names()
+        self._output = self._predictor.get_output_handle(output_names[0])
+        # a recurrent program returns its new state last, in state_names order
+        n_states = len(self.deploy.state_names)
+        self._state_outputs = [self._predictor.get_output_handle(name)
+                               for name in output_names[len(output_names) - n_states:]] if n_states else []
+        self._all_outputs = [self._predictor.get_output_handle(name) for name in output_names]
+        self.carry_state = carry_state
+        self._state: Optional[List[np.ndarray]] = None
         self.transforms = build_transforms(self.deploy.transforms,
                                            os.path.join(self.deploy.folder, DEPLOY_FILE))
 
@@ -71,11 +83,41 @@ class Predictor:
                                       use_static=False, use_calib_mode=False)
         shapes = [{name: [1, INPUT_CHANNELS[name], size, size] for name in self.deploy.input_names}
                   for size in (min_size, max_size, 512)]
+        # recurrent states: from a 1x1 zero state up to a full-size one
+        for shape, size in zip(shapes, (1, max_size, 32)):
+            shape.update({name: [1, c, size, size]
+                          for name, c in zip(self.deploy.state_names, self.deploy.state_channels)})
         config.set_trt_dynamic_shape_info(*shapes)
 
     @property
     def needs_trimap(self) -> bool:
         return self.deploy.needs_trimap
+
+    @property
+    def recurrent(self) -> bool:
+        """Whether the exported model takes and returns a recurrent state (RVM)."""
+        return bool(self.deploy.state_names)
+
+    def reset(self) -> None:
+        """Forget the carried recurrent state: the next call starts a new clip."""
+        self._state = None
+
+    def _state_feeds(self, batch: int) -> Dict[str, np.ndarray]:
+        state = self._state if self.carry_state else None
+        if state is not None and state[0].shape[0] != batch:
+            raise ValueError(f'the carried recurrent state has batch {state[0].shape[0]}, but img has '
+                             f'batch {batch}; call reset() before a new clip.')
+        if state is None:
+            # zero [N, C, 1, 1] states broadcast inside the program: "no history"
+            state = [np.zeros((batch, c, 1, 1), np.float32) for c in self.deploy.state_channels]
+        return dict(zip(self.deploy.state_names, state))
+
+    def outputs(self, img: np.ndarray, trimap: Optional[np.ndarray] = None) -> Dict[str, np.ndarray]:
+        """Run the bare model and return every output by name (``deploy.output_names``; for RVM
+        alpha, fg, r1..r4). Same arguments and state handling as ``__call__``."""
+        self(img, trimap)
+        names = self.deploy.output_names or ['alpha']
+        return {name: handle.copy_to_cpu() for name, handle in zip(names, self._all_outputs)}
 
     def __call__(self, img: np.ndarray, trimap: Optional[np.ndarray] = None) -> np.ndarray:
         """Run the bare model.
@@ -95,11 +137,15 @@ class Predictor:
             if trimap.shape != (img.shape[0], 1) + img.shape[2:]:
                 raise ValueError(f'trimap must be [N,1,H,W] matching img {img.shape}, got {trimap.shape}.')
             feeds['trimap'] = trimap
+        if self.recurrent:
+            feeds.update(self._state_feeds(img.shape[0]))
         for name, array in feeds.items():
             handle = self._inputs[name]
             handle.reshape(array.shape)
             handle.copy_from_cpu(np.ascontiguousarray(array, dtype=np.float32))
         self._predictor.run()
+        if self.recurrent and self.carry_state:
+            self._state = [handle.copy_to_cpu() for handle in self._state_outputs]
         return self._output.copy_to_cpu()
 
     def predict(self, image: np.ndarray, trimap: Optional[np.ndarray] = None) -> np.ndarray:

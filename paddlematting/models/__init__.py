@@ -2,5 +2,6 @@
 from . import backbones, losses
 from .dim import DIM
 from .modnet import MODNet
+from .rvm import RVM
 
-__all__ = ['DIM', 'MODNet', 'backbones', 'losses']
+__all__ = ['DIM', 'MODNet', 'RVM', 'backbones', 'losses']

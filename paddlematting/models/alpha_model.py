@@ -40,3 +40,30 @@ class AlphaOnlyModel(nn.Layer):
         if isinstance(out, dict):
             out = out['alpha']
         return out
+
+
+def is_recurrent(model_or_type) -> bool:
+    """Whether a model (instance, class or registered type name) declares ``recurrent = True``
+    (it keeps a state between calls: RVM)."""
+    if isinstance(model_or_type, str):
+        model_or_type = manager.MODELS[model_or_type]
+    return bool(getattr(model_or_type, 'recurrent', False))
+
+
+class RecurrentStepModel(nn.Layer):
+    """``forward(img [N,3,H,W], states [s_1..s_k]) -> [alpha, *other outputs, *new states]`` of a
+    recurrent model.
+
+    The form ``paddle.jit.save`` traces for a recurrent model (``recurrent = True``): the state
+    becomes explicit inputs and outputs, so a static program can run a video frame by frame.
+    The model supplies ``step(img, states) -> (outputs, new_states)`` (outputs start with alpha),
+    ``state_names``, ``state_channels`` and ``export_output_names``; it owns no parameters of its own.
+    """
+
+    def __init__(self, model: nn.Layer):
+        super().__init__()
+        self.model = model
+
+    def forward(self, img, states):
+        outputs, new_states = self.model.step(img, list(states))
+        return list(outputs) + list(new_states)

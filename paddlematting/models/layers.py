@@ -9,11 +9,11 @@ import paddle
 import paddle.nn as nn
 import paddle.nn.functional as F
 
-_ACTIVATIONS = {'relu': F.relu, 'relu6': F.relu6}
+_ACTIVATIONS = {'relu': F.relu, 'relu6': F.relu6, 'hardswish': F.hardswish}
 
 
 def activation_fn(name: Optional[str]):
-    """Map an activation name ('relu', 'relu6' or None) to a function; None means identity."""
+    """Map an activation name ('relu', 'relu6', 'hardswish' or None) to a function; None means identity."""
     if name is None:
         return None
     if name not in _ACTIVATIONS:
