@@ -40,6 +40,8 @@ MODELS: Dict[str, tuple] = {
     'modnet_hrnet_w18': ('configs/modnet/modnet_hrnet_w18.yml', 512),
     'modnet_resnet50_vd': ('configs/modnet/modnet_resnet50_vd.yml', 512),
     'dim_vgg16': ('configs/dim/dim_vgg16.yml', 320),
+    # PaddleSeg quotes PP-HumanMatting's speed at 2048x2048, its operating size
+    'human_matting_resnet34_vd': ('configs/human_matting/human_matting-resnet34_vd.yml', 2048),
 }
 PIPELINE_MODEL = 'modnet_mobilenetv2'
 NO_PRETRAINED = ['model.backbone.pretrained=null', 'model.pretrained=null']

@@ -43,6 +43,9 @@ MODEL_SPECS: Dict[str, ModelSpec] = {
                                   f'{_MODELS}.modnet:MODNet', f'{_MODELS}.backbones.hrnet:HRNet_W18'),
     'dim_vgg16': ModelSpec('configs/dim/dim_vgg16.yml', 320, True,
                            f'{_MODELS}.dim:DIM', f'{_MODELS}.backbones.vgg:VGG16'),
+    'human_matting_resnet34_vd': ModelSpec(
+        'configs/human_matting/human_matting-resnet34_vd.yml', 2048, False,
+        f'{_MODELS}.human_matting:HumanMatting', f'{_MODELS}.backbones.resnet_vd:ResNet34_vd'),
 }
 
 

@@ -53,6 +53,7 @@ class ConvBNAct(nn.Layer):
         groups: convolution groups (``in_channels`` for a depthwise conv).
         act: 'relu', 'relu6' or None (linear output).
         bias: whether the convolution has a bias (a following BN usually makes it redundant).
+        dilation: convolution dilation (the padding is not adjusted for it: pass it).
 
     Input float32 [N, in_channels, H, W]; output float32 [N, out_channels, H', W'].
     Parameters: ``_conv.weight`` (+ ``_conv.bias``), ``_batch_norm.{weight,bias,_mean,_variance}``.
@@ -60,12 +61,12 @@ class ConvBNAct(nn.Layer):
 
     def __init__(self, in_channels: int, out_channels: int, kernel_size: int, stride: int = 1,
                  padding: Union[int, str, None] = None, groups: int = 1,
-                 act: Optional[str] = 'relu', bias: bool = False):
+                 act: Optional[str] = 'relu', bias: bool = False, dilation: int = 1):
         super().__init__()
         if padding is None:
             padding = kernel_size // 2
         self._conv = nn.Conv2D(in_channels, out_channels, kernel_size, stride=stride,
-                               padding=padding, groups=groups,
+                               padding=padding, dilation=dilation, groups=groups,
                                bias_attr=None if bias else False)
         self._batch_norm = nn.BatchNorm2D(out_channels)
         self._act = activation_fn(act)
