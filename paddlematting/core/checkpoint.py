@@ -20,6 +20,7 @@ from typing import Any, Dict, List, Optional
 import paddle
 
 from ..utils.pretrained import WeightsMismatchError, load_pretrained_weights
+from ..utils.weights_io import load_state_dict
 
 MODEL_FILE = 'model.pdparams'
 OPTIMIZER_FILE = 'model.pdopt'
@@ -265,7 +266,7 @@ def load_checkpoint(path: str, model: paddle.nn.Layer,
         if not os.path.isfile(opt_path):
             raise FileNotFoundError(f'Checkpoint {folder!r} has no {OPTIMIZER_FILE}; it cannot '
                                     f'be resumed exactly (is it a best_model folder?).')
-        load_optimizer_state(model, optimizer, paddle.load(opt_path))
+        load_optimizer_state(model, optimizer, load_state_dict(opt_path))
     state = read_state(folder)
     state.setdefault('folder', folder)
     return state

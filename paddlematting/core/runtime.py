@@ -3,10 +3,8 @@
 Everything here is about the process, not about matting, so the trainer, the evaluator
 and the command-line tools all pick devices and ranks the same way.
 """
-import base64
 import logging
 import os
-import pickle
 import platform
 import random
 import signal
@@ -119,11 +117,14 @@ def _paddle_rng_state_as_data() -> List[list]:
 def _paddle_rng_state_from_data(data: Union[List[list], str]) -> list:
     """``GeneratorState`` objects back from ``_paddle_rng_state_as_data``'s lists.
 
-    A string is the format of older state.json files: a base64 pickle of the objects.
-    Unpickling runs whatever the file says, so only resume checkpoints you trust.
+    A string is the format of older state.json files: a base64 pickle. Unpickling runs
+    whatever the file says, so it is refused (resume then starts paddle's generator afresh
+    only if the caller chooses to; see ``restore_rng_state``).
     """
     if isinstance(data, str):
-        return pickle.loads(base64.b64decode(data))  # older checkpoints only (see above)
+        raise ValueError('state.json holds the paddle random state as a pickle (an older '
+                         'format); pickles are not loaded because they can run code. Delete the '
+                         '"rng" entry of that state.json to resume without it.')
     state_type = type(paddle.get_rng_state()[0])
     states = []
     for values in data:
