@@ -27,7 +27,7 @@ from paddlematting.cli.common import (EXIT_BAD_INPUTS, add_prediction_input_args
                                       gather_prediction_args, report_prediction, setup_logging)
 from paddlematting.core.predictor import predict_images  # noqa: E402
 from paddlematting.inference import Predictor, load_deploy_config  # noqa: E402
-from paddlematting.utils.output_files import check_output_dir  # noqa: E402
+from paddlematting.utils.output_files import check_output_dir, hold_output_dir  # noqa: E402
 
 logger = logging.getLogger('paddlematting')
 
@@ -50,6 +50,7 @@ def main(argv: Optional[List[str]] = None) -> int:
     args = parse_args(argv)
     setup_logging()
     check_output_dir(args.save_dir)  # before any work: a file or read-only folder is refused
+    hold_output_dir(args.save_dir, 'infer')  # one run per folder, until main returns
     gathered = gather_prediction_args(args)
     if gathered is None:
         return EXIT_BAD_INPUTS

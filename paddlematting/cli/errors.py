@@ -82,5 +82,8 @@ def reports_user_errors(main: Callable[[Optional[List[str]]], int]) -> Callable[
             setup_logging()
             logger.error('%s', one_line(error))
             return EXIT_BAD_INPUTS
+        finally:
+            from ..utils.output_files import release_output_dirs
+            release_output_dirs()  # the --save_dir locks this run took
 
     return wrapper

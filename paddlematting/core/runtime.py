@@ -15,6 +15,7 @@ import paddle
 import paddle.distributed as dist
 
 from ..utils.device import gpu_available
+from .worker_guard import defer_sigterm, die_with_parent
 
 logger = logging.getLogger(__name__)
 
@@ -78,7 +79,8 @@ def init_distributed() -> int:
 
 
 class IgnoreSigintInWorker:
-    """A DataLoader ``worker_init_fn`` that makes the worker ignore SIGINT, then runs ``inner``.
+    """A DataLoader ``worker_init_fn`` that makes the worker ignore SIGINT, defer SIGTERM and
+    die with its trainer (``worker_guard``), then runs ``inner``.
 
     Ctrl-C in a terminal sends SIGINT to the whole process group, loader workers included.
     A worker that died of it would make the main process fail mid-step; ignoring it there
@@ -90,9 +92,14 @@ class IgnoreSigintInWorker:
 
     def __init__(self, inner: Optional[Callable[[int], None]] = None) -> None:
         self.inner = inner
+        self.parent_pid = os.getpid()  # pickled into the worker: the trainer's pid
 
     def __call__(self, worker_id: int) -> None:
         signal.signal(signal.SIGINT, signal.SIG_IGN)
+        # the worker dies with the trainer and outlives a launcher's SIGTERM to the group
+        # until the trainer has saved (see worker_guard)
+        die_with_parent(self.parent_pid)
+        defer_sigterm()
         if self.inner is not None:
             self.inner(worker_id)
 

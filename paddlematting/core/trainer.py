@@ -94,18 +94,27 @@ class _StopSignal:
     """While active, SIGINT/SIGTERM only raise a flag that the loop checks between steps.
 
     Stopping between steps keeps weights, optimizer and iteration count consistent for the
-    final checkpoint. A second signal raises KeyboardInterrupt at once (no checkpoint), so
-    a run stuck inside a step can still be stopped.
+    final checkpoint. Repeated SIGTERMs never abort that: ``paddle.distributed.launch`` sends
+    up to three, 0.2 s apart, for one stop request (SIGKILL is the way to stop at once).
+    A second SIGINT (Ctrl-C pressed again) raises KeyboardInterrupt at once, without a
+    checkpoint, so a run stuck inside a step can still be stopped from the terminal; one
+    arriving within ``REPEAT_WINDOW_S`` of the first is taken as the same request (a terminal
+    signals the launcher and the trainers alike).
     """
+
+    REPEAT_WINDOW_S = 2.0
 
     def __init__(self) -> None:
         self.received: Optional[str] = None
+        self._first_at = 0.0
         self._previous: Dict[int, Any] = {}
 
     def _handle(self, signum, frame) -> None:
-        if self.received is not None:
+        if self.received is None:
+            self.received = signal.Signals(signum).name
+            self._first_at = time.monotonic()
+        elif signum == signal.SIGINT and time.monotonic() - self._first_at > self.REPEAT_WINDOW_S:
             raise KeyboardInterrupt
-        self.received = signal.Signals(signum).name
 
     def __enter__(self) -> '_StopSignal':
         if threading.current_thread() is threading.main_thread():

@@ -7,8 +7,8 @@ per folder.
   name in its own folder and renamed when complete, so a crash or a full disk never leaves a
   truncated file under the final name; files get the usual ``0666 & ~umask`` permissions.
 - ``disk_full_error``: ENOSPC becomes one sentence naming the path and saying the disk is full.
-- ``OutputDirLock``: a lock file (``flock``, released by the kernel when the process dies)
-  refuses a second run writing into the same folder.
+- ``OutputDirLock``: an ``flock`` on the output folder (released by the kernel when the
+  process dies) refuses a second run writing into the same folder.
 """
 import contextlib
 import errno
@@ -18,9 +18,9 @@ from typing import IO, Iterator, Optional
 
 __all__ = ['OutputDirError', 'DiskFullError', 'OutputDirLockedError', 'check_output_dir',
            'atomic_write', 'write_bytes_atomically', 'disk_full_error', 'current_umask',
-           'default_file_mode', 'default_dir_mode', 'OutputDirLock', 'LOCK_FILE']
+           'default_file_mode', 'default_dir_mode', 'OutputDirLock', 'hold_output_dir',
+           'release_output_dirs']
 
-LOCK_FILE = '.paddlematting.lock'
 _TMP_SUFFIX = '.part'
 
 
@@ -136,11 +136,11 @@ def _remove_quietly(path: str) -> None:
 
 
 class OutputDirLock:
-    """Hold ``folder/.paddlematting.lock`` for the length of a run.
+    """Hold an exclusive lock on the folder ``folder`` for the length of a run.
 
-    The lock is an ``flock`` on the file, so it vanishes with the process (kill -9
-    included) and a stale file never blocks a later run; the file records the holder's pid
-    for the message. On systems without ``fcntl`` the lock does nothing.
+    The lock is an ``flock`` on the folder itself (no lock file is left among the outputs),
+    so it vanishes with the process (kill -9 included) and never blocks a later run. On
+    systems without ``fcntl`` the lock does nothing.
 
     Raises:
         OutputDirLockedError: (on enter) another process holds the lock.
@@ -149,7 +149,6 @@ class OutputDirLock:
     def __init__(self, folder: str, what: str = 'run') -> None:
         self.folder = folder
         self.what = what
-        self.path = os.path.join(folder, LOCK_FILE)
         self._fd: Optional[int] = None
 
     def __enter__(self) -> 'OutputDirLock':
@@ -158,22 +157,37 @@ class OutputDirLock:
         except ImportError:  # not POSIX: no lock
             return self
         os.makedirs(self.folder, exist_ok=True)
-        fd = os.open(self.path, os.O_RDWR | os.O_CREAT, default_file_mode())
+        fd = os.open(self.folder, os.O_RDONLY)
         try:
             fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except OSError:
-            holder = os.read(fd, 64).decode('ascii', 'replace').strip() or 'unknown'
             os.close(fd)
             raise OutputDirLockedError(
-                f'{self.folder} is in use by another paddlematting {self.what} (pid {holder}); '
-                f'wait for it to finish or choose another --save_dir.') from None
-        os.ftruncate(fd, 0)
-        os.write(fd, f'{os.getpid()}\n'.encode('ascii'))
+                f'--save_dir {self.folder} is in use by another paddlematting run writing into '
+                f'it; wait for it to finish or choose another --save_dir.') from None
         self._fd = fd
         return self
 
     def __exit__(self, *exc) -> None:
         if self._fd is not None:
-            # the file stays (removing it would race a waiting run); closing releases the lock
-            os.close(self._fd)
+            os.close(self._fd)  # closing releases the lock
             self._fd = None
+
+
+_HELD: list = []
+
+
+def hold_output_dir(folder: str, what: str = 'run') -> None:
+    """Take ``folder``'s lock until ``release_output_dirs`` (the command-line tools release it
+    when their ``main`` returns; the kernel releases it if the process dies).
+
+    Raises:
+        OutputDirLockedError: another process holds it.
+    """
+    _HELD.append(OutputDirLock(folder, what).__enter__())
+
+
+def release_output_dirs() -> None:
+    """Release every lock taken by ``hold_output_dir``."""
+    while _HELD:
+        _HELD.pop().__exit__(None, None, None)
