@@ -25,6 +25,7 @@ from . import checkpoint
 from .evaluator import DEFAULT_METRICS, EvalResult, evaluate
 from .runner import dygraph_runner
 from .runtime import capture_rng_state, init_distributed, is_main_process, restore_rng_state
+from .sample_errors import SampleError
 from .sample_order import ResumableBatchSampler, SeededSamples, iterate_batches
 from .vdl_log import VdlLog
 
@@ -420,6 +421,13 @@ class Trainer:
                                        '--resume_model %s',
                                        stop.received or 'a signal to another process', iteration,
                                        last_saved, opts.save_dir)
+        except SampleError:
+            # a bad sample fails between steps, when weights and optimizer agree: keep the
+            # work done so far, then report the sample
+            if self.is_main and iteration > start_iter and last_saved_iter != iteration:
+                logger.warning('Saved checkpoint %s before stopping on a bad sample.',
+                               self._save(iteration))
+            raise
         finally:
             vdl.close()
         outcome.iteration = iteration
