@@ -139,7 +139,8 @@ class OutputDirLock:
     """Hold an exclusive lock on the folder ``folder`` for the length of a run.
 
     The lock is an ``flock`` on the folder itself (no lock file is left among the outputs),
-    so it vanishes with the process (kill -9 included) and never blocks a later run. On
+    so it vanishes with the process (kill -9 included) and never blocks a later run; a
+    folder created just for the lock is removed again if the run left it empty. On
     systems without ``fcntl`` the lock does nothing.
 
     Raises:
@@ -150,12 +151,14 @@ class OutputDirLock:
         self.folder = folder
         self.what = what
         self._fd: Optional[int] = None
+        self._created = False
 
     def __enter__(self) -> 'OutputDirLock':
         try:
             import fcntl
         except ImportError:  # not POSIX: no lock
             return self
+        self._created = not os.path.exists(self.folder)
         os.makedirs(self.folder, exist_ok=True)
         fd = os.open(self.folder, os.O_RDONLY)
         try:
@@ -172,6 +175,11 @@ class OutputDirLock:
         if self._fd is not None:
             os.close(self._fd)  # closing releases the lock
             self._fd = None
+            if self._created:  # a run that wrote nothing leaves no empty folder behind
+                try:
+                    os.rmdir(self.folder)
+                except OSError:
+                    pass
 
 
 _HELD: list = []
