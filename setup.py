@@ -33,6 +33,8 @@ setup(
         'pyyaml',
         'visualdl',
         'tqdm',
+        # .safetensors weights (read without pickle; see paddlematting.utils.weights_io)
+        'safetensors',
     ],
     extras_require={
         'cpu': ['paddlepaddle==3.2.2'],

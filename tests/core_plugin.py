@@ -5,6 +5,8 @@ on 1 process x batch 4 (gradients are averaged across processes; nothing else di
 ``CoreTestSet`` makes deterministic 16x16 samples in memory and draws a random flip from
 numpy's global generator, like real augmentation does.
 """
+import time
+
 import numpy as np
 import paddle
 import paddle.nn as nn
@@ -26,14 +28,18 @@ def _make_sample(index: int):
 class CoreTestSet(paddle.io.Dataset):
     """``num_samples`` train samples {img [3,16,16], alpha [1,16,16]}; val ones add ori_*."""
 
-    def __init__(self, num_samples: int = 8, mode: str = 'train', **unused):
+    def __init__(self, num_samples: int = 8, mode: str = 'train', delay: float = 0.0, **unused):
         self.num_samples = num_samples
         self.mode = mode
+        self.delay = delay  # seconds per sample: makes steps slow for the signal tests
+
 
     def __len__(self):
         return self.num_samples
 
     def __getitem__(self, index):
+        if self.delay:
+            time.sleep(self.delay)
         img, alpha = _make_sample(index)
         if self.mode == 'train':
             if np.random.rand() < 0.5:

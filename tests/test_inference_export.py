@@ -137,7 +137,7 @@ def test_export_refuses_to_replace_a_foreign_folder(tmp_path):
     target = tmp_path / 'mine'
     target.mkdir()
     (target / 'notes.txt').write_text('keep me')
-    with pytest.raises(FileExistsError, match='not an export folder'):
+    with pytest.raises(FileExistsError, match='not an export folder written by paddlematting'):
         export_model(_toy(), str(target), TRANSFORMS)
     assert (target / 'notes.txt').read_text() == 'keep me'
     assert [p.name for p in tmp_path.iterdir()] == ['mine']  # no temporary folder left behind

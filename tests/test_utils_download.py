@@ -20,6 +20,8 @@ def isolated_cache(tmp_path, monkeypatch):
     for var in ('http_proxy', 'https_proxy', 'HTTP_PROXY', 'HTTPS_PROXY', 'all_proxy', 'ALL_PROXY'):
         monkeypatch.delenv(var, raising=False)
     monkeypatch.setenv('no_proxy', '127.0.0.1')
+    # the local test server speaks plain http (test_utils_download_safety checks the refusal)
+    monkeypatch.setenv('PADDLEMATTING_ALLOW_HTTP', '1')
     return home
 
 

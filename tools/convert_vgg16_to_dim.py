@@ -19,11 +19,17 @@ Usage:
         --output VGG16_dim_pretrained.pdparams
 """
 import argparse
+import os
 import sys
 from typing import Dict, List, Optional, Tuple
 
 import numpy as np
 import paddle
+
+REPO_ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+if REPO_ROOT not in sys.path:  # run from a checkout without `pip install -e .`
+    sys.path.insert(0, REPO_ROOT)
+from paddlematting.utils.weights_io import load_state_dict  # noqa: E402
 
 FIRST_CONV_KEY = '_conv_block_1._conv_1.weight'
 FC6_KEY = '_fc1.weight'
@@ -83,9 +89,7 @@ def convert_vgg16_state_dict(state: Dict[str, np.ndarray], input_channels: int =
 
 
 def _load_numpy_state(path: str) -> Dict[str, np.ndarray]:
-    loaded = paddle.load(path, return_numpy=True)
-    if not isinstance(loaded, dict):
-        raise ValueError(f'{path} holds a {type(loaded).__name__}, expected a state dict.')
+    loaded = load_state_dict(path)  # no pickle code runs (see paddlematting.utils.weights_io)
     return {k: np.asarray(v) for k, v in loaded.items()}
 
 

@@ -22,10 +22,12 @@ REPO_ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__fi
 if REPO_ROOT not in sys.path:  # run from a checkout without `pip install -e .`
     sys.path.insert(0, REPO_ROOT)
 
+from paddlematting.cli.errors import reports_user_errors  # noqa: E402
 from paddlematting.cli.common import (EXIT_BAD_INPUTS, add_prediction_input_args,  # noqa: E402
                                       gather_prediction_args, report_prediction, setup_logging)
 from paddlematting.core.predictor import predict_images  # noqa: E402
 from paddlematting.inference import Predictor, load_deploy_config  # noqa: E402
+from paddlematting.utils.output_files import check_output_dir, hold_output_dir  # noqa: E402
 
 logger = logging.getLogger('paddlematting')
 
@@ -43,9 +45,12 @@ def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
     return parser.parse_args(argv)
 
 
+@reports_user_errors
 def main(argv: Optional[List[str]] = None) -> int:
     args = parse_args(argv)
     setup_logging()
+    check_output_dir(args.save_dir)  # before any work: a file or read-only folder is refused
+    hold_output_dir(args.save_dir, 'infer')  # one run per folder, until main returns
     gathered = gather_prediction_args(args)
     if gathered is None:
         return EXIT_BAD_INPUTS

@@ -13,6 +13,7 @@ from ..core.runner import dygraph_runner
 from ..core.runtime import DEVICES, environment_report, resolve_device
 from ..transforms.pipeline import Runner
 from ..utils.config import Config
+from ..utils.download import DownloadError
 from ..utils.pretrained import load_pretrained_weights, pretrained_key_paths, resolve_weights_path
 
 try:
@@ -36,6 +37,9 @@ EXIT_BAD_INPUTS = 2  # nothing was predicted: the inputs or flags are unusable
 # cannot be written or read (OSError); paddle's untyped C++ failures (EnforceNotMet).
 # Anything else (a ValueError from tracing the model, say) is a bug and is raised.
 INFERENCE_UNAVAILABLE_ERRORS = (ImportError, RuntimeError, OSError, PaddleEnforceError)
+# ...except these OSErrors, which the dygraph backend would meet again: weights (the config's
+# pretrained files) that are missing or cannot be downloaded
+WEIGHTS_UNAVAILABLE_ERRORS = (FileNotFoundError, DownloadError)
 
 
 def setup_logging(level: int = logging.INFO) -> None:
@@ -124,9 +128,8 @@ def start(args: argparse.Namespace, **overrides) -> Tuple[Config, str]:
     return cfg, device
 
 
-def _inference_runner(cfg: Config, model_path: Optional[str], device: str) -> Runner:
+def _inference_runner(cfg: Config, local_weights: Optional[str], device: str) -> Runner:
     from .. import inference  # exporting and Paddle Inference: only when asked for
-    local_weights = resolve_weights_path(model_path) if model_path else None
     folder = inference.export_checkpoint_cached(cfg, local_weights)
     logger.info('Using the exported model in %s (Paddle Inference, %s).', folder, device)
     return inference.Predictor(folder, device=device)
@@ -144,15 +147,19 @@ def build_runner(cfg: Config, model_path: Optional[str], device: str,
     if not model_path:
         logger.warning('No --model_path given: using the weights the config builds with '
                        '(random unless model.pretrained is set).')
+    # missing, unsafe or undownloadable weights are for the user to fix: no fallback for them
+    local_weights = resolve_weights_path(model_path) if model_path else None
     if backend == 'inference':
         try:
-            return _inference_runner(cfg, model_path, device), 'inference'
+            return _inference_runner(cfg, local_weights, device), 'inference'
+        except WEIGHTS_UNAVAILABLE_ERRORS:
+            raise
         except INFERENCE_UNAVAILABLE_ERRORS as error:
             logger.warning('The inference backend is unavailable (%s: %s); falling back to '
                            'dygraph.', type(error).__name__, error)
     model = cfg.model
-    if model_path:
-        load_pretrained_weights(model, model_path, strict=True)
+    if local_weights:
+        load_pretrained_weights(model, local_weights, strict=True)
     model.eval()
     return dygraph_runner(model), 'dygraph'
 

@@ -6,6 +6,8 @@ import sys
 from typing import List, Optional
 
 from ..inference.export import config_inference_transforms, export_model
+from ..inference.export_folder import check_export_dir
+from .errors import reports_user_errors
 from ..utils.pretrained import load_pretrained_weights
 from .common import add_config_args, start
 
@@ -28,6 +30,7 @@ def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
 def run(argv: Optional[List[str]] = None) -> str:
     """Parse ``argv``, export, and return the written folder."""
     args = parse_args(argv)
+    check_export_dir(args.save_dir)  # before any work: a file or a foreign folder is refused
     # the model is built (and traced) on --device; with --model_path the config's
     # pretrained keys are skipped (see common.read_config)
     cfg, _ = start(args)
@@ -46,6 +49,7 @@ def run(argv: Optional[List[str]] = None) -> str:
     return folder
 
 
+@reports_user_errors
 def main(argv: Optional[List[str]] = None) -> int:
     """Console entry point (``paddlematting-export``); exit status 0 on success."""
     run(argv)

@@ -16,6 +16,8 @@ from typing import List, Optional
 
 from ..core.predictor import predict_images
 from ..models.alpha_model import input_names_for
+from ..utils.output_files import check_output_dir, hold_output_dir
+from .errors import reports_user_errors
 from .common import (EXIT_BAD_INPUTS, add_backend_arg, add_config_args, add_prediction_input_args,
                      build_runner, gather_prediction_args, report_prediction, start)
 
@@ -33,9 +35,12 @@ def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
     return parser.parse_args(argv)
 
 
+@reports_user_errors
 def main(argv: Optional[List[str]] = None) -> int:
     """Predict; return the exit status (0 all written, 1 some failed, 2 unusable inputs)."""
     args = parse_args(argv)
+    check_output_dir(args.save_dir)  # before any work: a file or read-only folder is refused
+    hold_output_dir(args.save_dir, 'predict')  # one run per folder, until main returns
     cfg, device = start(args)
     model_type = cfg.model_config.get('type')
     needs_trimap = 'trimap' in input_names_for(model_type)

@@ -12,6 +12,8 @@ import paddle
 
 from ..core.runtime import is_main_process, seed_everything
 from ..core.trainer import Trainer, TrainOptions
+from ..utils.output_files import check_output_dir, hold_output_dir
+from .errors import reports_user_errors
 from .common import add_config_args, start
 
 logger = logging.getLogger('paddlematting')
@@ -54,9 +56,13 @@ def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
     return args
 
 
+@reports_user_errors
 def main(argv: Optional[List[str]] = None) -> int:
     """Run training; the process exits 0 when done, 130 when stopped by a signal."""
     args = parse_args(argv)
+    check_output_dir(args.save_dir)  # before any work: a file or read-only folder is refused
+    if is_main_process():  # the other processes write nothing there
+        hold_output_dir(args.save_dir, 'training')  # one run per folder, until main returns
     if args.seed is not None:
         seed_everything(args.seed)
     cfg, device = start(args, iters=args.iters, batch_size=args.batch_size,

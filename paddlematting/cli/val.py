@@ -11,6 +11,8 @@ import sys
 from typing import List, Optional
 
 from ..core.evaluator import DEFAULT_METRICS, PER_IMAGE_CSV, evaluate
+from ..utils.output_files import check_output_dir, hold_output_dir
+from .errors import reports_user_errors
 from .common import add_backend_arg, add_config_args, build_runner, start
 
 logger = logging.getLogger('paddlematting')
@@ -33,8 +35,11 @@ def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
     return parser.parse_args(argv)
 
 
+@reports_user_errors
 def main(argv: Optional[List[str]] = None) -> int:
     args = parse_args(argv)
+    check_output_dir(args.save_dir)  # before any work: a file or read-only folder is refused
+    hold_output_dir(args.save_dir, 'val')  # one run per folder, until main returns
     cfg, device = start(args)
     dataset = cfg.val_dataset
     runner, backend = build_runner(cfg, args.model_path, device, args.backend)

@@ -20,6 +20,8 @@ from typing import Any, Dict, List, Optional
 import paddle
 
 from ..utils.pretrained import WeightsMismatchError, load_pretrained_weights
+from ..utils.output_files import disk_full_error
+from ..utils.weights_io import load_state_dict
 
 MODEL_FILE = 'model.pdparams'
 OPTIMIZER_FILE = 'model.pdopt'
@@ -56,9 +58,14 @@ def _temporary_name(path: str) -> str:
 
 def _write_text_atomically(path: str, text: str) -> None:
     tmp = _temporary_name(path)
-    with open(tmp, 'w', encoding='utf-8') as f:
-        f.write(text)
-    os.replace(tmp, path)
+    try:
+        with open(tmp, 'w', encoding='utf-8') as f:
+            f.write(text)
+        os.replace(tmp, path)
+    except OSError as error:
+        if os.path.exists(tmp):
+            os.remove(tmp)
+        raise disk_full_error(path, error) from error
 
 
 # saved inside model.pdopt: {paddle parameter name: structured name} at save time
@@ -132,6 +139,9 @@ def write_snapshot(folder: str, model: paddle.nn.Layer,
         with open(os.path.join(tmp_dir, STATE_FILE), 'w', encoding='utf-8') as f:
             json.dump(state, f, indent=1)
         _replace_folder(tmp_dir, folder)
+    except OSError as error:
+        shutil.rmtree(tmp_dir, ignore_errors=True)
+        raise disk_full_error(folder, error) from error  # ENOSPC named as a full disk
     except BaseException:
         shutil.rmtree(tmp_dir, ignore_errors=True)
         raise
@@ -265,7 +275,7 @@ def load_checkpoint(path: str, model: paddle.nn.Layer,
         if not os.path.isfile(opt_path):
             raise FileNotFoundError(f'Checkpoint {folder!r} has no {OPTIMIZER_FILE}; it cannot '
                                     f'be resumed exactly (is it a best_model folder?).')
-        load_optimizer_state(model, optimizer, paddle.load(opt_path))
+        load_optimizer_state(model, optimizer, load_state_dict(opt_path))
     state = read_state(folder)
     state.setdefault('folder', folder)
     return state

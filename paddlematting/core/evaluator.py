@@ -5,6 +5,7 @@ truth (``ori_alpha``); when the dataset provides ``ori_trimap`` the metric class
 the benchmark's trimap convention themselves.
 """
 import csv
+import logging
 import os
 import time
 from dataclasses import dataclass, field
@@ -17,9 +18,13 @@ from tqdm import tqdm
 from ..metrics import build_metrics
 from ..transforms.pipeline import Runner, apply_known_regions
 from ..utils.image_io import write_png
+from ..utils.output_files import atomic_write
+from ..utils.trimap_values import TRIMAP_UNKNOWN
 from .runner import as_numpy, predict_batch
 from .sample_order import iterate_batches
 from .visualization import network_input_picture
+
+logger = logging.getLogger(__name__)
 
 DEFAULT_METRICS = ('sad', 'mse', 'grad', 'conn')
 PER_IMAGE_CSV = 'metrics_per_image.csv'
@@ -35,11 +40,14 @@ class EvalResult:
         examples: up to ``num_examples`` dicts with ``img_name``, ``input`` (the network
             input rescaled to uint8 [H,W,3]), ``pred`` and ``gt`` (uint8 [H0,W0]).
         seconds: wall time of the whole loop.
+        unscored: names of the images whose trimap has no unknown pixel: there is nothing
+            to score, so their rows hold NaN and they are left out of the means.
     """
     metrics: Dict[str, float]
     per_image: List[Dict[str, object]] = field(default_factory=list)
     examples: List[Dict[str, object]] = field(default_factory=list)
     seconds: float = 0.0
+    unscored: List[str] = field(default_factory=list)
 
     def summary(self) -> str:
         """One line such as 'SAD: 12.3456, MSE: 0.0123, ...'."""
@@ -58,16 +66,43 @@ def result_path(save_dir: str, img_name: str) -> str:
     return os.path.join(save_dir, *parts[:-1], (parts[-1] if parts else 'unnamed') + '.png')
 
 
+def unique_result_path(save_dir: str, img_name: str, taken: Dict[str, str]) -> str:
+    """``result_path``, unless another image already took that path (``x.png`` and
+    ``x.jpg`` both give ``x.png``): then the extension is kept, ``x.jpg.png``.
+
+    Args:
+        taken: result path -> image name, filled in here; one dict per evaluation.
+    """
+    path = result_path(save_dir, img_name)
+    if taken.setdefault(path, img_name) != img_name:
+        path = result_path(save_dir, img_name.replace('\\', '/').rstrip('/') + '.png')
+        if taken.setdefault(path, img_name) != img_name:
+            raise ValueError(f'two val images are both named {img_name!r}; result PNGs would '
+                             f'overwrite each other')
+    return path
+
+
 def write_per_image_csv(path: str, per_image: List[Dict[str, object]],
                         metric_names: Sequence[str], means: Dict[str, float]) -> None:
     """CSV with a header ``img_name,<metric>...``, one row per image and a final ``mean`` row."""
-    os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
-    with open(path, 'w', newline='', encoding='utf-8') as f:
+    with atomic_write(path, 'w', newline='', encoding='utf-8') as f:
         writer = csv.writer(f)
         writer.writerow(['img_name', *metric_names])
         for row in per_image:
             writer.writerow([row['img_name'], *(f'{row[m]:.6f}' for m in metric_names)])
         writer.writerow(['mean', *(f'{means[m]:.6f}' for m in metric_names)])
+
+
+def report_unscored(names: List[str], total: int) -> None:
+    """Log the images whose trimap has no unknown region; raise when no image is left."""
+    shown = ', '.join(names[:5]) + (f' and {len(names) - 5} more' if len(names) > 5 else '')
+    if len(names) == total:
+        raise ValueError(f'No val image can be scored: every trimap has an empty unknown '
+                         f'region (value 128, or 1 in a 0/1/2 label trimap), e.g. {shown}; '
+                         f'check the trimap files.')
+    logger.warning('%d of %d val images have no unknown region in their trimap, so there is '
+                   'nothing to score; they are left out of the means (NaN in the CSV): %s',
+                   len(names), total, shown)
 
 
 def evaluate(runner: Runner, dataset: paddle.io.Dataset,
@@ -96,6 +131,7 @@ def evaluate(runner: Runner, dataset: paddle.io.Dataset,
     loader = iterate_batches(dataset, paddle.io.BatchSampler(dataset, batch_size=1),
                              num_workers)
     result = EvalResult(metrics={})
+    taken: Dict[str, str] = {}
     start = time.time()
     for batch in tqdm(loader, total=len(dataset), desc='eval', unit='img',
                       disable=not show_progress, dynamic_ncols=True):
@@ -106,15 +142,23 @@ def evaluate(runner: Runner, dataset: paddle.io.Dataset,
             trimap = None if trimap is None else as_numpy(trimap[i]).astype(np.uint8)
             name = batch['img_name'][i] if 'img_name' in batch else f'{len(result.per_image)}'
             row = {'img_name': name}
+            if trimap is not None and not np.any(trimap == TRIMAP_UNKNOWN):
+                # errors are summed over the unknown region: an empty one would score 0
+                result.unscored.append(name)
+                row.update((metric_name, float('nan')) for metric_name in metrics)
             for metric_name, metric in metrics.items():
-                row[metric_name] = metric.update(pred, gt, trimap)
+                if metric_name not in row:
+                    row[metric_name] = metric.update(pred, gt, trimap)
             result.per_image.append(row)
             if save_results:
-                write_png(result_path(save_dir, name), apply_known_regions(pred, trimap))
+                write_png(unique_result_path(save_dir, name, taken),
+                          apply_known_regions(pred, trimap))
             if len(result.examples) < num_examples:
                 result.examples.append({'img_name': name, 'pred': pred, 'gt': gt,
                                         'input': network_input_picture(as_numpy(batch['img'][i]))})
     result.seconds = time.time() - start
+    if result.unscored:
+        report_unscored(result.unscored, len(result.per_image))
     result.metrics = {name: metric.evaluate() for name, metric in metrics.items()}
     if save_dir:
         write_per_image_csv(os.path.join(save_dir, PER_IMAGE_CSV), result.per_image,

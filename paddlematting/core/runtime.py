@@ -3,10 +3,8 @@
 Everything here is about the process, not about matting, so the trainer, the evaluator
 and the command-line tools all pick devices and ranks the same way.
 """
-import base64
 import logging
 import os
-import pickle
 import platform
 import random
 import signal
@@ -17,6 +15,7 @@ import paddle
 import paddle.distributed as dist
 
 from ..utils.device import gpu_available
+from .worker_guard import defer_sigterm, die_with_parent
 
 logger = logging.getLogger(__name__)
 
@@ -80,7 +79,8 @@ def init_distributed() -> int:
 
 
 class IgnoreSigintInWorker:
-    """A DataLoader ``worker_init_fn`` that makes the worker ignore SIGINT, then runs ``inner``.
+    """A DataLoader ``worker_init_fn`` that makes the worker ignore SIGINT, defer SIGTERM and
+    die with its trainer (``worker_guard``), then runs ``inner``.
 
     Ctrl-C in a terminal sends SIGINT to the whole process group, loader workers included.
     A worker that died of it would make the main process fail mid-step; ignoring it there
@@ -92,9 +92,14 @@ class IgnoreSigintInWorker:
 
     def __init__(self, inner: Optional[Callable[[int], None]] = None) -> None:
         self.inner = inner
+        self.parent_pid = os.getpid()  # pickled into the worker: the trainer's pid
 
     def __call__(self, worker_id: int) -> None:
         signal.signal(signal.SIGINT, signal.SIG_IGN)
+        # the worker dies with the trainer and outlives a launcher's SIGTERM to the group
+        # until the trainer has saved (see worker_guard)
+        die_with_parent(self.parent_pid)
+        defer_sigterm()
         if self.inner is not None:
             self.inner(worker_id)
 
@@ -119,11 +124,14 @@ def _paddle_rng_state_as_data() -> List[list]:
 def _paddle_rng_state_from_data(data: Union[List[list], str]) -> list:
     """``GeneratorState`` objects back from ``_paddle_rng_state_as_data``'s lists.
 
-    A string is the format of older state.json files: a base64 pickle of the objects.
-    Unpickling runs whatever the file says, so only resume checkpoints you trust.
+    A string is the format of older state.json files: a base64 pickle. Unpickling runs
+    whatever the file says, so it is refused (resume then starts paddle's generator afresh
+    only if the caller chooses to; see ``restore_rng_state``).
     """
     if isinstance(data, str):
-        return pickle.loads(base64.b64decode(data))  # older checkpoints only (see above)
+        raise ValueError('state.json holds the paddle random state as a pickle (an older '
+                         'format); pickles are not loaded because they can run code. Delete the '
+                         '"rng" entry of that state.json to resume without it.')
     state_type = type(paddle.get_rng_state()[0])
     states = []
     for values in data:

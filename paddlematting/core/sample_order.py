@@ -20,6 +20,8 @@ import paddle
 
 from ..datasets.collate import collate_samples
 from .runtime import IgnoreSigintInWorker
+from .sample_errors import (ReportingDataset, SampleError, SurfacingLoader, describe_failure,
+                            make_error_dir)
 
 SampleKey = Tuple[int, int]
 
@@ -105,10 +107,14 @@ def iterate_batches(dataset: paddle.io.Dataset, batch_sampler: paddle.io.BatchSa
     caller, which then waits forever; here a bad sample raises where it can be seen.
     """
     if num_workers > 0:
-        return paddle.io.DataLoader(dataset, batch_sampler=batch_sampler,
-                                    num_workers=num_workers, collate_fn=collate_samples,
-                                    return_list=True,
-                                    worker_init_fn=IgnoreSigintInWorker(worker_init_fn))
+        # a bad sample then fails with its own message, not "Blocking queue is killed"
+        error_dir = make_error_dir()
+        loader = paddle.io.DataLoader(ReportingDataset(dataset, error_dir),
+                                      batch_sampler=batch_sampler,
+                                      num_workers=num_workers, collate_fn=collate_samples,
+                                      return_list=True,
+                                      worker_init_fn=IgnoreSigintInWorker(worker_init_fn))
+        return SurfacingLoader(loader, error_dir)
     return _BatchesInThisThread(dataset, batch_sampler)
 
 
@@ -123,4 +129,12 @@ class _BatchesInThisThread:
 
     def __iter__(self):
         for keys in self.batch_sampler:
-            yield collate_samples([self.dataset[key] for key in keys])
+            yield collate_samples([_load_sample(self.dataset, key) for key in keys])
+
+
+def _load_sample(dataset, key):
+    """``dataset[key]``; a failure becomes a SampleError naming the sample (and its cause)."""
+    try:
+        return dataset[key]
+    except Exception as error:
+        raise SampleError(describe_failure(key, error)) from error

@@ -25,6 +25,7 @@ from . import checkpoint
 from .evaluator import DEFAULT_METRICS, EvalResult, evaluate
 from .runner import dygraph_runner
 from .runtime import capture_rng_state, init_distributed, is_main_process, restore_rng_state
+from .sample_errors import SampleError
 from .sample_order import ResumableBatchSampler, SeededSamples, iterate_batches
 from .vdl_log import VdlLog
 
@@ -94,18 +95,27 @@ class _StopSignal:
     """While active, SIGINT/SIGTERM only raise a flag that the loop checks between steps.
 
     Stopping between steps keeps weights, optimizer and iteration count consistent for the
-    final checkpoint. A second signal raises KeyboardInterrupt at once (no checkpoint), so
-    a run stuck inside a step can still be stopped.
+    final checkpoint. Repeated SIGTERMs never abort that: ``paddle.distributed.launch`` sends
+    up to three, 0.2 s apart, for one stop request (SIGKILL is the way to stop at once).
+    A second SIGINT (Ctrl-C pressed again) raises KeyboardInterrupt at once, without a
+    checkpoint, so a run stuck inside a step can still be stopped from the terminal; one
+    arriving within ``REPEAT_WINDOW_S`` of the first is taken as the same request (a terminal
+    signals the launcher and the trainers alike).
     """
+
+    REPEAT_WINDOW_S = 2.0
 
     def __init__(self) -> None:
         self.received: Optional[str] = None
+        self._first_at = 0.0
         self._previous: Dict[int, Any] = {}
 
     def _handle(self, signum, frame) -> None:
-        if self.received is not None:
+        if self.received is None:
+            self.received = signal.Signals(signum).name
+            self._first_at = time.monotonic()
+        elif signum == signal.SIGINT and time.monotonic() - self._first_at > self.REPEAT_WINDOW_S:
             raise KeyboardInterrupt
-        self.received = signal.Signals(signum).name
 
     def __enter__(self) -> '_StopSignal':
         if threading.current_thread() is threading.main_thread():
@@ -411,6 +421,13 @@ class Trainer:
                                        '--resume_model %s',
                                        stop.received or 'a signal to another process', iteration,
                                        last_saved, opts.save_dir)
+        except SampleError:
+            # a bad sample fails between steps, when weights and optimizer agree: keep the
+            # work done so far, then report the sample
+            if self.is_main and iteration > start_iter and last_saved_iter != iteration:
+                logger.warning('Saved checkpoint %s before stopping on a bad sample.',
+                               self._save(iteration))
+            raise
         finally:
             vdl.close()
         outcome.iteration = iteration

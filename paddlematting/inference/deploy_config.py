@@ -85,7 +85,10 @@ def load_deploy_config(folder: str) -> DeployConfig:
         raise FileNotFoundError(f'{path} does not exist: expected a folder written by export.py '
                                 '(model files plus deploy.yaml).')
     with open(path, 'r', encoding='utf-8') as f:
-        data = yaml.safe_load(f)
+        try:
+            data = yaml.safe_load(f)
+        except yaml.YAMLError as e:  # not a ValueError: name the file and make it one
+            raise ValueError(f'{path}: invalid YAML ({" ".join(str(e).split())})') from e
     deploy = data.get('Deploy') if isinstance(data, dict) else None
     if not isinstance(deploy, dict):
         raise ValueError(f'{path} has no top-level "Deploy" mapping.')

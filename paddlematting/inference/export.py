@@ -8,7 +8,6 @@ half an export.
 import hashlib
 import os
 import shutil
-import tempfile
 from typing import List, Optional, Sequence
 
 import paddle
@@ -19,6 +18,7 @@ from ..models.alpha_model import INPUT_CHANNELS, AlphaOnlyModel, RecurrentStepMo
 from ..utils.config import Config
 from ..utils.download import cache_home
 from .deploy_config import DEPLOY_FILE, DeployConfig, default_inference_transforms, write_deploy_config
+from .export_folder import check_export_dir, prepare_staging_dir, publish_export, write_export_marker
 
 MODEL_STEM = 'model'
 ONNX_FILE = 'model.onnx'
@@ -77,37 +77,6 @@ def export_onnx(config: DeployConfig, opset_version: int = 11) -> str:
     return path
 
 
-def _is_previous_export(folder: str) -> bool:
-    return not os.listdir(folder) or os.path.isfile(os.path.join(folder, DEPLOY_FILE))
-
-
-def _publish(tmp_dir: str, save_dir: str, replace: bool) -> bool:
-    """Rename the finished ``tmp_dir`` to ``save_dir``. Returns False when ``replace`` is
-    False and ``save_dir`` already exists (another export won); ``tmp_dir`` is then removed."""
-    if os.path.isdir(save_dir):
-        if not replace:
-            shutil.rmtree(tmp_dir, ignore_errors=True)
-            return False
-        if not _is_previous_export(save_dir):
-            shutil.rmtree(tmp_dir, ignore_errors=True)
-            raise FileExistsError(f'{save_dir} exists and is not an export folder (no {DEPLOY_FILE}); '
-                                  'choose an empty or new --save_dir.')
-        old = tempfile.mkdtemp(prefix='.old-export-', dir=os.path.dirname(save_dir))
-        os.rename(save_dir, os.path.join(old, 'previous'))
-        os.rename(tmp_dir, save_dir)
-        shutil.rmtree(old, ignore_errors=True)
-        return True
-    try:
-        os.rename(tmp_dir, save_dir)
-    except OSError:
-        # a concurrent writer created save_dir between our check and the rename
-        shutil.rmtree(tmp_dir, ignore_errors=True)
-        if replace:
-            raise
-        return False
-    return True
-
-
 def export_model(model: nn.Layer, save_dir: str, transforms: Sequence[dict],
                  model_type: Optional[str] = None, input_shape: Optional[Sequence[int]] = None,
                  onnx: bool = False, replace: bool = True) -> str:
@@ -115,7 +84,9 @@ def export_model(model: nn.Layer, save_dir: str, transforms: Sequence[dict],
 
     Args:
         model: a matting model taking ``{'img', ['trimap']}`` and returning alpha [N,1,H,W] in eval mode.
-        save_dir: the folder to create (replaced when it holds a previous export).
+        save_dir: the folder to create. A folder holding a previous export (our marker,
+            see ``export_folder``) gets its exported files replaced and keeps any other;
+            any other non-empty folder is refused before the model is traced.
         transforms: the inference transforms as ``[{'type': name, **args}]`` (the val config's list).
         model_type: registered model type; decides whether a trimap input is exported.
             Defaults to the model's class name. A recurrent model (``recurrent = True``, RVM) is
@@ -128,10 +99,9 @@ def export_model(model: nn.Layer, save_dir: str, transforms: Sequence[dict],
     """
     model_type = model_type or model_type_of(model)
     input_names = input_names_for(model_type)
-    save_dir = os.path.abspath(save_dir)
-    parent = os.path.dirname(save_dir)
-    os.makedirs(parent, exist_ok=True)
-    tmp_dir = tempfile.mkdtemp(prefix='.export-', dir=parent)
+    # a foreign or unusable save_dir is refused before the (slow) tracing
+    save_dir = check_export_dir(save_dir) if replace else os.path.abspath(save_dir)
+    tmp_dir = prepare_staging_dir(os.path.dirname(save_dir))
     try:
         model.eval()
         recurrent = is_recurrent(model)
@@ -152,10 +122,11 @@ def export_model(model: nn.Layer, save_dir: str, transforms: Sequence[dict],
         if onnx:
             export_onnx(config)
         write_deploy_config(config)
+        write_export_marker(tmp_dir)
     except BaseException:
         shutil.rmtree(tmp_dir, ignore_errors=True)
         raise
-    _publish(tmp_dir, save_dir, replace=replace)
+    publish_export(tmp_dir, save_dir, replace=replace)
     return save_dir
 
 

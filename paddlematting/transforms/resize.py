@@ -1,6 +1,7 @@
 """The resize family. Every one appends ``('resize', (h, w))`` (size before) to trans_info.
 
-Sizes given as pairs are (width, height), as in PaddleSeg. Images and alpha are resized
+Sizes given as pairs are (width, height), as in PaddleSeg. Every one takes ``max_long``
+(default 4096, see ``size_limits``) and refuses an image whose long side would exceed it. Images and alpha are resized
 bilinearly (``Resize(random_interp=True)`` draws the images' interpolation instead), trimaps
 with nearest neighbour. Random choices come from numpy's global generator.
 """
@@ -13,6 +14,7 @@ from ..utils import manager
 from .arg_checks import (check_bool, check_positive_int, check_positive_number, parse_interval,
                          parse_size_wh)
 from .sample_fields import image_size, resize_sample, scaled_size
+from .size_limits import check_max_long, check_resized_fits
 
 # what Resize(random_interp=True) draws from for img, fg and bg
 RANDOM_INTERPS = (cv2.INTER_NEAREST, cv2.INTER_LINEAR, cv2.INTER_CUBIC, cv2.INTER_AREA,
@@ -28,14 +30,17 @@ class Resize:
     all three); alpha stays bilinear and trimaps nearest.
     """
 
-    def __init__(self, target_size: Sequence[int] = (512, 512), random_interp: bool = False):
+    def __init__(self, target_size: Sequence[int] = (512, 512), random_interp: bool = False,
+                 max_long: Optional[int] = None):
         self.target_size = list(parse_size_wh(target_size, 'Resize.target_size'))
         self.random_interp = check_bool(random_interp, 'Resize.random_interp')
+        self.max_long = check_max_long(max_long, 'Resize.max_long')
 
     def __call__(self, data: Dict) -> Dict:
         interp = cv2.INTER_LINEAR
         if self.random_interp:
             interp = RANDOM_INTERPS[np.random.randint(len(RANDOM_INTERPS))]
+        check_resized_fits(*image_size(data), self.target_size, self.max_long, 'Resize.max_long')
         return resize_sample(data, self.target_size, colour_interp=interp)
 
 
@@ -49,7 +54,8 @@ class RandomResize:
     """
 
     def __init__(self, size: Optional[Sequence[int]] = None,
-                 scale: Optional[Sequence[float]] = None):
+                 scale: Optional[Sequence[float]] = None, max_long: Optional[int] = None):
+        self.max_long = check_max_long(max_long, 'RandomResize.max_long')
         self.size = None if size is None else list(parse_size_wh(size, 'RandomResize.size'))
         self.scale = (None if scale is None
                       else list(parse_interval(scale, 'RandomResize.scale', check_positive_number)))
@@ -59,7 +65,9 @@ class RandomResize:
         factor = 1.0 if self.scale is None else float(np.random.uniform(*self.scale))
         if self.size is not None:
             factor *= max(self.size[0] / w, self.size[1] / h)
-        return resize_sample(data, scaled_size(h, w, factor))
+        size_wh = scaled_size(h, w, factor)
+        check_resized_fits(h, w, size_wh, self.max_long, 'RandomResize.max_long')
+        return resize_sample(data, size_wh)
 
 
 @manager.TRANSFORMS.add_component
@@ -70,13 +78,16 @@ class ResizeToIntMult:
     enlarged to ``mult_int`` rather than collapsed to zero.
     """
 
-    def __init__(self, mult_int: int = 32):
+    def __init__(self, mult_int: int = 32, max_long: Optional[int] = None):
         self.mult_int = check_positive_int(mult_int, 'ResizeToIntMult.mult_int')
+        self.max_long = check_max_long(max_long, 'ResizeToIntMult.max_long')
 
     def __call__(self, data: Dict) -> Dict:
         h, w = image_size(data)
         m = self.mult_int
-        return resize_sample(data, (max(m, w - w % m), max(m, h - h % m)))
+        size_wh = (max(m, w - w % m), max(m, h - h % m))
+        check_resized_fits(h, w, size_wh, self.max_long, 'ResizeToIntMult.max_long')
+        return resize_sample(data, size_wh)
 
 
 class _SideLimits:
@@ -90,8 +101,12 @@ class _SideLimits:
 
     use_long = True
 
-    def __init__(self, max_size: Optional[int], min_size: Optional[int], names: Tuple[str, str]):
-        """``names``: how errors name (max_size, min_size), e.g. ('LimitLong.max_long', ...)."""
+    def __init__(self, max_size: Optional[int], min_size: Optional[int], names: Tuple[str, str],
+                 max_long: Optional[int] = None):
+        """``names``: how errors name (max_size, min_size), e.g. ('LimitLong.max_long', ...);
+        ``max_long``: the cap on the resized long side (see ``size_limits``)."""
+        self._cap_name = names[0].split('.')[0] + '.max_long'
+        self._cap = check_max_long(max_long, self._cap_name)
         self._max = check_positive_int(max_size, names[0], allow_none=True)
         self._min = check_positive_int(min_size, names[1], allow_none=True)
         if self._max is not None and self._min is not None and self._min > self._max:
@@ -105,15 +120,17 @@ class _SideLimits:
             target = self._max
         elif self._min is not None and side < self._min:
             target = self._min
-        return resize_sample(data, scaled_size(h, w, target / side))
+        size_wh = scaled_size(h, w, target / side)
+        check_resized_fits(h, w, size_wh, self._cap, self._cap_name)
+        return resize_sample(data, size_wh)
 
 
 class _ExactSide(_SideLimits):
     """Scale so one side equals ``size`` exactly: the limits with min_size = max_size = size."""
 
-    def __init__(self, size: int, name: str):
+    def __init__(self, size: int, name: str, max_long: Optional[int] = None):
         size = check_positive_int(size, name)
-        super().__init__(size, size, (name, name))
+        super().__init__(size, size, (name, name), max_long)
 
 
 @manager.TRANSFORMS.add_component
@@ -122,8 +139,9 @@ class ResizeByShort(_ExactSide):
 
     use_long = False
 
-    def __init__(self, short_size: int):
-        super().__init__(short_size, 'ResizeByShort.short_size')
+    def __init__(self, short_size: int, max_long: Optional[int] = None):
+        super().__init__(short_size, 'ResizeByShort.short_size', max_long)
+        self.max_long = self._cap
         self.short_size = self._max
 
 
@@ -133,8 +151,9 @@ class ResizeByLong(_ExactSide):
 
     use_long = True
 
-    def __init__(self, long_size: int):
-        super().__init__(long_size, 'ResizeByLong.long_size')
+    def __init__(self, long_size: int, max_long: Optional[int] = None):
+        super().__init__(long_size, 'ResizeByLong.long_size', max_long)
+        self.max_long = self._cap
         self.long_size = self._max
 
 
@@ -145,7 +164,9 @@ class LimitLong(_SideLimits):
     use_long = True
 
     def __init__(self, max_long: Optional[int] = None, min_long: Optional[int] = None):
-        super().__init__(max_long, min_long, ('LimitLong.max_long', 'LimitLong.min_long'))
+        # its own max_long is the cap (it scales down to it); None: the default cap
+        super().__init__(max_long, min_long, ('LimitLong.max_long', 'LimitLong.min_long'),
+                         max_long)
         self.max_long, self.min_long = self._max, self._min
 
 
@@ -155,6 +176,9 @@ class LimitShort(_SideLimits):
 
     use_long = False
 
-    def __init__(self, max_short: Optional[int] = None, min_short: Optional[int] = None):
-        super().__init__(max_short, min_short, ('LimitShort.max_short', 'LimitShort.min_short'))
+    def __init__(self, max_short: Optional[int] = None, min_short: Optional[int] = None,
+                 max_long: Optional[int] = None):
+        super().__init__(max_short, min_short, ('LimitShort.max_short', 'LimitShort.min_short'),
+                         max_long)
+        self.max_long = self._cap
         self.max_short, self.min_short = self._max, self._min

@@ -17,14 +17,12 @@ from typing import Optional
 import cv2
 import numpy as np
 
-from .trimap_values import TRIMAP_BACKGROUND, TRIMAP_FOREGROUND, TRIMAP_UNKNOWN
+from .image_checks import check_image_complete
+from .output_files import write_bytes_atomically
+from .trimap_codes import trimap_lookup
 
 __all__ = ['read_image', 'read_alpha', 'read_trimap', 'write_png', 'as_rgb_uint8', 'as_gray_uint8',
            'as_trimap_uint8']
-
-# as_trimap_uint8 snaps gray levels by thirds of 0..255 onto the three trimap values
-_TRIMAP_BACKGROUND_BELOW = 85
-_TRIMAP_FOREGROUND_ABOVE = 170
 
 
 def _to_uint8(array: np.ndarray, source: str) -> np.ndarray:
@@ -86,20 +84,23 @@ def as_gray_uint8(array: np.ndarray, source: str = 'map') -> np.ndarray:
 def as_trimap_uint8(array: np.ndarray, source: str = 'trimap') -> np.ndarray:
     """Convert a trimap array to uint8 [H, W] with values exactly {0, 128, 255}.
 
-    Values are snapped by thirds (< 85 background, > 170 foreground, else unknown), so
-    trimaps coded with 127 for unknown or saved lossily still read correctly.
+    Gray levels are snapped by thirds (< 85 background, > 170 foreground, else unknown), so
+    trimaps coded with 127 for unknown or saved lossily still read correctly; label trimaps
+    (values within {0, 1, 2}) read as background / unknown / foreground, and other all-dark
+    maps are refused (see ``trimap_codes``).
     """
+    array = np.asarray(array)
+    if array.dtype == np.uint16 and array.size and array.max() <= 2:
+        array = array.astype(np.uint8)  # 16-bit labels: scaling by 1/257 would erase them
     gray = as_gray_uint8(array, source)
-    trimap = np.full(gray.shape, TRIMAP_UNKNOWN, dtype=np.uint8)
-    trimap[gray < _TRIMAP_BACKGROUND_BELOW] = TRIMAP_BACKGROUND
-    trimap[gray > _TRIMAP_FOREGROUND_ABOVE] = TRIMAP_FOREGROUND
-    return trimap
+    return trimap_lookup(gray, source)[gray]
 
 
 def _decode(path: str) -> np.ndarray:
     if not os.path.isfile(path):
         raise FileNotFoundError(f'{path}: image file does not exist.')
     data = np.fromfile(path, dtype=np.uint8)
+    check_image_complete(data, path)  # OpenCV decodes a cut-off JPEG without complaint
     image: Optional[np.ndarray] = cv2.imdecode(data, cv2.IMREAD_UNCHANGED) if data.size else None
     if image is None:
         raise ValueError(f'{path}: cannot decode this file as an image.')
@@ -124,7 +125,8 @@ def read_trimap(path: str) -> np.ndarray:
 def write_png(path: str, array: np.ndarray) -> None:
     """Write uint8/uint16 [H, W], RGB [H, W, 3] or RGBA [H, W, 4] to a PNG, creating folders.
 
-    Colour arrays are taken in RGB(A) order (as ``read_image`` returns them).
+    Colour arrays are taken in RGB(A) order (as ``read_image`` returns them). The file
+    appears complete or not at all; a full disk raises ``DiskFullError`` naming ``path``.
     """
     array = np.asarray(array)
     if array.dtype not in (np.uint8, np.uint16):
@@ -140,9 +142,8 @@ def write_png(path: str, array: np.ndarray) -> None:
     elif array.ndim != 2:
         raise ValueError(f'{path}: write_png expects shape [H, W], [H, W, 3] or [H, W, 4], '
                          f'got {array.shape}.')
-    folder = os.path.dirname(os.path.abspath(path))
-    os.makedirs(folder, exist_ok=True)
     ok, encoded = cv2.imencode('.png', array)
     if not ok:
         raise ValueError(f'{path}: OpenCV could not encode an array of shape {array.shape} as PNG.')
-    encoded.tofile(path)
+    # a temporary name, then a rename: a crash or a full disk never leaves a partial PNG
+    write_bytes_atomically(path, encoded.tobytes())

@@ -11,12 +11,14 @@ from typing import Any, Dict, List, NamedTuple, Tuple, Union
 import numpy as np
 import paddle
 
-from .download import archive_suffix, cached_download, is_url
+from .download import archive_suffix, cache_home, cached_download, is_url
+from .weights_io import WeightsFormatError, load_state_dict
 
 # a child of the 'paddlematting' logger, which the command-line tools configure
 logger = logging.getLogger(__name__)
 
 WEIGHTS_FILE_NAME = 'model.pdparams'
+SAFETENSORS_FILE_NAME = 'model.safetensors'
 PRETRAINED_KEY = 'pretrained'
 _NAMES_IN_WARNING = 5
 _NAMES_IN_ERROR = 20
@@ -69,35 +71,35 @@ def resolve_weights_path(path_or_url: Union[str, os.PathLike]) -> str:
         if archive_suffix(path_or_url):
             folder = cached_download(path_or_url, extract=True)
             return _find_weights_in_folder(folder, path_or_url)
-        return cached_download(path_or_url)
+        # a download enters the cache only if it loads as a state dict
+        return cached_download(path_or_url, check=load_state_dict)
     path = os.path.expanduser(path_or_url)
     if os.path.isdir(path):
-        direct = os.path.join(path, WEIGHTS_FILE_NAME)
-        if not os.path.isfile(direct):
-            raise FileNotFoundError(f'the folder {path} holds no {WEIGHTS_FILE_NAME}')
-        return direct
+        for name in (WEIGHTS_FILE_NAME, SAFETENSORS_FILE_NAME):
+            if os.path.isfile(os.path.join(path, name)):
+                return os.path.join(path, name)
+        raise FileNotFoundError(f'the folder {path} holds no {WEIGHTS_FILE_NAME} '
+                                f'(or {SAFETENSORS_FILE_NAME})')
     if not os.path.isfile(path):
         raise FileNotFoundError(f'the weights file {path} does not exist; expected a .pdparams '
                                 f'file, a folder holding {WEIGHTS_FILE_NAME}, or an http(s) URL')
     return path
 
 
+def _cache_entry(path: str) -> str:
+    """The cache file or unpacked archive folder that ``path`` belongs to."""
+    home = os.path.realpath(cache_home())
+    real = os.path.realpath(path)
+    if os.path.commonpath([home, real]) != home or real == home:
+        return path
+    return os.path.join(home, os.path.relpath(real, home).split(os.sep)[0])
+
+
 def _read_state_dict(path: str) -> Dict[str, np.ndarray]:
-    try:
-        loaded = paddle.load(path)
-    except Exception as e:  # paddle raises many types for a corrupt or foreign file
-        raise ValueError(f'{path} could not be read as a Paddle state dict ({e})') from e
-    if not isinstance(loaded, dict):
-        raise ValueError(f'{path} holds a {type(loaded).__name__}, expected a dict of '
-                         f'parameter name -> array (a .pdparams state dict)')
-    arrays = {}
-    for key, value in loaded.items():
-        # optimizer files carry non-tensor entries such as the LR scheduler's state
-        if isinstance(value, paddle.Tensor):
-            arrays[key] = value.numpy()
-        elif isinstance(value, np.ndarray):
-            arrays[key] = value
-    return arrays
+    """The arrays of a weights file, read without running code (see ``weights_io``)."""
+    # optimizer files carry non-array entries such as the LR scheduler's state
+    return {key: value for key, value in load_state_dict(path).items()
+            if isinstance(value, np.ndarray)}
 
 
 def _name_list(names: List, limit: int) -> str:
@@ -126,7 +128,14 @@ def load_pretrained_weights(layer: paddle.nn.Layer, path_or_url: Union[str, os.P
     """
     path_or_url = os.fspath(path_or_url)
     path = resolve_weights_path(path_or_url)
-    file_state = _read_state_dict(path)
+    try:
+        file_state = _read_state_dict(path)
+    except WeightsFormatError as error:
+        if not is_url(path_or_url):
+            raise
+        # a cached file that went bad (or an archive's member): say what to delete
+        raise WeightsFormatError(f'{error} It came from {path_or_url}: delete '
+                                 f'{_cache_entry(path)} to download it again.') from error
     layer_state = layer.state_dict()
 
     missing, mismatched, matching = [], [], []
