@@ -47,6 +47,7 @@ setup(
             'paddlematting-val=paddlematting.cli.val:main',
             'paddlematting-predict=paddlematting.cli.predict:main',
             'paddlematting-export=paddlematting.cli.export:main',
+            'paddlematting-cache=paddlematting.cli.cache:main',
         ],
     },
 )

@@ -280,3 +280,33 @@ def test_tiny_validation_set_names_a_missing_sibling(tmp_path):
     with pytest.raises(FileNotFoundError, match=r"val.txt: no trimap file for val/fg/x.png; expected "
                                                 r"a file of that name in the 'trimap' folder"):
         build_validation_set(str(tmp_path / 'out'), root)
+
+
+@pytest.mark.parametrize('line, separator', [
+    ('fg/a.png bg.png', ' '),          # PaddleSeg's default
+    ('fg/a.png\tbg.png', ' '),         # tab-separated, read by the default too
+    ('fg/a.png    bg.png', ' '),       # aligned columns
+    ('fg/a.png,bg.png', ','),
+    ('fg/a.png|bg.png', '|'),
+])
+def test_two_column_list_formats_composite_on_the_listed_background(tmp_path, line, separator):
+    root = make_set(tmp_path, ['fg/a.png'])
+    cv2.imwrite(os.path.join(root, 'bg.png'), np.full((40, 60, 3), 77, np.uint8))
+    with open(os.path.join(root, 'list.txt'), 'w') as f:
+        f.write(line + '\n')
+    ds = MattingDataset(root, [build('LoadImages')], mode='val', val_file='list.txt',
+                        separator=separator)
+    assert ds.entries[0].bg_path == os.path.join(root, 'bg.png')
+    assert ds[0]['img_name'].endswith('__bg.png')
+
+
+@pytest.mark.parametrize('line, found', [('fg/a.png,bg.png', "','"), ('fg/a.png;bg.png', "';'"),
+                                         ('fg/a.png|bg.png', "'\\|'")])
+def test_a_list_written_for_another_separator_is_refused_naming_it(tmp_path, line, found):
+    root = make_set(tmp_path, ['fg/a.png'])
+    cv2.imwrite(os.path.join(root, 'bg.png'), np.zeros((40, 60, 3), np.uint8))
+    with open(os.path.join(root, 'list.txt'), 'w') as f:
+        f.write(line + '\n')
+    expect_error(ValueError, rf"list.txt line 1: .* splits on {found} into existing files; set "
+                             rf"the dataset's separator: {found}",
+                 dataset_root=root, val_file='list.txt', mode='val')

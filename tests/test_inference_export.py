@@ -218,3 +218,17 @@ def test_default_cache_dir_follows_paddlematting_home_unless_the_export_cache_is
     assert export_module.default_cache_dir() == os.path.join(str(tmp_path / 'home'), 'exports')
     monkeypatch.setenv(export_module.CACHE_ENV, str(tmp_path / 'exports_here'))
     assert export_module.default_cache_dir() == str(tmp_path / 'exports_here')
+
+
+def test_cached_exports_stay_under_the_size_bound(tmp_path, monkeypatch):
+    # a bound of 0 MB keeps only the export in use: each new checkpoint evicts the previous one
+    monkeypatch.setenv('PADDLEMATTING_EXPORT_CACHE_MB', '0')
+    cache = str(tmp_path / 'cache')
+    folders = []
+    for bias in (0.0, 1.0):
+        model = _toy()
+        model.out.bias.set_value(model.out.bias + bias)
+        checkpoint = str(tmp_path / f'w{bias}.pdparams')
+        paddle.save(model.state_dict(), checkpoint)
+        folders.append(export_checkpoint_cached(_fake_cfg(), checkpoint, cache_dir=cache))
+    assert os.listdir(cache) == [os.path.basename(folders[1])]

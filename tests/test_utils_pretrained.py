@@ -194,3 +194,19 @@ def test_unreachable_url_leaves_the_layer_unchanged():
         load_pretrained_weights(target, url)
     for key, value in _state(target).items():
         np.testing.assert_array_equal(value, before[key])
+
+
+def test_non_strict_refuses_a_file_that_fits_under_half_the_layer(tmp_path, source):
+    # another network's file: only the conv's two tensors fit the layer's eight
+    state = {k: v for k, v in _state(source).items() if k.startswith('conv.')}
+    state.update({f'other.block{i}.weight': np.zeros((2, 2), 'float32') for i in range(6)})
+    path = tmp_path / 'other_net.pdparams'
+    paddle.save(state, str(path))
+    target = TinyNet()
+    before = _state(target)
+    with pytest.raises(WeightsMismatchError,
+                       match=r'other_net.pdparams fits only 2 of the 8 weights of TinyNet: it is '
+                             r'the file of another network.*set it to null'):
+        load_pretrained_weights(target, str(path))
+    for key, value in _state(target).items():
+        np.testing.assert_array_equal(value, before[key], err_msg=key)

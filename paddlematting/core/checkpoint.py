@@ -22,6 +22,7 @@ import paddle
 from ..utils.pretrained import WeightsMismatchError, load_pretrained_weights
 from ..utils.output_files import disk_full_error
 from ..utils.weights_io import load_state_dict
+from . import paddleseg_checkpoint
 
 MODEL_FILE = 'model.pdparams'
 OPTIMIZER_FILE = 'model.pdopt'
@@ -256,7 +257,9 @@ def load_checkpoint(path: str, model: paddle.nn.Layer,
     """Load weights and optimizer state from a checkpoint; return its state.json.
 
     Args:
-        path: an iter_N folder, or a save_dir whose ``latest`` names one.
+        path: an iter_N folder, or a save_dir whose ``latest`` names one. Folders written by
+            PaddleSeg's train.py work too: the iteration is read from the folder name and the
+            optimizer's accumulators are mapped onto our parameters (``paddleseg_checkpoint``).
 
     Raises:
         FileNotFoundError: no checkpoint at ``path``, or it lacks the optimizer file.
@@ -275,7 +278,15 @@ def load_checkpoint(path: str, model: paddle.nn.Layer,
         if not os.path.isfile(opt_path):
             raise FileNotFoundError(f'Checkpoint {folder!r} has no {OPTIMIZER_FILE}; it cannot '
                                     f'be resumed exactly (is it a best_model folder?).')
-        load_optimizer_state(model, optimizer, load_state_dict(opt_path))
+        opt_state = load_state_dict(opt_path)
+        if paddleseg_checkpoint.is_paddleseg_optimizer_state(opt_state, _NAME_MAP_KEY):
+            opt_state = paddleseg_checkpoint.convert_optimizer_state(model, opt_state, opt_path)
+        load_optimizer_state(model, optimizer, opt_state)
     state = read_state(folder)
+    if 'iter' not in state:
+        # PaddleSeg writes no state.json: its iteration is the N of the iter_N folder
+        folder_iter = paddleseg_checkpoint.iteration_from_folder(folder)
+        if folder_iter is not None:
+            state['iter'] = folder_iter
     state.setdefault('folder', folder)
     return state

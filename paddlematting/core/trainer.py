@@ -317,7 +317,7 @@ class Trainer:
         logger.info('[EVAL] iter %d: evaluating %d images...', iteration, len(self.val_dataset))
         with paddle.no_grad():
             result = evaluate(dygraph_runner(self.model), self.val_dataset,
-                              metric_names=self.options.metric_names, show_progress=False,
+                              metric_names=self.options.metric_names, show_progress=True,
                               num_examples=self.options.vdl_images if self.options.use_vdl else 0)
         self.model.train()
         gc.collect()

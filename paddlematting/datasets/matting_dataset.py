@@ -38,6 +38,20 @@ class ListEntry(NamedTuple):
         return list_location(self.list_file, self.line_no)
 
 
+# separators list files written for other tools use; named in the error for a mismatched one
+OTHER_SEPARATORS = ('\t', ',', ';', '|', ' ')
+
+
+def split_list_line(line: str, separator: str) -> List[str]:
+    """The non-empty, stripped fields of a list-file line.
+
+    PaddleSeg's default separator ``' '`` means any run of whitespace here (tabs too), so
+    lists written with tabs or aligned columns read the same; other separators split exactly.
+    """
+    parts = line.split() if separator == ' ' else line.split(separator)
+    return [part.strip() for part in parts if part.strip()]
+
+
 def sibling_rel_path(fg_rel: str, folder: str) -> Optional[str]:
     """``fg_rel`` with its last folder named 'fg' replaced by ``folder``, or None without one.
 
@@ -160,13 +174,24 @@ class MattingDataset(paddle.io.Dataset):
         for line_no, line in enumerate(lines, start=1):
             if not line.strip():
                 continue
-            fields = [field.strip() for field in line.split(self.separator) if field.strip()]
+            fields = split_list_line(line, self.separator)
             if len(fields) > 3:
                 raise ValueError(f'{list_location(path, line_no)}: expected "fg [bg [trimap]]" '
                                  f'separated by {self.separator!r}, got {len(fields)} fields: '
                                  f'{line!r}.')
             entries.append(self._resolve(path, line_no, fields))
         return entries
+
+    def _refuse_other_separator(self, where: str, field: str) -> None:
+        """A missing path that splits into existing files on another separator is a list
+        written for another ``separator``: say so instead of 'file not found'."""
+        for other in OTHER_SEPARATORS:
+            parts = split_list_line(field, other)
+            if other != self.separator and len(parts) > 1 and all(
+                    os.path.isfile(os.path.join(self.dataset_root, part)) for part in parts[:2]):
+                raise ValueError(f'{where}: {field!r} is not a file, but splits on {other!r} into '
+                                 f'existing files; set the dataset\'s separator: {other!r} (it is '
+                                 f'{self.separator!r}).')
 
     def _existing(self, where: str, what: str, rel: str) -> str:
         full = os.path.join(self.dataset_root, rel)
@@ -177,6 +202,8 @@ class MattingDataset(paddle.io.Dataset):
     def _resolve(self, list_path: str, line_no: int, fields: List[str]) -> ListEntry:
         where = list_location(list_path, line_no)
         fg_rel = fields[0]
+        if not os.path.isfile(os.path.join(self.dataset_root, fg_rel)):
+            self._refuse_other_separator(where, fg_rel)
         fg_path = self._existing(where, 'foreground image', fg_rel)
         alpha_path = find_sibling(self.dataset_root, fg_rel, 'alpha')
         if alpha_path is None:

@@ -6,6 +6,7 @@ Folders are written under a temporary name and renamed, so a reader never sees
 half an export.
 """
 import hashlib
+import logging
 import os
 import shutil
 from typing import List, Optional, Sequence
@@ -17,8 +18,11 @@ import yaml
 from ..models.alpha_model import INPUT_CHANNELS, AlphaOnlyModel, RecurrentStepModel, input_names_for, is_recurrent
 from ..utils.config import Config
 from ..utils.download import cache_home
+from . import export_cache
 from .deploy_config import DEPLOY_FILE, DeployConfig, default_inference_transforms, write_deploy_config
 from .export_folder import check_export_dir, prepare_staging_dir, publish_export, write_export_marker
+
+logger = logging.getLogger('paddlematting')
 
 MODEL_STEM = 'model'
 ONNX_FILE = 'model.onnx'
@@ -190,6 +194,7 @@ def export_checkpoint_cached(cfg: Config, model_path: Optional[str], cache_dir: 
     transforms = config_inference_transforms(cfg)
     folder = os.path.join(cache_dir or default_cache_dir(), export_cache_key(model_config, transforms, model_path))
     if os.path.isfile(os.path.join(folder, DEPLOY_FILE)):
+        export_cache.touch(folder)
         return folder
     if model_path is not None and model_config != (cfg.dic.get('model') or {}):
         model = build_component(model_config, 'model', getattr(cfg, 'path', '<config>'), manager.MODELS)
@@ -200,4 +205,10 @@ def export_checkpoint_cached(cfg: Config, model_path: Optional[str], cache_dir: 
     model_type = model_config.get('type') or model_type_of(model)
     # replace=False: when a concurrent process published the same key first, keep its folder
     export_model(model, folder, transforms, model_type=model_type, replace=False)
+    export_cache.touch(folder)
+    removed = export_cache.prune(os.path.dirname(folder), keep=folder)
+    if removed:
+        logger.info('Export cache: removed %d least recently used export(s) to stay under $%s '
+                    '(%d MB).', len(removed), export_cache.CACHE_LIMIT_ENV,
+                    export_cache.cache_limit_bytes() >> 20)
     return folder

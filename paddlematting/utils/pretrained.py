@@ -108,6 +108,10 @@ def _name_list(names: List, limit: int) -> str:
     return shown + (f', ... and {more} more' if more > 0 else '')
 
 
+# a non-strict load refuses a file that sets fewer than this share of the layer's weights
+MIN_FIT = 0.5
+
+
 def load_pretrained_weights(layer: paddle.nn.Layer, path_or_url: Union[str, os.PathLike],
                             strict: bool = False) -> Dict[str, list]:
     """Copy the weights in ``path_or_url`` into ``layer``, key by key.
@@ -117,13 +121,17 @@ def load_pretrained_weights(layer: paddle.nn.Layer, path_or_url: Union[str, os.P
         path_or_url: a .pdparams file, a folder holding model.pdparams, or an http(s) URL
             of either a .pdparams file or an archive containing model.pdparams.
         strict: raise instead of warning when any key is missing, unexpected or mis-shaped.
+            A non-strict load still refuses a file that fits fewer than half of the layer's
+            keys (``MIN_FIT``): that is another network's file, and training from it would
+            silently start from random weights.
     Returns:
         ``{'missing': [layer keys absent from the file], 'unexpected': [file keys the layer
         lacks], 'mismatched': [ShapeMismatch(key, expected shape, file shape), ...]}``.
         Every other key of the layer has been set from the file (cast to the layer's dtype).
     Raises:
         FileNotFoundError: a local path does not exist.
-        WeightsMismatchError: ``strict`` and the keys differ; the layer is left unchanged.
+        WeightsMismatchError: ``strict`` and the keys differ, or fewer than ``MIN_FIT`` of the
+            layer's keys fit; the layer is left unchanged.
         ValueError: the file is not a Paddle state dict.
     """
     path_or_url = os.fspath(path_or_url)
@@ -159,6 +167,12 @@ def load_pretrained_weights(layer: paddle.nn.Layer, path_or_url: Union[str, os.P
             raise WeightsMismatchError(
                 f'{path_or_url} does not match the {type(layer).__name__} layer ('
                 + '; '.join(parts) + '); nothing was loaded')
+        if len(matching) < MIN_FIT * len(layer_state):
+            raise WeightsMismatchError(
+                f'{path_or_url} fits only {len(matching)} of the {len(layer_state)} weights of '
+                f'{type(layer).__name__}: it is the file of another network. Point "pretrained" '
+                f'at a file made for {type(layer).__name__}, or set it to null to train from '
+                f'scratch; nothing was loaded')
         parts = [f'{len(v)} {k} ({_name_list(v, _NAMES_IN_WARNING)})'
                  for k, v in report.items() if v]
         logger.warning(f'{path_or_url} loaded partially into {type(layer).__name__}: '

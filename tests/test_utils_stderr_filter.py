@@ -1,0 +1,40 @@
+"""The CLIs' stderr filter drops exactly the known third-party lines."""
+import subprocess
+import sys
+
+from conftest import REPO_ROOT
+from paddlematting.utils.stderr_filter import is_noise
+
+_CHILD = r'''
+import os, sys, time
+from paddlematting.utils import stderr_filter
+stderr_filter.install()
+os.write(2, b"libpng warning: iCCP: known incorrect sRGB profile\n")          # C level
+print("WARNING: OMP_NUM_THREADS set to 2, not 1. The computation speed will not be optimized "
+      "if you use data parallel.", file=sys.stderr)
+print("PLEASE USE OMP_NUM_THREADS WISELY.", file=sys.stderr)
+os.write(2, b"I1130 06:00:00.0 pir.cc:1] Paddle static graph(PIR) not support input out tensor for now!!!!!\n")
+print("x.py:1: UserWarning: No ccache found. Please be aware", file=sys.stderr)
+print("  warnings.warn(warning_message)", file=sys.stderr)
+print("our own line", file=sys.stderr)
+sys.stderr.write("\rprogress 1/2"); sys.stderr.flush(); time.sleep(0.3)
+os.write(2, b"\rprogress 2/2\n")
+print("  warnings.warn(kept, since no dropped warning precedes it)", file=sys.stderr)
+print("stdout untouched")
+'''
+
+
+def test_known_noise_is_dropped_and_everything_else_kept_in_order():
+    done = subprocess.run([sys.executable, '-c', _CHILD], capture_output=True,
+                          cwd=REPO_ROOT, timeout=120)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout == b'stdout untouched\n'
+    assert done.stderr == (b'our own line\n\rprogress 1/2\rprogress 2/2\n'
+                           b'  warnings.warn(kept, since no dropped warning precedes it)\n')
+
+
+def test_the_patterns_are_specific():
+    assert is_noise('libpng warning: iCCP: known incorrect sRGB profile')
+    assert not is_noise('libpng error: IDAT: CRC error')        # a real decoding problem stays
+    assert not is_noise('WARNING: could not read photo.png')
+    assert not is_noise('OMP_NUM_THREADS is 4 in our own message')
