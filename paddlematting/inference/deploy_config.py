@@ -2,12 +2,14 @@
 
 The layout keeps PaddleSeg Matting's top-level ``Deploy`` mapping (``model``,
 ``params``, ``transforms``) so folders exported by either tool load here; we add
-``input_names`` (``[img]`` or ``[img, trimap]``), ``model_type`` and, after an
-ONNX export, ``onnx``.
+``input_names`` (``[img]`` or ``[img, trimap]``), ``model_type``, after an ONNX export
+``onnx`` (and ``onnx_int8`` after ``--quantize int8``), and ``cpu_engine`` with
+``engine_ms``: which engine ran the model fastest on the exporting machine's CPU, and the
+median milliseconds each took (see ``engine_choice``).
 """
 import os
 from dataclasses import dataclass, field
-from typing import List, Optional
+from typing import Dict, List, Optional
 
 import yaml
 
@@ -34,6 +36,9 @@ class DeployConfig:
     input_names: List[str] = field(default_factory=lambda: ['img'])
     model_type: Optional[str] = None
     onnx_file: Optional[str] = None
+    int8_onnx_file: Optional[str] = None
+    cpu_engine: Optional[str] = None
+    engine_ms: Dict[str, float] = field(default_factory=dict)
 
     @property
     def needs_trimap(self) -> bool:
@@ -51,6 +56,10 @@ class DeployConfig:
     def onnx_path(self) -> Optional[str]:
         return os.path.join(self.folder, self.onnx_file) if self.onnx_file else None
 
+    @property
+    def int8_onnx_path(self) -> Optional[str]:
+        return os.path.join(self.folder, self.int8_onnx_file) if self.int8_onnx_file else None
+
     def to_dict(self) -> dict:
         deploy = {'model': self.model_file, 'params': self.params_file,
                   'transforms': list(self.transforms), 'input_names': list(self.input_names)}
@@ -58,6 +67,11 @@ class DeployConfig:
             deploy['model_type'] = self.model_type
         if self.onnx_file:
             deploy['onnx'] = self.onnx_file
+        if self.int8_onnx_file:
+            deploy['onnx_int8'] = self.int8_onnx_file
+        if self.cpu_engine:
+            deploy['cpu_engine'] = self.cpu_engine
+            deploy['engine_ms'] = {k: round(float(v), 2) for k, v in self.engine_ms.items()}
         return {'Deploy': deploy}
 
 
@@ -89,8 +103,16 @@ def load_deploy_config(folder: str) -> DeployConfig:
     config = DeployConfig(folder=folder, model_file=deploy['model'], params_file=deploy['params'],
                           transforms=transforms,
                           input_names=list(deploy.get('input_names') or ['img']),
-                          model_type=deploy.get('model_type'), onnx_file=deploy.get('onnx'))
-    for file_path in (config.model_path, config.params_path):
+                          model_type=deploy.get('model_type'), onnx_file=deploy.get('onnx'),
+                          int8_onnx_file=deploy.get('onnx_int8'),
+                          cpu_engine=deploy.get('cpu_engine'),
+                          engine_ms=dict(deploy.get('engine_ms') or {}))
+    if config.cpu_engine is not None and config.cpu_engine not in ('paddle_inference', 'onnxruntime'):
+        raise ValueError(f"{path}: Deploy.cpu_engine is {config.cpu_engine!r}; expected "
+                         f"'paddle_inference' or 'onnxruntime'.")
+    for file_path in (config.model_path, config.params_path, config.onnx_path, config.int8_onnx_path):
+        if file_path is None:
+            continue
         if not os.path.isfile(file_path):
             raise FileNotFoundError(f'{path} names {file_path}, which does not exist.')
     return config
