@@ -2,7 +2,8 @@
 
     python deploy/python/infer.py --model_dir output/export --image_path photos/ [--trimap_path trimaps/]
                                   [--save_dir output/infer] [--device cpu|gpu] [--threads N]
-                                  [--tensorrt fp32|fp16]
+                                  [--tensorrt fp32|fp16] [--backend paddle_inference|onnxruntime]
+                                  [--precision fp32|int8]
                                   [--background PATH|#RRGGBB|r,g,b]
 
 The folder comes from ``export.py``; its deploy.yaml carries the preprocessing. For each input
@@ -39,7 +40,14 @@ def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
     parser.add_argument('--save_dir', default='./output/infer', help='Where the PNGs go.')
     parser.add_argument('--device', choices=('cpu', 'gpu'), default=None,
                         help='Default gpu when Paddle has CUDA and sees a GPU, else cpu.')
-    parser.add_argument('--threads', type=int, default=None, help='CPU threads; default all cores.')
+    parser.add_argument('--threads', type=int, default=None,
+                        help='CPU threads; default the physical cores this process may use.')
+    parser.add_argument('--backend', choices=('paddle_inference', 'onnxruntime'), default=None,
+                        help="The engine; default on CPU: the one deploy.yaml's cpu_engine names "
+                             "(measured fastest at export), else paddle_inference.")
+    parser.add_argument('--precision', choices=('fp32', 'int8'), default='fp32',
+                        help='int8: model_int8.onnx from export.py --quantize int8 (onnxruntime). '
+                             'Default fp32.')
     parser.add_argument('--tensorrt', choices=('fp32', 'fp16'), default=None,
                         help='Run GPU subgraphs with TensorRT at this precision (GPU builds with TensorRT).')
     return parser.parse_args(argv)
@@ -63,8 +71,14 @@ def main(argv: Optional[List[str]] = None) -> int:
     if deploy.needs_trimap and args.trimap_path is None:
         logger.error('%s needs a trimap for every image: pass --trimap_path.', args.model_dir)
         return EXIT_BAD_INPUTS
-    predictor = Predictor(args.model_dir, device=args.device, threads=args.threads, tensorrt=args.tensorrt)
-    logger.info('Predicting %d images with %s on %s...', len(inputs), args.model_dir, predictor.device)
+    try:
+        predictor = Predictor(args.model_dir, device=args.device, threads=args.threads,
+                              tensorrt=args.tensorrt, engine=args.backend, precision=args.precision)
+    except (OSError, ValueError) as error:  # e.g. --precision int8 without model_int8.onnx
+        logger.error('%s', error)
+        return EXIT_BAD_INPUTS
+    logger.info('Predicting %d images with %s on %s (%s, %s)...', len(inputs), args.model_dir,
+                predictor.device, predictor.engine_name, predictor.precision)
     result = predict_images(predictor, predictor.transforms.transforms, inputs, args.save_dir,
                             needs_trimap=predictor.needs_trimap, background=background)
     return report_prediction(result, len(inputs), args.save_dir, composites=background is not None)

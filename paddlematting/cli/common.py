@@ -23,7 +23,10 @@ except ImportError:  # a paddle without this module: its errors are RuntimeError
 
 logger = logging.getLogger('paddlematting')
 
-BACKENDS = ('dygraph', 'inference')
+# 'inference': the exported model on the CPU engine its deploy.yaml recorded as fastest;
+# 'paddle_inference' / 'onnxruntime': the exported model on that engine
+BACKENDS = ('dygraph', 'inference', 'paddle_inference', 'onnxruntime')
+EXPORTED_BACKENDS = ('inference', 'paddle_inference', 'onnxruntime')
 
 # exit statuses of predict.py and deploy/python/infer.py
 EXIT_OK = 0
@@ -93,8 +96,9 @@ def gather_prediction_args(args: argparse.Namespace) -> Optional[Tuple[list, Opt
 def add_backend_arg(parser: argparse.ArgumentParser) -> None:
     parser.add_argument('--backend', choices=BACKENDS, default=None,
                         help='dygraph: run the paddle model directly; inference: export it once '
-                             '(cached) and run Paddle Inference. Default: inference on CPU, '
-                             'dygraph on GPU.')
+                             '(cached) and run it on the engine measured fastest on this CPU at '
+                             'export; paddle_inference / onnxruntime: that engine. Default: '
+                             'inference on CPU, dygraph on GPU.')
 
 
 def read_config(args: argparse.Namespace, **overrides) -> Config:
@@ -128,20 +132,24 @@ def start(args: argparse.Namespace, **overrides) -> Tuple[Config, str]:
     return cfg, device
 
 
-def _inference_runner(cfg: Config, local_weights: Optional[str], device: str) -> Runner:
-    from .. import inference  # exporting and Paddle Inference: only when asked for
+def _inference_runner(cfg: Config, local_weights: Optional[str], device: str,
+                      backend: str = 'inference') -> Runner:
+    from .. import inference  # exporting and the engines: only when asked for
     folder = inference.export_checkpoint_cached(cfg, local_weights)
-    logger.info('Using the exported model in %s (Paddle Inference, %s).', folder, device)
-    return inference.Predictor(folder, device=device)
+    engine = None if backend == 'inference' else backend
+    predictor = inference.Predictor(folder, device=device, engine=engine)
+    logger.info('Using the exported model in %s (%s, %s).', folder, predictor.engine_name, device)
+    return predictor
 
 
 def build_runner(cfg: Config, model_path: Optional[str], device: str,
                  backend: Optional[str] = None) -> Tuple[Runner, str]:
     """The runner for val/predict and the backend actually used.
 
-    ``backend`` None picks inference on CPU and dygraph on GPU. When Paddle Inference is
-    unavailable (one of ``INFERENCE_UNAVAILABLE_ERRORS``), a warning gives the error and
-    dygraph is used; any other error is raised.
+    ``backend`` None picks inference on CPU and dygraph on GPU. When the default
+    ``inference`` is unavailable (one of ``INFERENCE_UNAVAILABLE_ERRORS``), a warning gives
+    the error and dygraph is used; an engine named explicitly (``paddle_inference``,
+    ``onnxruntime``) is never replaced; any other error is raised.
     """
     backend = backend or ('inference' if device == 'cpu' else 'dygraph')
     if not model_path:
@@ -149,12 +157,14 @@ def build_runner(cfg: Config, model_path: Optional[str], device: str,
                        '(random unless model.pretrained is set).')
     # missing, unsafe or undownloadable weights are for the user to fix: no fallback for them
     local_weights = resolve_weights_path(model_path) if model_path else None
-    if backend == 'inference':
+    if backend in EXPORTED_BACKENDS:
         try:
-            return _inference_runner(cfg, local_weights, device), 'inference'
+            return _inference_runner(cfg, local_weights, device, backend), backend
         except WEIGHTS_UNAVAILABLE_ERRORS:
             raise
         except INFERENCE_UNAVAILABLE_ERRORS as error:
+            if backend != 'inference':
+                raise  # an engine named explicitly is not silently replaced
             logger.warning('The inference backend is unavailable (%s: %s); falling back to '
                            'dygraph.', type(error).__name__, error)
     model = cfg.model

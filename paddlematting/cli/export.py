@@ -23,8 +23,21 @@ def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
     parser.add_argument('--save_dir', default='output/export', help='the folder to write (default output/export)')
     parser.add_argument('--input_shape', nargs=4, type=int, default=None, metavar=('N', 'C', 'H', 'W'),
                         help='fix the input shape; default dynamic batch, height and width')
-    parser.add_argument('--onnx', action='store_true', help='also write model.onnx (needs paddle2onnx)')
-    return parser.parse_args(argv)
+    parser.add_argument('--onnx', action='store_true',
+                        help='also write model.onnx (needs the onnx extra), time Paddle Inference '
+                             'and ONNX Runtime on this CPU and record the faster in deploy.yaml')
+    parser.add_argument('--no_engine_choice', action='store_true',
+                        help='with --onnx: skip the timing (deploy.yaml then names no CPU engine '
+                             'and Paddle Inference is used unless --backend says otherwise)')
+    parser.add_argument('--quantize', choices=('int8',), default=None,
+                        help='also write model_int8.onnx, post-training quantized (implies --onnx); '
+                             'never used unless asked for with --precision int8')
+    parser.add_argument('--calib_images', default=None, metavar='DIR|LIST|IMAGE',
+                        help='with --quantize: images to calibrate on (the first 32 are used)')
+    args = parser.parse_args(argv)
+    if args.quantize and not args.calib_images:
+        parser.error('--quantize int8 needs --calib_images (a folder, list file or image).')
+    return args
 
 
 def run(argv: Optional[List[str]] = None) -> str:
@@ -43,8 +56,14 @@ def run(argv: Optional[List[str]] = None) -> str:
                        '(random unless model.pretrained is set in %s). Pass --model_path with '
                        'your trained model.pdparams to export it.', args.config)
     transforms = config_inference_transforms(cfg)
+    calib_images = []
+    if args.quantize:
+        from ..core.input_collection import collect_paths
+        calib_images = [full for full, _ in collect_paths(args.calib_images, '--calib_images')]
     folder = export_model(model, args.save_dir, transforms, model_type=cfg.model_config.get('type'),
-                          input_shape=args.input_shape, onnx=args.onnx)
+                          input_shape=args.input_shape, onnx=args.onnx,
+                          choose_engine=not args.no_engine_choice, quantize=args.quantize,
+                          calib_images=calib_images)
     logger.info('Exported to %s.', os.path.abspath(folder))
     return folder
 

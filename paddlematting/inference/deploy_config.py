@@ -2,13 +2,16 @@
 
 The layout keeps PaddleSeg Matting's top-level ``Deploy`` mapping (``model``,
 ``params``, ``transforms``) so folders exported by either tool load here; we add
-``input_names`` (``[img]`` or ``[img, trimap]``), ``model_type``, after an
-ONNX export ``onnx``, and for a recurrent model (RVM) ``state_names`` / ``state_channels``
-(the extra state inputs, which the program also returns, last) and ``output_names``.
+``input_names`` (``[img]`` or ``[img, trimap]``), ``model_type``, after an ONNX export
+``onnx`` (and ``onnx_int8`` after ``--quantize int8``), ``cpu_engine`` with ``engine_ms``
+(which engine ran the model fastest on the exporting machine's CPU, and the median
+milliseconds each took; see ``engine_choice``), and for a recurrent model (RVM)
+``state_names`` / ``state_channels`` (the extra state inputs, which the program also
+returns, last) and ``output_names``.
 """
 import os
 from dataclasses import dataclass, field
-from typing import List, Optional
+from typing import Dict, List, Optional
 
 import yaml
 
@@ -39,6 +42,9 @@ class DeployConfig:
     state_names: List[str] = field(default_factory=list)
     state_channels: List[int] = field(default_factory=list)
     output_names: List[str] = field(default_factory=list)
+    int8_onnx_file: Optional[str] = None
+    cpu_engine: Optional[str] = None
+    engine_ms: Dict[str, float] = field(default_factory=dict)
 
     @property
     def needs_trimap(self) -> bool:
@@ -56,6 +62,10 @@ class DeployConfig:
     def onnx_path(self) -> Optional[str]:
         return os.path.join(self.folder, self.onnx_file) if self.onnx_file else None
 
+    @property
+    def int8_onnx_path(self) -> Optional[str]:
+        return os.path.join(self.folder, self.int8_onnx_file) if self.int8_onnx_file else None
+
     def to_dict(self) -> dict:
         deploy = {'model': self.model_file, 'params': self.params_file,
                   'transforms': list(self.transforms), 'input_names': list(self.input_names)}
@@ -67,6 +77,11 @@ class DeployConfig:
             deploy['state_names'] = list(self.state_names)
             deploy['state_channels'] = [int(c) for c in self.state_channels]
             deploy['output_names'] = list(self.output_names)
+        if self.int8_onnx_file:
+            deploy['onnx_int8'] = self.int8_onnx_file
+        if self.cpu_engine:
+            deploy['cpu_engine'] = self.cpu_engine
+            deploy['engine_ms'] = {k: round(float(v), 2) for k, v in self.engine_ms.items()}
         return {'Deploy': deploy}
 
 
@@ -104,11 +119,19 @@ def load_deploy_config(folder: str) -> DeployConfig:
                           model_type=deploy.get('model_type'), onnx_file=deploy.get('onnx'),
                           state_names=list(deploy.get('state_names') or []),
                           state_channels=[int(c) for c in deploy.get('state_channels') or []],
-                          output_names=list(deploy.get('output_names') or []))
+                          output_names=list(deploy.get('output_names') or []),
+                          int8_onnx_file=deploy.get('onnx_int8'),
+                          cpu_engine=deploy.get('cpu_engine'),
+                          engine_ms=dict(deploy.get('engine_ms') or {}))
     if len(config.state_channels) != len(config.state_names):
         raise ValueError(f'{path}: Deploy.state_channels must give one channel count per entry of '
                          f'Deploy.state_names {config.state_names}.')
-    for file_path in (config.model_path, config.params_path):
+    if config.cpu_engine is not None and config.cpu_engine not in ('paddle_inference', 'onnxruntime'):
+        raise ValueError(f"{path}: Deploy.cpu_engine is {config.cpu_engine!r}; expected "
+                         f"'paddle_inference' or 'onnxruntime'.")
+    for file_path in (config.model_path, config.params_path, config.onnx_path, config.int8_onnx_path):
+        if file_path is None:
+            continue
         if not os.path.isfile(file_path):
             raise FileNotFoundError(f'{path} names {file_path}, which does not exist.')
     return config

@@ -81,9 +81,16 @@ def export_onnx(config: DeployConfig, opset_version: int = 11) -> str:
     return path
 
 
+def onnx_export_available() -> bool:
+    """Whether paddle2onnx and onnxruntime are installed (the ``onnx`` extra)."""
+    import importlib.util
+    return all(importlib.util.find_spec(m) is not None for m in ('paddle2onnx', 'onnxruntime'))
+
+
 def export_model(model: nn.Layer, save_dir: str, transforms: Sequence[dict],
                  model_type: Optional[str] = None, input_shape: Optional[Sequence[int]] = None,
-                 onnx: bool = False, replace: bool = True) -> str:
+                 onnx: bool = False, replace: bool = True, choose_engine: bool = True,
+                 quantize: Optional[str] = None, calib_images: Sequence[str] = ()) -> str:
     """Save ``model`` (put in eval mode) as a static program with deploy.yaml into ``save_dir``.
 
     Args:
@@ -98,9 +105,16 @@ def export_model(model: nn.Layer, save_dir: str, transforms: Sequence[dict],
             is explicit, and deploy.yaml lists ``state_names``/``state_channels``/``output_names``.
         input_shape: ``[N, 3, H, W]`` to fix the input size; default dynamic batch, height and width.
         onnx: also write ``model.onnx`` through paddle2onnx.
+        choose_engine: with ``onnx``, time Paddle Inference and ONNX Runtime on this CPU and
+            record the faster as deploy.yaml's ``cpu_engine`` (``engine_choice``).
+        quantize: None, or 'int8' to also write model_int8.onnx (implies ``onnx``), calibrated
+            on ``calib_images`` (image paths); see ``quantization``.
     Returns:
         ``save_dir``.
     """
+    if quantize not in (None, 'int8'):
+        raise ValueError(f"quantize must be None or 'int8', got {quantize!r}.")
+    onnx = onnx or quantize is not None
     model_type = model_type or model_type_of(model)
     input_names = input_names_for(model_type)
     # a foreign or unusable save_dir is refused before the (slow) tracing
@@ -126,6 +140,12 @@ def export_model(model: nn.Layer, save_dir: str, transforms: Sequence[dict],
         if onnx:
             export_onnx(config)
         write_deploy_config(config)
+        if quantize == 'int8':
+            from .quantization import quantize_int8
+            quantize_int8(tmp_dir, calib_images)
+        if onnx and choose_engine and not recurrent:  # the timing feeds carry no state inputs
+            from .engine_choice import choose_cpu_engine
+            choose_cpu_engine(tmp_dir)
         write_export_marker(tmp_dir)
     except BaseException:
         shutil.rmtree(tmp_dir, ignore_errors=True)
@@ -204,7 +224,8 @@ def export_checkpoint_cached(cfg: Config, model_path: Optional[str], cache_dir: 
         load_pretrained_weights(model, model_path, strict=True)
     model_type = model_config.get('type') or model_type_of(model)
     # replace=False: when a concurrent process published the same key first, keep its folder
-    export_model(model, folder, transforms, model_type=model_type, replace=False)
+    export_model(model, folder, transforms, model_type=model_type, replace=False,
+                 onnx=onnx_export_available())
     export_cache.touch(folder)
     removed = export_cache.prune(os.path.dirname(folder), keep=folder)
     if removed:

@@ -1,29 +1,31 @@
-"""Run an exported folder with Paddle Inference: oneDNN on CPU, CUDA (optionally TensorRT) on GPU."""
-import os
+"""Run an exported folder: Paddle Inference or ONNX Runtime, the same checks and pipeline."""
 from typing import Dict, List, Optional
 
 import numpy as np
-from paddle import inference as paddle_infer
 
-from ..models.alpha_model import INPUT_CHANNELS
 from ..transforms.pipeline import build_transforms, predict_alpha
 from ..utils.device import gpu_available
 from .deploy_config import DEPLOY_FILE, DeployConfig, load_deploy_config
+from .engines import ENGINES, PADDLE_INFERENCE, create_engine, default_threads
 
-TRT_PRECISIONS = {'fp32': paddle_infer.PrecisionType.Float32, 'fp16': paddle_infer.PrecisionType.Half}
-# oneDNN keeps compiled kernels per input shape; bound how many shapes it remembers
-ONEDNN_SHAPE_CACHE = 10
+TRT_PRECISIONS = ('fp32', 'fp16')
+PRECISIONS = ('fp32', 'int8')
 
 
 class Predictor:
-    """An exported matting model behind Paddle Inference.
+    """An exported matting model behind Paddle Inference or ONNX Runtime.
 
     Args:
         folder: a folder written by ``export_model`` (deploy.yaml + model files).
         device: 'cpu' or 'gpu'; default 'gpu' when ``gpu_available()`` else 'cpu'.
-        threads: CPU math threads; default ``os.cpu_count()``.
+        threads: CPU math threads; default ``engines.default_threads()`` (physical cores).
+        engine: 'paddle_inference' or 'onnxruntime'; default on CPU: the one deploy.yaml
+            recorded as fastest at export (``cpu_engine``), else Paddle Inference; on GPU:
+            Paddle Inference.
+        precision: 'fp32', or 'int8' for the quantized ONNX model (``export.py --quantize
+            int8``; onnxruntime engine only, never the default).
         tensorrt: None, 'fp32' or 'fp16' to run GPU subgraphs through TensorRT
-            (needs a Paddle build with TensorRT; dynamic shapes between
+            (Paddle Inference only; needs a Paddle build with TensorRT; dynamic shapes between
             ``trt_min_size`` and ``trt_max_size`` pixels per side).
         carry_state: recurrent models (RVM) only: True to carry the state from each call to
             the next (frames of one video; call ``reset()`` before each clip), False (default)
@@ -34,60 +36,40 @@ class Predictor:
 
     def __init__(self, folder: str, device: Optional[str] = None, threads: Optional[int] = None,
                  tensorrt: Optional[str] = None, trt_min_size: int = 32, trt_max_size: int = 2048,
-                 carry_state: bool = False):
+                 engine: Optional[str] = None, precision: str = 'fp32', carry_state: bool = False):
         self.deploy: DeployConfig = load_deploy_config(folder)
         self.device = device or ('gpu' if gpu_available() else 'cpu')
         if self.device not in ('cpu', 'gpu'):
             raise ValueError(f"device must be 'cpu' or 'gpu', got {device!r}.")
-        if self.device == 'gpu' and not gpu_available():
+        if self.device == 'gpu' and not gpu_available() and engine != 'onnxruntime':
             raise RuntimeError("device='gpu' was asked for, but this Paddle build has no CUDA or sees no GPU.")
         if tensorrt is not None and tensorrt not in TRT_PRECISIONS:
-            raise ValueError(f'tensorrt must be None or one of {sorted(TRT_PRECISIONS)}, got {tensorrt!r}.')
+            raise ValueError(f'tensorrt must be None or one of {list(TRT_PRECISIONS)}, got {tensorrt!r}.')
         if tensorrt is not None and self.device != 'gpu':
             raise ValueError('tensorrt needs device="gpu".')
-        self.threads = threads or os.cpu_count() or 1
-
-        config = paddle_infer.Config(self.deploy.model_path, self.deploy.params_path)
-        config.disable_glog_info()
-        config.switch_ir_optim(True)
-        if self.device == 'cpu':
-            config.disable_gpu()
-            config.enable_mkldnn()
-            config.set_mkldnn_cache_capacity(ONEDNN_SHAPE_CACHE)
-            config.set_cpu_math_library_num_threads(self.threads)
-        else:
-            config.enable_use_gpu(256, 0)
-            if tensorrt is not None:
-                self._enable_tensorrt(config, tensorrt, trt_min_size, trt_max_size)
-        self._predictor = paddle_infer.create_predictor(config)
-        names = self._predictor.get_input_names()
-        missing = set(self.deploy.input_names) - set(names)
+        if engine is not None and engine not in ENGINES:
+            raise ValueError(f'engine must be one of {list(ENGINES)}, got {engine!r}.')
+        if precision not in PRECISIONS:
+            raise ValueError(f'precision must be one of {list(PRECISIONS)}, got {precision!r}.')
+        if engine is None:
+            engine = (self.deploy.cpu_engine or PADDLE_INFERENCE) if self.device == 'cpu' \
+                else PADDLE_INFERENCE
+            if precision == 'int8':
+                engine = 'onnxruntime'
+        self.engine_name = engine
+        self.precision = precision
+        self.threads = threads or default_threads()
+        self._engine = create_engine(self.deploy, engine, self.device, self.threads,
+                                     tensorrt=tensorrt, precision=precision,
+                                     trt_min_size=trt_min_size, trt_max_size=trt_max_size)
+        missing = set(self.deploy.input_names) - set(self._engine.input_names)
         if missing:
-            raise ValueError(f'{self.deploy.model_path} lacks the inputs {sorted(missing)} that deploy.yaml lists.')
-        self._inputs = {name: self._predictor.get_input_handle(name) for name in names}
-        output_names = self._predictor.get_output_names()
-        self._output = self._predictor.get_output_handle(output_names[0])
-        # a recurrent program returns its new state last, in state_names order
-        n_states = len(self.deploy.state_names)
-        self._state_outputs = [self._predictor.get_output_handle(name)
-                               for name in output_names[len(output_names) - n_states:]] if n_states else []
-        self._all_outputs = [self._predictor.get_output_handle(name) for name in output_names]
+            raise ValueError(f'the {engine} model in {self.deploy.folder} lacks the inputs '
+                             f'{sorted(missing)} that deploy.yaml lists.')
+        self.transforms = build_transforms(self.deploy.transforms, f'{self.deploy.folder}/{DEPLOY_FILE}')
         self.carry_state = carry_state
         self._state: Optional[List[np.ndarray]] = None
-        self.transforms = build_transforms(self.deploy.transforms,
-                                           os.path.join(self.deploy.folder, DEPLOY_FILE))
-
-    def _enable_tensorrt(self, config, precision: str, min_size: int, max_size: int) -> None:
-        config.enable_tensorrt_engine(workspace_size=1 << 30, max_batch_size=1, min_subgraph_size=3,
-                                      precision_mode=TRT_PRECISIONS[precision],
-                                      use_static=False, use_calib_mode=False)
-        shapes = [{name: [1, INPUT_CHANNELS[name], size, size] for name in self.deploy.input_names}
-                  for size in (min_size, max_size, 512)]
-        # recurrent states: from a 1x1 zero state up to a full-size one
-        for shape, size in zip(shapes, (1, max_size, 32)):
-            shape.update({name: [1, c, size, size]
-                          for name, c in zip(self.deploy.state_names, self.deploy.state_channels)})
-        config.set_trt_dynamic_shape_info(*shapes)
+        self._last_outputs: List[np.ndarray] = []
 
     @property
     def needs_trimap(self) -> bool:
@@ -117,7 +99,7 @@ class Predictor:
         alpha, fg, r1..r4). Same arguments and state handling as ``__call__``."""
         self(img, trimap)
         names = self.deploy.output_names or ['alpha']
-        return {name: handle.copy_to_cpu() for name, handle in zip(names, self._all_outputs)}
+        return dict(zip(names, self._last_outputs))
 
     def __call__(self, img: np.ndarray, trimap: Optional[np.ndarray] = None) -> np.ndarray:
         """Run the bare model.
@@ -139,14 +121,12 @@ class Predictor:
             feeds['trimap'] = trimap
         if self.recurrent:
             feeds.update(self._state_feeds(img.shape[0]))
-        for name, array in feeds.items():
-            handle = self._inputs[name]
-            handle.reshape(array.shape)
-            handle.copy_from_cpu(np.ascontiguousarray(array, dtype=np.float32))
-        self._predictor.run()
+        outputs = self._engine.run(feeds)
+        self._last_outputs = outputs
         if self.recurrent and self.carry_state:
-            self._state = [handle.copy_to_cpu() for handle in self._state_outputs]
-        return self._output.copy_to_cpu()
+            # a recurrent program returns its new state last, in state_names order
+            self._state = outputs[len(outputs) - len(self.deploy.state_names):]
+        return outputs[0]
 
     def predict(self, image: np.ndarray, trimap: Optional[np.ndarray] = None) -> np.ndarray:
         """Whole pipeline on a raw image.
