@@ -125,3 +125,33 @@ def test_default_threads_counts_usable_physical_cores(monkeypatch):
     monkeypatch.setattr(os, 'sched_getaffinity', lambda pid: {0, 1})
     assert default_threads() == 2
     assert engines_module.default_threads is default_threads
+
+
+def test_an_onnx_model_that_disagrees_is_never_chosen(modnet_export, tmp_path, monkeypatch,
+                                                     records):
+    import shutil
+    from paddlematting.inference import engine_choice
+    _, folder = modnet_export
+    copy = str(tmp_path / 'copy')
+    shutil.copytree(folder, copy)
+    real_run = engines_module.OnnxRuntimeEngine.run
+
+    def off_by_a_bit(self, feeds):  # what a silently wrong conversion looks like
+        return [out + 0.01 for out in real_run(self, feeds)]
+
+    monkeypatch.setattr(engines_module.OnnxRuntimeEngine, 'run', off_by_a_bit)
+    deploy = engine_choice.choose_cpu_engine(copy, repeats=1)
+    assert deploy.cpu_engine == 'paddle_inference' and set(deploy.engine_ms) == {'paddle_inference'}
+    assert any('differs from the Paddle program by up to 0.01' in m for m in records)
+
+
+def test_a_crashing_onnx_conversion_is_reported_not_fatal(tmp_path, monkeypatch):
+    from paddlematting.inference import export as export_module
+    monkeypatch.setattr(export_module, '_ONNX_CONVERTER', 'import os; os.abort()')
+    model = Config(CONFIG, opts=['model.backbone.pretrained=null']).model
+    with pytest.raises(RuntimeError, match=r'paddle2onnx could not convert .*exit status -6'):
+        export_model(model, str(tmp_path / 'strict'), TRANSFORMS, onnx=True)
+    folder = export_model(model, str(tmp_path / 'cached'), TRANSFORMS, onnx=True,
+                          onnx_optional=True)
+    deploy = load_deploy_config(folder)
+    assert deploy.onnx_file is None and deploy.cpu_engine is None

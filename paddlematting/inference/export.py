@@ -61,22 +61,43 @@ def _saved_program_file(folder: str) -> str:
     raise RuntimeError(f'paddle.jit.save wrote no {MODEL_STEM}.json or {MODEL_STEM}.pdmodel in {folder}.')
 
 
+# run in a child process: paddle2onnx aborts the whole process on some ops (pool2d with
+# uneven adaptive grids under dynamic shapes), which no try/except can catch
+_ONNX_CONVERTER = """
+import sys
+import paddle2onnx
+model, params, out, opset = sys.argv[1:5]
+# optimize_tool 'None': the default ('polygraphy') would try to pip-install packages
+data = paddle2onnx.export(model, params, save_file=None, opset_version=int(opset), optimize_tool='None')
+with open(out, 'wb') as f:
+    f.write(data)
+"""
+
+
 def export_onnx(config: DeployConfig, opset_version: int = 11) -> str:
-    """Convert the folder's Paddle program to ONNX (``model.onnx`` beside it); return its path."""
-    try:
-        import paddle2onnx
-    except ImportError as e:
-        raise ImportError('ONNX export needs paddle2onnx: `pip install -e .[onnx]`.') from e
-    try:
-        # optimize_tool 'None': the default ('polygraphy') would try to pip-install packages
-        onnx_bytes = paddle2onnx.export(config.model_path, config.params_path, save_file=None,
-                                        opset_version=opset_version, optimize_tool='None')
-    except NameError as e:
-        # paddle2onnx logs the conversion error and then fails on its unset result
-        raise RuntimeError(f'paddle2onnx could not convert {config.model_path} (see its log above).') from e
+    """Convert the folder's Paddle program to ONNX (``model.onnx`` beside it); return its path.
+
+    Raises:
+        ImportError: paddle2onnx is not installed.
+        RuntimeError: paddle2onnx could not convert the program (its last output is quoted).
+    """
+    import importlib.util
+    import subprocess
+    import sys
+    if importlib.util.find_spec('paddle2onnx') is None:
+        raise ImportError('ONNX export needs paddle2onnx: `pip install -e .[onnx]`.')
     path = os.path.join(config.folder, ONNX_FILE)
-    with open(path, 'wb') as f:
-        f.write(onnx_bytes)
+    tmp = path + '.tmp'
+    done = subprocess.run([sys.executable, '-c', _ONNX_CONVERTER, config.model_path,
+                           config.params_path, tmp, str(opset_version)],
+                          capture_output=True, text=True)
+    if done.returncode != 0 or not os.path.isfile(tmp):
+        if os.path.exists(tmp):
+            os.remove(tmp)
+        tail = ' | '.join((done.stderr or done.stdout).strip().splitlines()[-3:])
+        raise RuntimeError(f'paddle2onnx could not convert {config.model_path} (exit status '
+                           f'{done.returncode}): {tail}')
+    os.replace(tmp, path)
     config.onnx_file = ONNX_FILE
     return path
 
@@ -90,7 +111,8 @@ def onnx_export_available() -> bool:
 def export_model(model: nn.Layer, save_dir: str, transforms: Sequence[dict],
                  model_type: Optional[str] = None, input_shape: Optional[Sequence[int]] = None,
                  onnx: bool = False, replace: bool = True, choose_engine: bool = True,
-                 quantize: Optional[str] = None, calib_images: Sequence[str] = ()) -> str:
+                 quantize: Optional[str] = None, calib_images: Sequence[str] = (),
+                 onnx_optional: bool = False) -> str:
     """Save ``model`` (put in eval mode) as a static program with deploy.yaml into ``save_dir``.
 
     Args:
@@ -109,6 +131,8 @@ def export_model(model: nn.Layer, save_dir: str, transforms: Sequence[dict],
             record the faster as deploy.yaml's ``cpu_engine`` (``engine_choice``).
         quantize: None, or 'int8' to also write model_int8.onnx (implies ``onnx``), calibrated
             on ``calib_images`` (image paths); see ``quantization``.
+        onnx_optional: a failed ONNX conversion is logged and the export goes on without it
+            (cached exports), instead of raising.
     Returns:
         ``save_dir``.
     """
@@ -138,12 +162,17 @@ def export_model(model: nn.Layer, save_dir: str, transforms: Sequence[dict],
             config.state_channels = [int(c) for c in model.state_channels]
             config.output_names = list(model.export_output_names) + config.state_names
         if onnx:
-            export_onnx(config)
+            try:
+                export_onnx(config)
+            except RuntimeError as error:
+                if not onnx_optional:
+                    raise
+                logger.info('No ONNX model for %s (Paddle Inference only): %s', model_type, error)
         write_deploy_config(config)
         if quantize == 'int8':
             from .quantization import quantize_int8
             quantize_int8(tmp_dir, calib_images)
-        if onnx and choose_engine and not recurrent:  # the timing feeds carry no state inputs
+        if config.onnx_file and choose_engine and not recurrent:  # the timing feeds carry no state inputs
             from .engine_choice import choose_cpu_engine
             choose_cpu_engine(tmp_dir)
         write_export_marker(tmp_dir)
@@ -225,7 +254,7 @@ def export_checkpoint_cached(cfg: Config, model_path: Optional[str], cache_dir: 
     model_type = model_config.get('type') or model_type_of(model)
     # replace=False: when a concurrent process published the same key first, keep its folder
     export_model(model, folder, transforms, model_type=model_type, replace=False,
-                 onnx=onnx_export_available())
+                 onnx=onnx_export_available(), onnx_optional=True)
     export_cache.touch(folder)
     removed = export_cache.prune(os.path.dirname(folder), keep=folder)
     if removed:
