@@ -20,10 +20,19 @@ from ..utils.trimap_values import TRIMAP_FOREGROUND
 from .gca_blocks import GuidedCxtAtten, init_gca_weights, sn_conv, sn_deconv4x4
 from .weights import load_model_weights
 
-__all__ = ['GCA', 'GCADecoder', 'DecoderBlock']
+__all__ = ['GCA', 'GCADecoder', 'DecoderBlock', 'check_input_size']
 
 # the encoder downsamples 5 times by 2 and the decoder adds its x2 outputs to the skips
 SIZE_MULTIPLE = 32
+
+
+def check_input_size(size: Sequence[int]) -> None:
+    """Raise ValueError unless (H, W) are positive multiples of 32 (what GCA can run on)."""
+    height, width = (int(s) for s in size)
+    if height <= 0 or width <= 0 or height % SIZE_MULTIPLE or width % SIZE_MULTIPLE:
+        raise ValueError(f'GCA: the input height and width must be multiples of {SIZE_MULTIPLE}, '
+                         f'got {height}x{width}; add ResizeToIntMult (mult_int: {SIZE_MULTIPLE}) '
+                         f'to the transforms.')
 
 
 class DecoderBlock(nn.Layer):
@@ -133,12 +142,9 @@ class GCA(nn.Layer):
             raise KeyError("GCA needs inputs['trimap'] (float32 [N,1,H,W] in {0,128,255}) "
                            "besides inputs['img']; the dataset must provide a trimap.")
         img = inputs['img']
-        height, width = img.shape[-2:]
-        # sizes are -1 while tracing with dynamic shapes; check only known ones
-        if any(s > 0 and s % SIZE_MULTIPLE for s in (height, width)):
-            raise ValueError(f'GCA: the input height and width must be multiples of {SIZE_MULTIPLE}, '
-                             f'got {height}x{width}; add ResizeToIntMult (mult_int: {SIZE_MULTIPLE}) '
-                             f'to the transforms.')
+        # sizes are unknown while tracing for export; check them when running
+        if paddle.in_dynamic_mode():
+            check_input_size(img.shape[-2:])
         x = paddle.concat([img, inputs['trimap'] / float(TRIMAP_FOREGROUND)], axis=1)
         bottleneck, mid = self.encoder(x)
         alpha = self.decoder(bottleneck, mid)

@@ -11,7 +11,8 @@ import paddle
 import paddle.nn as nn
 import paddle.nn.functional as F
 
-__all__ = ['GuidedCxtAtten', 'sn_conv', 'sn_deconv4x4', 'init_gca_weights', 'extract_patches']
+__all__ = ['GuidedCxtAtten', 'sn_conv', 'sn_deconv4x4', 'init_gca_weights', 'extract_patches',
+           'subsample_nearest']
 
 
 def sn_conv(in_channels: int, out_channels: int, kernel_size: int = 3, stride: int = 1,
@@ -57,6 +58,15 @@ def init_gca_weights(layer: nn.Layer, residual_block_type: type) -> None:
     for sub in layer.sublayers():
         if isinstance(sub, residual_block_type):
             nn.initializer.Constant(0.0)(sub.bn2.weight)
+
+
+def subsample_nearest(x: paddle.Tensor, factor: int) -> paddle.Tensor:
+    """Nearest downsampling of ``x`` [N,C,H,W] by an integer ``factor``: pixel (i*f, j*f)
+    for output (i, j), i.e. ``F.interpolate(x, scale_factor=1/f, mode='nearest')`` when f
+    divides H and W. A strided slice, because Paddle Inference's oneDNN nearest-interp
+    kernel samples other pixels when it downscales.
+    """
+    return x[:, :, ::factor, ::factor]
 
 
 def extract_patches(x: paddle.Tensor, kernel_size: int, stride: int) -> paddle.Tensor:
@@ -112,9 +122,8 @@ class GuidedCxtAtten(nn.Layer):
                 unknown: paddle.Tensor) -> paddle.Tensor:
         """img_feat [N,Cg,H,W], alpha_feat [N,out_channels,H,W], unknown [N,1,H,W] in {0,1}
         -> [N,out_channels,H,W]; H and W even and >= 4."""
-        guide = F.interpolate(self.guidance_conv(img_feat), scale_factor=1 / self.rate,
-                              mode='nearest')
-        unknown = F.interpolate(unknown, scale_factor=1 / self.rate, mode='nearest')
+        guide = subsample_nearest(self.guidance_conv(img_feat), self.rate)
+        unknown = subsample_nearest(unknown, self.rate)
         # per-sample softmax scales: the rarer region gets the sharper softmax (clipped 0.1..10)
         unknown_frac = unknown.mean(axis=[2, 3]).unsqueeze(-1)  # [N,1,1]
         known_frac = 1 - unknown_frac

@@ -14,7 +14,7 @@ import paddle.nn as nn
 import paddle.nn.functional as F
 
 from ...utils import manager
-from ..gca_blocks import GuidedCxtAtten, init_gca_weights, sn_conv
+from ..gca_blocks import GuidedCxtAtten, init_gca_weights, sn_conv, subsample_nearest
 from ..weights import load_model_weights
 
 __all__ = ['ResGuidedCxtAtten', 'EncoderBlock']
@@ -134,8 +134,7 @@ class ResGuidedCxtAtten(nn.Layer):
     def unknown_mask(x: paddle.Tensor) -> paddle.Tensor:
         """The attention mask of ``x`` [N,4,H,W]: float32 [N,1,H/8,W/8], 1 where channel 3
         (trimap/255) equals 1 (see the class docstring), nearest-sampled at 1/8."""
-        mask = (x[:, 3:4] == 1.0).astype('float32')
-        return F.interpolate(mask, scale_factor=1 / 8, mode='nearest')
+        return subsample_nearest((x[:, 3:4] == 1.0).astype('float32'), 8)
 
     def forward(self, x: paddle.Tensor) -> Tuple[paddle.Tensor, Dict]:
         """See the class docstring."""
