@@ -11,33 +11,98 @@ import paddle
 import paddle.nn as nn
 import paddle.nn.functional as F
 
-__all__ = ['GuidedCxtAtten', 'sn_conv', 'sn_deconv4x4', 'init_gca_weights', 'extract_patches',
+__all__ = ['GuidedCxtAtten', 'SNConv2D', 'SNConv2DTranspose', 'sn_conv', 'sn_deconv4x4', 'init_gca_weights', 'extract_patches',
            'subsample_nearest']
 
 
-def sn_conv(in_channels: int, out_channels: int, kernel_size: int = 3, stride: int = 1,
-            padding: Optional[int] = None) -> nn.Conv2D:
-    """A bias-free Conv2D under ``paddle.nn.utils.spectral_norm`` (dim 0, one power iteration).
-
-    ``padding`` defaults to ``kernel_size // 2``. The layer stores ``weight_orig`` (trainable)
-    and the buffers ``weight_u`` [out_channels], ``weight_v`` [in_channels*k*k]. In train mode
-    each forward runs one power iteration that overwrites ``weight_u``/``weight_v``; in eval
-    mode the weight is ``weight_orig / (u . (W v))`` from the stored vectors, unchanged.
+class _SpectralNorm:
+    """Spectral normalisation of a conv's weight, computed inside ``forward`` (so that it is
+    traced by ``paddle.jit.to_static``; paddle.nn.utils.spectral_norm's forward-pre hook is not,
+    and an export would freeze a stale weight), with paddle.nn.utils.spectral_norm's layout
+    and arithmetic: ``weight_orig`` (trainable), buffers ``weight_u`` [rows], ``weight_v``
+    [cols] of the weight viewed as a matrix with dim ``sn_dim`` first; in train mode one power
+    iteration per forward overwrites u and v; the weight is ``weight_orig / (u . (W v))`` with
+    u, v detached. Eval mode uses the stored vectors unchanged.
     """
+
+    sn_dim = 0
+    sn_eps = 1e-12
+
+    def _attach_spectral_norm(self) -> None:
+        weight = self._parameters.pop('weight')
+        self.add_parameter('weight_orig', weight)
+        rows, cols = self._weight_matrix().shape
+        with paddle.no_grad():
+            u = F.normalize(paddle.normal(0.0, 1.0, shape=[rows]), axis=0, epsilon=self.sn_eps)
+            v = F.normalize(paddle.normal(0.0, 1.0, shape=[cols]), axis=0, epsilon=self.sn_eps)
+        self.register_buffer('weight_u', u)
+        self.register_buffer('weight_v', v)
+
+    def _weight_matrix(self) -> paddle.Tensor:
+        weight = self.weight_orig
+        if self.sn_dim != 0:
+            order = [self.sn_dim] + [d for d in range(weight.ndim) if d != self.sn_dim]
+            weight = weight.transpose(order)
+        return weight.reshape([weight.shape[0], -1])
+
+    def normalized_weight(self) -> paddle.Tensor:
+        """``weight_orig / sigma`` (one power iteration first in train mode)."""
+        matrix = self._weight_matrix()
+        if self.training:
+            with paddle.no_grad():
+                v = F.normalize(paddle.matmul(matrix, self.weight_u, transpose_x=True), axis=0,
+                                epsilon=self.sn_eps)
+                paddle.assign(v, self.weight_v)
+                u = F.normalize(paddle.matmul(matrix, self.weight_v), axis=0, epsilon=self.sn_eps)
+                paddle.assign(u, self.weight_u)
+        sigma = paddle.dot(self.weight_u, paddle.mv(matrix, self.weight_v))
+        return self.weight_orig / sigma
+
+
+class SNConv2D(_SpectralNorm, nn.Conv2D):
+    """A bias-free ``nn.Conv2D`` with spectral norm (dim 0); see ``_SpectralNorm``."""
+
+    sn_dim = 0
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, bias_attr=False, **kwargs)
+        self._attach_spectral_norm()
+
+    def forward(self, x: paddle.Tensor) -> paddle.Tensor:
+        return F.conv2d(x, self.normalized_weight(), stride=self._stride, padding=self._padding,
+                        dilation=self._dilation, groups=self._groups, data_format=self._data_format)
+
+
+class SNConv2DTranspose(_SpectralNorm, nn.Conv2DTranspose):
+    """A bias-free ``nn.Conv2DTranspose`` with spectral norm over its output channels (dim 1
+    of the [in, out, k, k] weight, paddle's choice for transposed convs)."""
+
+    sn_dim = 1
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, bias_attr=False, **kwargs)
+        self._attach_spectral_norm()
+
+    def forward(self, x: paddle.Tensor) -> paddle.Tensor:
+        return F.conv2d_transpose(x, self.normalized_weight(), stride=self._stride,
+                                  padding=self._padding, output_padding=self.output_padding,
+                                  dilation=self._dilation, groups=self._groups,
+                                  data_format=self._data_format)
+
+
+def sn_conv(in_channels: int, out_channels: int, kernel_size: int = 3, stride: int = 1,
+            padding: Optional[int] = None) -> SNConv2D:
+    """A bias-free spectral-normalised Conv2D; ``padding`` defaults to ``kernel_size // 2``.
+    Its state: ``weight_orig``, ``weight_u`` [out_channels], ``weight_v`` [in_channels*k*k]."""
     if padding is None:
         padding = kernel_size // 2
-    conv = nn.Conv2D(in_channels, out_channels, kernel_size, stride=stride, padding=padding,
-                     bias_attr=False)
-    return nn.utils.spectral_norm(conv)
+    return SNConv2D(in_channels, out_channels, kernel_size, stride=stride, padding=padding)
 
 
-def sn_deconv4x4(in_channels: int, out_channels: int) -> nn.Conv2DTranspose:
-    """A bias-free 4x4 stride-2 padding-1 Conv2DTranspose (exact x2 upsampling) under
-    spectral norm; paddle permutes its dim 1 (the output channels) first, so ``weight_u`` has
-    ``out_channels`` entries and ``weight_v`` ``in_channels*16``."""
-    deconv = nn.Conv2DTranspose(in_channels, out_channels, kernel_size=4, stride=2, padding=1,
-                                bias_attr=False)
-    return nn.utils.spectral_norm(deconv)
+def sn_deconv4x4(in_channels: int, out_channels: int) -> SNConv2DTranspose:
+    """A bias-free spectral-normalised 4x4 stride-2 padding-1 Conv2DTranspose (exact x2);
+    ``weight_u`` has ``out_channels`` entries and ``weight_v`` ``in_channels*16``."""
+    return SNConv2DTranspose(in_channels, out_channels, kernel_size=4, stride=2, padding=1)
 
 
 def init_gca_weights(layer: nn.Layer, residual_block_type: type) -> None:
@@ -140,11 +205,11 @@ class GuidedCxtAtten(nn.Layer):
         # the mean of each patch's mask: > 0 marks an "unknown" patch
         unknown_ps = extract_patches(unknown, self.kernel_size, 1).mean(axis=1, keepdim=True)
         unknown_ps = unknown_ps.transpose([0, 2, 1])  # [N, L, 1], one value per patch p
-        is_unknown = (unknown_ps > 0).astype('float32')
+        is_unknown = (unknown_ps > 0).astype(unknown_ps.dtype)
         scale = unknown_scale * is_unknown + known_scale * (1 - is_unknown)
         num = paddle.shape(guide)[2] * paddle.shape(guide)[3]
         index = paddle.arange(num)
-        self_mask = (index.unsqueeze(1) == index.unsqueeze(0)).astype('float32')  # [L, L]
+        self_mask = (index.unsqueeze(1) == index.unsqueeze(0)).astype(similarity.dtype)  # [L, L]
         # an unknown patch may not attend to itself
         logits = similarity * scale + self_mask * (unknown_ps * -1e4)
         score = F.softmax(logits, axis=1)
@@ -161,7 +226,7 @@ class GuidedCxtAtten(nn.Layer):
         stride 2 with padding 1 (col2im), as a grouped transposed conv with one-hot kernels
         so that it traces with dynamic sizes."""
         k = 2 * self.rate
-        one_hot = paddle.eye(k * k, dtype='float32').reshape([k * k, 1, k, k])
+        one_hot = paddle.eye(k * k, dtype=cols.dtype).reshape([k * k, 1, k, k])
         kernel = paddle.tile(one_hot, [self.out_channels, 1, 1, 1])
         return F.conv2d_transpose(cols, kernel, stride=self.rate, padding=1,
                                   groups=self.out_channels)
