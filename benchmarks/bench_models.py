@@ -43,6 +43,8 @@ MODEL_SPECS: Dict[str, ModelSpec] = {
                                   f'{_MODELS}.modnet:MODNet', f'{_MODELS}.backbones.hrnet:HRNet_W18'),
     'dim_vgg16': ModelSpec('configs/dim/dim_vgg16.yml', 320, True,
                            f'{_MODELS}.dim:DIM', f'{_MODELS}.backbones.vgg:VGG16'),
+    'gca_resnet34': ModelSpec('configs/gca/gca-resnet34.yml', 512, True, f'{_MODELS}.gca:GCA',
+                              f'{_MODELS}.backbones.gca_encoder:ResGuidedCxtAtten'),
 }
 
 
@@ -141,7 +143,7 @@ def main(argv: Optional[List[str]] = None) -> None:
     parser.add_argument('--models', nargs='+', default=list(MODEL_SPECS), choices=list(MODEL_SPECS))
     parser.add_argument('--repeats', type=int, default=5, help='timed runs after one warm-up')
     parser.add_argument('--size', type=int, default=None,
-                        help='square input side (default: 512 for MODNet, 320 for DIM)')
+                        help='square input side (default: 512 for MODNet and GCA, 320 for DIM)')
     parser.add_argument('--threads', type=int, default=None,
                         help='OMP_NUM_THREADS for the workers (default: Paddle decides)')
     parser.add_argument('--worker', help=argparse.SUPPRESS)

@@ -294,17 +294,20 @@ def test_encoder_refuses_other_input_channels():
 
 
 @pytest.mark.slow
-def test_static_export_equals_dygraph(reference_gca, det_weights, tmp_path):
+def test_static_and_onnx_exports_equal_dygraph(reference_gca, det_weights, tmp_path):
     from paddlematting.inference import Predictor
     from paddlematting.inference.export import export_model
+    import onnxruntime
     model, weights, _ = reference_gca
     model.eval()
-    folder = export_model(model, str(tmp_path / 'gca'), [{'type': 'LoadImages'}, {'type': 'Normalize'}])
+    folder = export_model(model, str(tmp_path / 'gca'), [{'type': 'LoadImages'}, {'type': 'Normalize'}],
+                          onnx=True)
     # exporting neither ran a power iteration nor changed the stored vectors
     for key, value in _sn_vectors(model).items():
         np.testing.assert_array_equal(value, weights[key], err_msg=key)
     predictor = Predictor(folder, device='cpu', threads=1)
     assert predictor.needs_trimap
+    session = onnxruntime.InferenceSession(os.path.join(folder, 'model.onnx'))
     for n, h, w, seed in ((2, 64, 96, 1), (1, 96, 64, 2)):
         scene = det_weights.make_scene(n, h, w, seed=seed)
         with paddle.no_grad():
@@ -313,6 +316,24 @@ def test_static_export_equals_dygraph(reference_gca, det_weights, tmp_path):
         got = predictor(scene['img'], scene['trimap'])
         assert got.shape == expected.shape == (n, 1, h, w)
         np.testing.assert_allclose(got, expected, atol=1e-4, rtol=0)
+        onnx_out = session.run(None, {'img': scene['img'], 'trimap': scene['trimap']})[0]
+        np.testing.assert_allclose(onnx_out, expected, atol=1e-4, rtol=0)
+
+
+def test_config_builds_the_manifest_layout_and_paper_recipe(shared_reference):
+    from paddlematting import Config
+    from conftest import REPO_ROOT
+    with open(os.path.join(shared_reference, MANIFEST)) as f:
+        manifest = json.load(f)
+    cfg = Config(os.path.join(REPO_ROOT, 'configs/gca/gca-resnet34.yml'))
+    assert type(cfg.model) is GCA and type(cfg.model.encoder) is ResGuidedCxtAtten
+    assert [(k, list(v.shape)) for k, v in cfg.model.state_dict().items()] == \
+        [(e['key'], e['shape']) for e in manifest['params']]
+    assert isinstance(cfg.optimizer, paddle.optimizer.Adam)
+    assert cfg.optimizer._beta1 == 0.5
+    val_types = [t['type'] for t in cfg.val_dataset_config['transforms']]
+    assert {'type': 'ResizeToIntMult', 'mult_int': 32} in cfg.val_dataset_config['transforms']
+    assert val_types[-1] == 'Normalize' and cfg.val_dataset_config['get_trimap'] is True
 
 
 def test_training_steps_on_the_shipped_data_reduce_the_loss(tmp_path):
