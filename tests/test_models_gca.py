@@ -274,6 +274,15 @@ def test_each_sample_equals_its_single_sample_output(reference_gca, det_weights)
     assert both.shape == (2, 1, 64, 96) and both.min() >= 0 and both.max() <= 1
 
 
+def test_smallest_input_runs(reference_gca):
+    model, _, _ = reference_gca
+    model.eval()
+    with paddle.no_grad():
+        alpha = model({'img': paddle.zeros([1, 3, 32, 32]),
+                       'trimap': paddle.full([1, 1, 32, 32], 255.0)})
+    assert alpha.shape == [1, 1, 32, 32] and np.isfinite(alpha.numpy()).all()
+
+
 @pytest.mark.parametrize('size', [(64, 80), (48, 64), (0, 64)])
 def test_sizes_not_multiple_of_32_are_refused_clearly(size):
     model = _cache.get('model') or _build()

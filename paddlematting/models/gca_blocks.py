@@ -11,8 +11,8 @@ import paddle
 import paddle.nn as nn
 import paddle.nn.functional as F
 
-__all__ = ['GuidedCxtAtten', 'SNConv2D', 'SNConv2DTranspose', 'sn_conv', 'sn_deconv4x4', 'init_gca_weights', 'extract_patches',
-           'subsample_nearest']
+__all__ = ['GuidedCxtAtten', 'SNConv2D', 'SNConv2DTranspose', 'sn_conv', 'sn_deconv4x4',
+           'init_gca_weights', 'extract_patches', 'subsample_nearest']
 
 
 class _SpectralNorm:
@@ -189,7 +189,7 @@ class GuidedCxtAtten(nn.Layer):
         -> [N,out_channels,H,W]; H and W even and >= 4."""
         guide = subsample_nearest(self.guidance_conv(img_feat), self.rate)
         unknown = subsample_nearest(unknown, self.rate)
-        # per-sample softmax scales: the rarer region gets the sharper softmax (clipped 0.1..10)
+        # per-sample softmax scales from the share of the mask that is set (clipped to 0.1..10)
         unknown_frac = unknown.mean(axis=[2, 3]).unsqueeze(-1)  # [N,1,1]
         known_frac = 1 - unknown_frac
         unknown_scale = paddle.clip(paddle.sqrt(unknown_frac / known_frac), 0.1, 10)
