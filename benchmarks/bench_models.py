@@ -46,6 +46,8 @@ MODEL_SPECS: Dict[str, ModelSpec] = {
     'human_matting_resnet34_vd': ModelSpec(
         'configs/human_matting/human_matting-resnet34_vd.yml', 2048, False,
         f'{_MODELS}.human_matting:HumanMatting', f'{_MODELS}.backbones.resnet_vd:ResNet34_vd'),
+    'gca_resnet34': ModelSpec('configs/gca/gca-resnet34.yml', 512, True, f'{_MODELS}.gca:GCA',
+                              f'{_MODELS}.backbones.gca_encoder:ResGuidedCxtAtten'),
 }
 
 
@@ -144,7 +146,7 @@ def main(argv: Optional[List[str]] = None) -> None:
     parser.add_argument('--models', nargs='+', default=list(MODEL_SPECS), choices=list(MODEL_SPECS))
     parser.add_argument('--repeats', type=int, default=5, help='timed runs after one warm-up')
     parser.add_argument('--size', type=int, default=None,
-                        help='square input side (default: 512 for MODNet, 320 for DIM)')
+                        help='square input side (default: 512 for MODNet and GCA, 320 for DIM)')
     parser.add_argument('--threads', type=int, default=None,
                         help='OMP_NUM_THREADS for the workers (default: Paddle decides)')
     parser.add_argument('--worker', help=argparse.SUPPRESS)

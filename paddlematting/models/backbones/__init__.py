@@ -1,8 +1,9 @@
 """Backbones; importing this package registers them in ``manager.BACKBONES``."""
+from .gca_encoder import ResGuidedCxtAtten
 from .hrnet import HRNet, HRNet_W18
 from .mobilenet_v2 import MobileNetV2
 from .mobilenet_v3 import MobileNetV3, MobileNetV3_large_x1_0_os16
 from .resnet_vd import ResNet50_vd, ResNet_vd
 from .vgg import VGG16
 
-__all__ = ['HRNet', 'HRNet_W18', 'MobileNetV2', 'MobileNetV3', 'MobileNetV3_large_x1_0_os16', 'ResNet50_vd', 'ResNet_vd', 'VGG16']
+__all__ = ['HRNet', 'HRNet_W18', 'MobileNetV2', 'MobileNetV3', 'MobileNetV3_large_x1_0_os16', 'ResGuidedCxtAtten', 'ResNet50_vd', 'ResNet_vd', 'VGG16']
