@@ -25,6 +25,8 @@ class ToyMatting(nn.Layer):
     def __init__(self, with_trimap=False):
         super().__init__()
         self.with_trimap = with_trimap
+        # what a model class declares; set per instance here as the toy is either kind
+        self.input_names = ('img', 'trimap') if with_trimap else ('img',)
         self.down = nn.Conv2D(4 if with_trimap else 3, 8, 3, stride=2, padding=1)
         self.bn = nn.BatchNorm2D(8)
         self.out = nn.Conv2D(8, 1, 3, padding=1)

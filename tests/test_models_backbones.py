@@ -14,6 +14,8 @@ from paddlematting.models.backbones.hrnet import HRNet, HRNet_W18
 from paddlematting.models.backbones.resnet_vd import ResNet18_vd, ResNet50_vd
 from paddlematting.utils import manager
 
+from conftest import REF_ATOL, REF_RTOL
+
 PREFIX = 'backbone.'
 # reference model name -> backbone factory
 BACKBONES = {'modnet_resnet50_vd': ResNet50_vd, 'modnet_hrnet_w18': HRNet_W18}
@@ -73,7 +75,7 @@ def test_features_match_reference_fingerprints(name, shared_reference, det_weigh
         assert feat.shape == (1, net.feat_channels[i], 256 // stride, 320 // stride)
         for stat, ours in (('chmean', feat.mean(axis=(2, 3))), ('chstd', feat.std(axis=(2, 3)))):
             np.testing.assert_allclose(ours, ref['backbone_feat%d_%s' % (i, stat)],
-                                       rtol=1e-5, atol=1e-5, err_msg='feat%d %s' % (i, stat))
+                                       rtol=REF_RTOL, atol=REF_ATOL, err_msg='feat%d %s' % (i, stat))
 
 
 @pytest.mark.parametrize('factory, channels', [
@@ -149,7 +151,7 @@ def test_modnet_matches_reference_alpha(name, shared_reference, det_weights):
     ref = np.load(os.path.join(shared_reference, 'outputs', name + '_A.npz'))
     with paddle.no_grad():
         alpha = net({'img': paddle.to_tensor(ref['img'])}).numpy()
-    np.testing.assert_allclose(alpha, ref['alpha'], rtol=1e-5, atol=1e-5)
+    np.testing.assert_allclose(alpha, ref['alpha'], rtol=REF_RTOL, atol=REF_ATOL)
 
 
 @pytest.mark.parametrize('name', sorted(BACKBONES))

@@ -10,10 +10,14 @@ from paddlematting.models.backbones.vgg import VGG16
 from paddlematting.models.dim import DIM
 from paddlematting.utils import manager
 
+from conftest import REF_ATOL, REF_RTOL
+
 MANIFEST = 'manifests/dim_vgg16.json'
 EVAL_REF = 'outputs/dim_vgg16_A.npz'
 LOSS_REF = 'outputs/dim_vgg16_loss_A'
-TOL = dict(atol=1e-5, rtol=1e-5)
+TOL = dict(atol=REF_ATOL, rtol=REF_RTOL)
+# loss terms: relative 1e-4 covers another CPU's float32 summation order
+LOSS_RTOL = 1e-4
 
 # one model + weight set for all reference tests: building DIM and making 28M
 # deterministic weights each cost about a second on the shared CPU
@@ -122,7 +126,7 @@ def test_train_losses_match_reference(reference_dim, shared_reference):
     losses = model.loss(logits, batch)
     assert sorted(losses) == sorted(ref_json['loss'])
     for key, value in ref_json['loss'].items():
-        np.testing.assert_allclose(float(losses[key]), value, rtol=1e-5, atol=0)
+        np.testing.assert_allclose(float(losses[key]), value, rtol=LOSS_RTOL, atol=0)
     # all = the plain sum of the weighted terms
     np.testing.assert_allclose(float(losses['all']),
                                sum(float(losses[k]) for k in ('alpha_raw', 'comp', 'alpha_pred')),

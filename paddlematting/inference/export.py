@@ -15,7 +15,7 @@ import paddle
 import paddle.nn as nn
 import yaml
 
-from ..models.alpha_model import INPUT_CHANNELS, AlphaOnlyModel, input_names_for
+from ..models.alpha_model import DEFAULT_INPUT_NAMES, INPUT_CHANNELS, AlphaOnlyModel
 from ..utils.config import Config
 from ..utils.download import cache_home
 from .deploy_config import DEPLOY_FILE, DeployConfig, default_inference_transforms, write_deploy_config
@@ -110,15 +110,15 @@ def export_model(model: nn.Layer, save_dir: str, transforms: Sequence[dict],
         model: a matting model taking ``{'img', ['trimap']}`` and returning alpha [N,1,H,W] in eval mode.
         save_dir: the folder to create (replaced when it holds a previous export).
         transforms: the inference transforms as ``[{'type': name, **args}]`` (the val config's list).
-        model_type: registered model type; decides whether a trimap input is exported.
-            Defaults to the model's class name.
+        model_type: the model type written to deploy.yaml; defaults to the model's class name.
+            The inputs exported are the ones the model declares (``input_names``).
         input_shape: ``[N, 3, H, W]`` to fix the input size; default dynamic batch, height and width.
         onnx: also write ``model.onnx`` through paddle2onnx.
     Returns:
         ``save_dir``.
     """
     model_type = model_type or model_type_of(model)
-    input_names = input_names_for(model_type)
+    input_names = list(getattr(model, 'input_names', DEFAULT_INPUT_NAMES))
     save_dir = os.path.abspath(save_dir)
     parent = os.path.dirname(save_dir)
     os.makedirs(parent, exist_ok=True)
