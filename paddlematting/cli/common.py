@@ -9,11 +9,13 @@ import numpy as np
 
 from ..core.input_collection import gather_prediction_inputs
 from ..core.predictor import PredictResult
+from ..builders.model import build_model, model_class
 from ..core.runner import dygraph_runner
 from ..core.runtime import DEVICES, environment_report, resolve_device
+from ..models.traits import ModelTraits, model_traits
 from ..transforms.pipeline import Runner
 from ..utils.config import Config
-from ..utils.pretrained import load_pretrained_weights, pretrained_key_paths, resolve_weights_path
+from ..utils.pretrained import resolve_weights_path
 
 try:
     from paddle.base.core import EnforceNotMet as PaddleEnforceError
@@ -93,35 +95,24 @@ def add_backend_arg(parser: argparse.ArgumentParser) -> None:
                              'dygraph on GPU.')
 
 
-def read_config(args: argparse.Namespace, **overrides) -> Config:
-    """``Config(args.config, opts=args.opts, **overrides)``, made offline-safe for --model_path.
-
-    When ``args.model_path`` is set, that checkpoint replaces every weight of the model, so
-    each non-null ``pretrained`` key of the model section (e.g. the backbone's ImageNet URL)
-    is set to null: building the model then downloads nothing and works without a network.
-    """
-    cfg = Config(args.config, opts=args.opts, **overrides)
-    if getattr(args, 'model_path', None):
-        skipped = pretrained_key_paths(cfg.dic.get('model'))
-        if skipped:
-            logger.info('--model_path is given, so %s %s not loaded.', ', '.join(skipped),
-                        'is' if len(skipped) == 1 else 'are')
-            cfg = Config(args.config, opts=[*args.opts, *(f'{path}=null' for path in skipped)],
-                         **overrides)
-    return cfg
-
-
 def start(args: argparse.Namespace, **overrides) -> Tuple[Config, str]:
-    """Pick the device, read the config (see ``read_config``) and log the environment.
+    """Pick the device, read the config once (``Config(args.config, opts=args.opts,
+    **overrides)``) and log the environment.
 
     Returns:
         (cfg, device).
     """
     setup_logging()
     device = resolve_device(args.device)
-    cfg = read_config(args, **overrides)
+    cfg = Config(args.config, opts=args.opts, **overrides)
     logger.info('Environment\n%s', environment_report(device))
     return cfg, device
+
+
+def declared_traits(cfg: Config) -> ModelTraits:
+    """What ``cfg``'s model class declares (inputs, trainable, exportable), read before
+    anything is built."""
+    return model_traits(model_class(cfg))
 
 
 def _inference_runner(cfg: Config, model_path: Optional[str], device: str) -> Runner:
@@ -144,15 +135,17 @@ def build_runner(cfg: Config, model_path: Optional[str], device: str,
     if not model_path:
         logger.warning('No --model_path given: using the weights the config builds with '
                        '(random unless model.pretrained is set).')
+    if backend == 'inference' and not declared_traits(cfg).exportable:
+        logger.info('%s cannot be exported, so it runs with the dygraph backend.',
+                    cfg.model_config['type'])
+        backend = 'dygraph'
     if backend == 'inference':
         try:
             return _inference_runner(cfg, model_path, device), 'inference'
         except INFERENCE_UNAVAILABLE_ERRORS as error:
             logger.warning('The inference backend is unavailable (%s: %s); falling back to '
                            'dygraph.', type(error).__name__, error)
-    model = cfg.model
-    if model_path:
-        load_pretrained_weights(model, model_path, strict=True)
+    model = build_model(cfg, model_path)
     model.eval()
     return dygraph_runner(model), 'dygraph'
 

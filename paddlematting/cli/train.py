@@ -12,7 +12,7 @@ import paddle
 
 from ..core.runtime import is_main_process, seed_everything
 from ..core.trainer import Trainer, TrainOptions
-from .common import add_config_args, start
+from .common import add_config_args, declared_traits, start
 
 logger = logging.getLogger('paddlematting')
 
@@ -61,6 +61,9 @@ def main(argv: Optional[List[str]] = None) -> int:
         seed_everything(args.seed)
     cfg, device = start(args, iters=args.iters, batch_size=args.batch_size,
                         learning_rate=args.learning_rate)
+    if not declared_traits(cfg).trainable:
+        raise ValueError(f'{args.config}: {cfg.model_config["type"]} declares trainable = False '
+                         f'(it has nothing to learn); use val.py or predict.py with it')
     if is_main_process():
         logger.info('Config (merged)\n%s', cfg)
     options = TrainOptions(

@@ -11,7 +11,7 @@ import sys
 from typing import List, Optional
 
 from ..core.evaluator import DEFAULT_METRICS, PER_IMAGE_CSV, evaluate
-from .common import add_backend_arg, add_config_args, build_runner, start
+from .common import add_backend_arg, add_config_args, build_runner, declared_traits, start
 
 logger = logging.getLogger('paddlematting')
 
@@ -36,6 +36,10 @@ def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
 def main(argv: Optional[List[str]] = None) -> int:
     args = parse_args(argv)
     cfg, device = start(args)
+    if ('trimap' in declared_traits(cfg).input_names
+            and cfg.val_dataset_config.get('get_trimap', True) is False):
+        raise ValueError(f'{args.config}: {cfg.model_config["type"]} takes a trimap, but '
+                         f'"val_dataset.get_trimap" is false; set it to true')
     dataset = cfg.val_dataset
     runner, backend = build_runner(cfg, args.model_path, device, args.backend)
     logger.info('Evaluating %d images with the %s backend...', len(dataset), backend)

@@ -15,7 +15,8 @@ import paddle
 import paddle.nn as nn
 import yaml
 
-from ..models.alpha_model import DEFAULT_INPUT_NAMES, INPUT_CHANNELS, AlphaOnlyModel
+from ..models.alpha_model import AlphaOnlyModel
+from ..models.traits import INPUT_CHANNELS, model_traits
 from ..utils.config import Config
 from ..utils.download import cache_home
 from .deploy_config import DEPLOY_FILE, DeployConfig, default_inference_transforms, write_deploy_config
@@ -25,11 +26,6 @@ ONNX_FILE = 'model.onnx'
 # bump when the exported layout changes, so cached exports are rebuilt
 EXPORT_FORMAT_VERSION = '1'
 CACHE_ENV = 'PADDLEMATTING_EXPORT_CACHE'
-
-
-def model_type_of(model: nn.Layer) -> str:
-    """The registered type name of ``model`` (its class name, e.g. 'MODNet', 'DIM')."""
-    return type(model).__name__
 
 
 def _input_specs(input_names: Sequence[str], input_shape: Optional[Sequence[int]]):
@@ -117,8 +113,11 @@ def export_model(model: nn.Layer, save_dir: str, transforms: Sequence[dict],
     Returns:
         ``save_dir``.
     """
-    model_type = model_type or model_type_of(model)
-    input_names = list(getattr(model, 'input_names', DEFAULT_INPUT_NAMES))
+    model_type = model_type or type(model).__name__
+    traits = model_traits(model)
+    if not traits.exportable:
+        raise ValueError(f'{model_type} declares exportable = False: it has no static program to save')
+    input_names = list(traits.input_names)
     save_dir = os.path.abspath(save_dir)
     parent = os.path.dirname(save_dir)
     os.makedirs(parent, exist_ok=True)
@@ -174,43 +173,31 @@ def export_checkpoint_cached(cfg: Config, model_path: Optional[str], cache_dir: 
     """Export ``cfg``'s model with the weights in ``model_path`` once; later calls reuse it.
 
     Args:
-        cfg: the run's config. Read from it: ``cfg.dic['model']`` (the model section, hashed
-            into the cache key, and rebuilt from when ``model_path`` is given and it has
-            ``pretrained`` keys), ``cfg.val_dataset_config['transforms']`` (the inference
-            transforms, see ``config_inference_transforms``), ``cfg.model`` (the built model,
-            used when no rebuild is needed) and ``cfg.path`` (named in build errors).
+        cfg: the run's config. Read from it: the model section (hashed into the cache key and
+            built with ``builders.build_model``), ``cfg.val_dataset_config['transforms']`` (the
+            inference transforms, see ``config_inference_transforms``) and ``cfg.path``.
         model_path: a local ``.pdparams`` checkpoint, or None for the weights the config itself
             loads (then only the config is hashed: a config without pretrained weights gives a
             random model, cached like any other).
         cache_dir: where exports live; default ``default_cache_dir()``.
     Returns:
-        The exported folder ``<cache_dir>/<export_cache_key>``. When it has to export with a
-        ``model_path``, the model is built with every ``pretrained`` key of the model section
-        set to None (nothing is downloaded; the checkpoint sets all weights) and the
-        checkpoint is loaded strictly; the key is computed from that same section.
+        The exported folder ``<cache_dir>/<export_cache_key>``. With a ``model_path`` the
+        config's ``pretrained`` keys are neither loaded (the checkpoint sets every weight)
+        nor part of the key.
     """
     if model_path is not None and not os.path.isfile(model_path):
         raise FileNotFoundError(f'model_path {model_path} does not exist: expected a .pdparams checkpoint file.')
     # building and weight loading: only needed here, not by readers of exported folders
-    from ..utils import manager
-    from ..utils.config import build_component
-    from ..utils.pretrained import load_pretrained_weights, without_pretrained
+    from ..builders.model import build_model
+    from ..utils.pretrained import without_pretrained
 
-    model_config = cfg.dic.get('model') or {}
-    if model_path is not None:
-        # the checkpoint sets every weight, so the config's pretrained files (URLs) are skipped
-        model_config = without_pretrained(model_config)
+    model_config = cfg.model_config
+    keyed_config = model_config if model_path is None else without_pretrained(model_config)
     transforms = config_inference_transforms(cfg)
-    folder = os.path.join(cache_dir or default_cache_dir(), export_cache_key(model_config, transforms, model_path))
+    folder = os.path.join(cache_dir or default_cache_dir(), export_cache_key(keyed_config, transforms, model_path))
     if os.path.isfile(os.path.join(folder, DEPLOY_FILE)):
         return folder
-    if model_path is not None and model_config != (cfg.dic.get('model') or {}):
-        model = build_component(model_config, 'model', getattr(cfg, 'path', '<config>'), manager.MODELS)
-    else:
-        model = cfg.model
-    if model_path is not None:
-        load_pretrained_weights(model, model_path, strict=True)
-    model_type = model_config.get('type') or model_type_of(model)
+    model = build_model(cfg, model_path)
     # replace=False: when a concurrent process published the same key first, keep its folder
-    export_model(model, folder, transforms, model_type=model_type, replace=False)
+    export_model(model, folder, transforms, model_type=model_config['type'], replace=False)
     return folder

@@ -5,7 +5,7 @@ from typing import Optional
 import numpy as np
 from paddle import inference as paddle_infer
 
-from ..models.alpha_model import INPUT_CHANNELS
+from ..models.traits import INPUT_CHANNELS
 from ..transforms.pipeline import build_transforms, predict_alpha
 from ..utils.device import gpu_available
 from .deploy_config import DEPLOY_FILE, DeployConfig, load_deploy_config

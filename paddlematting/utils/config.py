@@ -122,8 +122,9 @@ class Config:
 
     @property
     def model(self):
-        return self._build_once('model', lambda: build_component(
-            self.model_config, 'model', self.path, _SECTION_REGISTRY['model']))
+        """The model with the config's ``pretrained`` weights (``builders.build_model``)."""
+        from ..builders.model import build_model
+        return self._build_once('model', lambda: build_model(self))
 
     @property
     def train_dataset(self):
