@@ -6,6 +6,7 @@ import numpy as np
 import paddle
 import pytest
 
+from paddlematting.builders import load_declared_pretrained
 from paddlematting.models.backbones.vgg import VGG16
 from paddlematting.models.dim import DIM
 from paddlematting.utils import manager
@@ -273,9 +274,10 @@ def test_whole_model_pretrained_loads_strictly(tmp_path):
     path = str(tmp_path / 'dim.pdparams')
     paddle.save(source.state_dict(), path)
     restored = DIM(VGG16(input_channels=4), pretrained=path)
+    load_declared_pretrained(restored)  # what build_model does after construction
     for key, value in source.state_dict().items():
         np.testing.assert_array_equal(restored.state_dict()[key].numpy(), value.numpy())
     # a checkpoint of another layout must not load silently
     paddle.save({'backbone._conv_6.weight': np.zeros((1,), 'float32')}, path)
     with pytest.raises(ValueError):
-        DIM(VGG16(input_channels=4), pretrained=path)
+        load_declared_pretrained(DIM(VGG16(input_channels=4), pretrained=path))

@@ -1,7 +1,7 @@
 """prepare/restore shared by the evaluator, the dygraph predictor and Paddle Inference."""
 import numpy as np
 
-from paddlematting.transforms import build_transforms
+from paddlematting.builders import build_transforms
 from paddlematting.transforms.pipeline import apply_known_regions, finish_alpha, predict_alpha
 
 

@@ -229,7 +229,7 @@ def test_learning_rate_block_with_piecewise_decay(tmp_path):
     ({'type': 'piecewise', 'boundaries': [10]},
      r'"learning_rate.decay.values" is missing; expected a list of rates'),
     ({'type': 'PiecewiseDecay', 'boundaries': [10], 'values': 0.01},
-     r'"learning_rate.decay.values" is 0.01; expected a list of rates'),
+     r'"learning_rate.decay.values" must be a list of float, got 0.01'),  # when read
     ({'type': 'piecewise', 'boundaries': [10], 'values': [0.02, 0.002]},
      r'"learning_rate.value" \(0.01\) must equal the first of "learning_rate.decay.values" \(0.02\)'),
     ({'type': 'OneCycleLR', 'max_learning_rate': 0.1, 'total_steps': 10},
@@ -352,6 +352,36 @@ def test_unknown_optimizer_and_scheduler(tmp_path):
     path = _optimizer_config(tmp_path, {'type': 'sgd'}, {'lr_scheduler': {'type': 'Wobbly'}})
     with pytest.raises(ConfigError, match='lr_scheduler.type'):
         Config(path).lr_scheduler
+
+
+@pytest.mark.parametrize('optimizer, lr, message', [
+    ({'type': 'sgd', 'weight_decay': 'lots'}, {'learning_rate': {'value': 0.1}},
+     r'"optimizer.weight_decay" must be float or None, got \'lots\''),
+    ({'type': 'sgd', 'momentum': [0.9]}, {'learning_rate': {'value': 0.1}},
+     r'"optimizer.momentum" must be float'),
+    ({'type': 'sgd'}, {'lr_scheduler': {'type': 'PiecewiseDecay', 'boundaries': [10],
+                                        'values': [0.1, 'x']}},
+     r'"lr_scheduler.values" must be a list of float'),
+    ({'type': 'sgd'}, {'lr_scheduler': {'type': 'PiecewiseDecay', 'boundaries': 10,
+                                        'values': [0.1, 0.01]}},
+     r'"lr_scheduler.boundaries" must be a list of int'),
+    ({'type': 'sgd'}, {'learning_rate': {'value': 0.1, 'decay': {'type': 'poly', 'power': 'high'}}},
+     r'"learning_rate.decay.power" must be float'),
+    ({'type': 'sgd'}, {'learning_rate': {'value': '0.1'}}, r'"learning_rate.value" must be a number'),
+    ({'type': 'rmsprop2'}, {'learning_rate': {'value': 0.1}}, r'"optimizer.type" is "rmsprop2"'),
+])
+def test_optimizer_and_schedule_types_are_checked_when_the_config_is_read(tmp_path, optimizer, lr,
+                                                                          message):
+    with pytest.raises(ConfigError, match=message):
+        Config(_optimizer_config(tmp_path, optimizer, lr))  # nothing built yet
+
+
+def test_best_metric_defaults_to_sad_and_accepts_any_registered_metric(tmp_path):
+    path = write_yaml(tmp_path / 'c.yml', {'iters': 5})
+    assert Config(path).best_metric == 'sad'
+    assert Config(path, opts=['best_metric=MSE']).best_metric == 'mse'
+    with pytest.raises(ConfigError, match=r'"best_metric" is \'psnr\'; expected one of .*conn'):
+        Config(path, opts=['best_metric=psnr'])
 
 
 def test_str_is_the_merged_yaml(tmp_path):

@@ -36,7 +36,8 @@ def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
                         help='Keep only this many newest iter_N checkpoints (<= 0 keeps all).')
     parser.add_argument('--num_workers', type=int, default=0, help='Data loader worker processes.')
     parser.add_argument('--do_eval', action='store_true',
-                        help='Evaluate on val_dataset at every save and keep best_model by SAD.')
+                        help='Evaluate on val_dataset at every save and keep best_model by the '
+                             'config\'s best_metric (default sad, lower is better).')
     parser.add_argument('--log_iters', type=int, default=10, help='Log every this many steps.')
     parser.add_argument('--use_vdl', action='store_true',
                         help='Record losses, timings, metrics and images for VisualDL '
@@ -71,7 +72,7 @@ def main(argv: Optional[List[str]] = None) -> int:
         save_interval=args.save_interval, log_iters=args.log_iters,
         keep_checkpoint_max=args.keep_checkpoint_max, num_workers=args.num_workers,
         use_vdl=args.use_vdl, eval_begin_iters=args.eval_begin_iters, seed=args.seed,
-        amp=args.amp, resume_model=args.resume_model)
+        amp=args.amp, resume_model=args.resume_model, best_metric=cfg.best_metric)
     model = cfg.model
     scheduler = cfg.lr_scheduler
     trainer = Trainer(model, cfg.optimizer, cfg.train_dataset, options,

@@ -10,7 +10,8 @@ import logging
 import sys
 from typing import List, Optional
 
-from ..core.evaluator import DEFAULT_METRICS, PER_IMAGE_CSV, evaluate
+from ..core.evaluator import PER_IMAGE_CSV, evaluate
+from ..metrics import metric_names
 from .common import add_backend_arg, add_config_args, build_runner, declared_traits, start
 
 logger = logging.getLogger('paddlematting')
@@ -27,9 +28,10 @@ def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
     parser.add_argument('--save_results', action='store_true',
                         help='Also write every predicted alpha as an 8-bit PNG.')
     parser.add_argument('--num_workers', type=int, default=0, help='Data loader worker processes.')
-    parser.add_argument('--metrics', nargs='+', default=list(DEFAULT_METRICS),
-                        choices=DEFAULT_METRICS, type=str.lower,
-                        help='Metrics to compute (default: all four).')
+    registered = metric_names()
+    parser.add_argument('--metrics', nargs='+', default=registered, choices=registered,
+                        type=str.lower, help='Metrics to compute (default: every registered one: '
+                                             f'{", ".join(registered)}).')
     return parser.parse_args(argv)
 
 

@@ -14,14 +14,13 @@ import numpy as np
 import paddle
 from tqdm import tqdm
 
-from ..metrics import build_metrics
+from ..metrics import build_metrics, metric_names as registered_metric_names
 from ..transforms.pipeline import Runner, apply_known_regions
 from ..utils.image_io import write_png
 from .runner import as_numpy, predict_batch
 from .sample_order import iterate_batches
 from .visualization import network_input_picture
 
-DEFAULT_METRICS = ('sad', 'mse', 'grad', 'conn')
 PER_IMAGE_CSV = 'metrics_per_image.csv'
 
 
@@ -71,7 +70,7 @@ def write_per_image_csv(path: str, per_image: List[Dict[str, object]],
 
 
 def evaluate(runner: Runner, dataset: paddle.io.Dataset,
-             metric_names: Sequence[str] = DEFAULT_METRICS, num_workers: int = 0,
+             metric_names: Optional[Sequence[str]] = None, num_workers: int = 0,
              save_dir: Optional[str] = None, save_results: bool = False,
              show_progress: bool = True, num_examples: int = 0) -> EvalResult:
     """Predict every image of a val-mode dataset and score it.
@@ -80,7 +79,7 @@ def evaluate(runner: Runner, dataset: paddle.io.Dataset,
         runner: see ``paddlematting.core.runner``.
         dataset: samples with ``img``, ``trans_info``, ``ori_alpha`` uint8 [H0,W0], optional
             ``trimap``/``ori_trimap`` and ``img_name``.
-        metric_names: any of 'sad', 'mse', 'grad', 'conn'.
+        metric_names: registered metric names (``metrics.metric_names()``); None for all.
         save_dir: when given, ``metrics_per_image.csv`` is written there.
         save_results: also write each alpha as an 8-bit PNG under save_dir, at its
             ``img_name`` with the extension .png (see ``result_path``; known trimap regions
@@ -91,7 +90,7 @@ def evaluate(runner: Runner, dataset: paddle.io.Dataset,
         raise ValueError('The validation dataset is empty; check val_file in the config.')
     if save_results and not save_dir:
         raise ValueError('save_results=True needs a save_dir to write the alphas into.')
-    metrics = build_metrics(list(metric_names))
+    metrics = build_metrics(list(metric_names or registered_metric_names()))
     # one image per batch: val images keep their own sizes
     loader = iterate_batches(dataset, paddle.io.BatchSampler(dataset, batch_size=1),
                              num_workers)

@@ -5,22 +5,15 @@ Predictor (paddlematting.inference) call these functions, so preprocessing and
 restoration are defined once, below both. A *runner* is any callable
 ``runner(img [N,3,H,W] float32, trimap [N,1,H,W] float32 0..255 | None) -> [N,1,H,W]``.
 """
-from typing import Callable, List, Optional, Sequence
+from typing import Callable, List, Optional
 
 import numpy as np
 
 from .compose import Compose
 from .restore import restore_alpha
-from ..utils.config import build_component
 from ..utils.trimap_values import force_known_regions
 
 Runner = Callable[[np.ndarray, Optional[np.ndarray]], np.ndarray]
-
-
-def build_transforms(transform_dicts: Sequence[dict], source: str = '<transforms>') -> Compose:
-    """Build a Compose from ``[{'type': name, **args}, ...]`` (a config's or deploy.yaml's list);
-    ``source`` names the file in error messages."""
-    return Compose(build_component(list(transform_dicts), 'transforms', source))
 
 
 def prepare_sample(image: np.ndarray, trimap: Optional[np.ndarray], transforms: Compose) -> dict:
@@ -29,7 +22,7 @@ def prepare_sample(image: np.ndarray, trimap: Optional[np.ndarray], transforms: 
     Args:
         image: uint8 [H,W,3] RGB.
         trimap: optional uint8 [H,W] with values 0 (background), 128 (unknown), 255 (foreground).
-        transforms: the validation Compose (from ``build_transforms``).
+        transforms: the validation Compose (``builders.build_transforms``).
     Returns:
         dict with ``img`` float32 [1,3,h,w] (normalised), ``trimap`` float32 [1,1,h,w] in 0..255
         or None, and ``trans_info`` (the resize/padding steps to undo, in order).
