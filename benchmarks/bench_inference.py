@@ -123,7 +123,7 @@ def make_pipeline_images(folder: str, count: int) -> List[str]:
 
 def bench_pipeline(work_dir: str, count: int, threads: int) -> dict:
     from paddlematting.inference import Predictor
-    from paddlematting.transforms.pipeline import predict_alpha
+    from paddlematting.pipeline import predict_alpha
     from paddlematting.utils.image_io import read_image, write_png
 
     cfg = build_model(PIPELINE_MODEL)

@@ -27,6 +27,15 @@ if REPO_ROOT not in sys.path:
     sys.path.insert(0, REPO_ROOT)
 
 
+def write_yaml(path, dic) -> str:
+    """Write ``dic`` as YAML to ``path`` (its folder created); return the path as a string."""
+    import yaml
+    os.makedirs(os.path.dirname(path), exist_ok=True)
+    with open(path, 'w') as f:
+        yaml.safe_dump(dic, f)
+    return str(path)
+
+
 def require_shared_reference():
     """The path of the shipped reference data (tests/data/reference)."""
     assert os.path.isdir(SHARED_REFERENCE), f'{SHARED_REFERENCE} is missing from the checkout'

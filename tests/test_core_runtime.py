@@ -6,6 +6,7 @@ import random
 
 import numpy as np
 import paddle
+import pytest
 
 from paddlematting.core.runtime import capture_rng_state, restore_rng_state, seed_everything
 
@@ -25,10 +26,9 @@ def test_rng_state_round_trips_through_json_without_pickles():
     assert _draws() == expected
 
 
-def test_older_base64_pickled_paddle_state_still_restores():
+def test_a_pickled_paddle_state_is_refused_not_unpickled():
     seed_everything(3)
     state = capture_rng_state()
     state['paddle'] = base64.b64encode(pickle.dumps(paddle.get_rng_state())).decode('ascii')
-    expected = _draws()
-    restore_rng_state(state)
-    assert _draws() == expected
+    with pytest.raises(ValueError, match='paddle random state must be a list'):
+        restore_rng_state(state)

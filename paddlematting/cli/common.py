@@ -7,13 +7,14 @@ from typing import Optional, Tuple
 
 import numpy as np
 
-from ..core.input_collection import gather_prediction_inputs
+from ..core.input_collection import collect_inputs
 from ..core.predictor import PredictResult
 from ..builders.model import build_model, model_class
 from ..core.runner import dygraph_runner
 from ..core.runtime import DEVICES, environment_report, resolve_device
+from ..core.visualization import read_background
 from ..models.traits import ModelTraits, model_traits
-from ..transforms.pipeline import Runner
+from ..pipeline.prediction import Runner
 from ..utils.config import Config
 from ..utils.pretrained import resolve_weights_path
 
@@ -82,7 +83,9 @@ def gather_prediction_args(args: argparse.Namespace) -> Optional[Tuple[list, Opt
     any of them is unusable (the caller then exits with EXIT_BAD_INPUTS).
     """
     try:
-        return gather_prediction_inputs(args.image_path, args.trimap_path, args.background)
+        # the background first: a bad colour is reported before the images are walked
+        background = read_background(args.background) if args.background is not None else None
+        return collect_inputs(args.image_path, args.trimap_path), background
     except (OSError, ValueError) as error:  # missing path, trimap mismatch, bad background
         logger.error('%s', error)
         return None

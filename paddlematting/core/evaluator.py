@@ -15,7 +15,8 @@ import paddle
 from tqdm import tqdm
 
 from ..metrics import build_metrics, metric_names as registered_metric_names
-from ..transforms.pipeline import Runner, apply_known_regions
+from ..pipeline.prediction import Runner
+from ..utils.trimap_values import force_known_regions
 from ..utils.image_io import write_png
 from .runner import as_numpy, predict_batch
 from .sample_order import iterate_batches
@@ -109,7 +110,7 @@ def evaluate(runner: Runner, dataset: paddle.io.Dataset,
                 row[metric_name] = metric.update(pred, gt, trimap)
             result.per_image.append(row)
             if save_results:
-                write_png(result_path(save_dir, name), apply_known_regions(pred, trimap))
+                write_png(result_path(save_dir, name), force_known_regions(pred, trimap))
             if len(result.examples) < num_examples:
                 result.examples.append({'img_name': name, 'pred': pred, 'gt': gt,
                                         'input': network_input_picture(as_numpy(batch['img'][i]))})

@@ -7,7 +7,7 @@ from paddle import inference as paddle_infer
 
 from ..models.traits import INPUT_CHANNELS
 from ..builders.dataset import build_transforms
-from ..transforms.pipeline import predict_alpha
+from ..pipeline.prediction import predict_alpha
 from ..utils.device import gpu_available
 from .deploy_config import DEPLOY_FILE, DeployConfig, load_deploy_config
 
