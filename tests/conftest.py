@@ -49,7 +49,7 @@ def shared_reference():
 
 @pytest.fixture
 def det_weights(shared_reference):
-    """The numpy-only recipe module ../shared/reference/det_weights.py."""
+    """The numpy-only recipe module tests/data/reference/det_weights.py."""
     import importlib.util
     path = os.path.join(shared_reference, 'det_weights.py')
     spec = importlib.util.spec_from_file_location('det_weights', path)

@@ -1,6 +1,6 @@
 """ResNet_vd and HRNet backbones: PaddleSeg-compatible state dicts and eval numerics.
 
-The reference comparisons use ../shared/reference (skipped when absent): the MODNet
+The reference comparisons use tests/data/reference (shipped, never skipped): the MODNet
 manifests list every state-dict entry, and *_A_feats.npz holds per-channel mean/std of
 every backbone feature on case A with the deterministic recipe weights.
 """
