@@ -25,7 +25,7 @@ setup(
     long_description=long_description,
     long_description_content_type='text/markdown',
     packages=find_packages(include=['paddlematting', 'paddlematting.*']),
-    python_requires='>=3.9',
+    python_requires='>=3.10',
     install_requires=[
         'numpy>=1.23',
         'opencv-python-headless>=4.10',

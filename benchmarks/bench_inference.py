@@ -75,14 +75,14 @@ def export_to(cfg, folder: str) -> str:
 def bench_model(name: str, work_dir: str, repeats: int, threads: int) -> dict:
     import paddle
     from paddlematting.inference import Predictor
-    from paddlematting.models.alpha_model import input_names_for
+    from paddlematting.models import model_traits
 
     cfg = build_model(name)
     side = MODELS[name][1]
     rng = np.random.default_rng(0)
     img = rng.uniform(-1, 1, size=(1, 3, side, side)).astype(np.float32)
     trimap = None
-    if 'trimap' in input_names_for(cfg.model_config['type']):
+    if 'trimap' in model_traits(cfg.model).input_names:
         trimap = rng.choice(np.float32([0, 128, 255]), size=(1, 1, side, side))
     row = {'model': name, 'size': f'{side}x{side}'}
     try:
@@ -125,7 +125,7 @@ def make_pipeline_images(folder: str, count: int) -> List[str]:
 
 def bench_pipeline(work_dir: str, count: int, threads: int) -> dict:
     from paddlematting.inference import Predictor
-    from paddlematting.transforms.pipeline import predict_alpha
+    from paddlematting.pipeline import predict_alpha
     from paddlematting.utils.image_io import read_image, write_png
 
     cfg = build_model(PIPELINE_MODEL)

@@ -1,28 +1,43 @@
 """paddlematting: image matting (DIM, MODNet) on PaddlePaddle.
 
-Importing the package registers every model, backbone, dataset, transform and
-loss, so a YAML config can be built from any working directory.
+Importing the package is light: nothing here imports paddle. The component registries
+(``manager.MODELS`` ...) fill themselves on their first lookup, so a YAML config builds from
+any working directory; ``register_all()`` fills them all at once. ``paddlematting.metrics``,
+``paddlematting.datasets.trimap`` / ``.composition`` and ``paddlematting.utils.trimap_values``
+need only numpy, scipy and OpenCV.
 """
-__version__ = '0.1.0'
-
+import importlib
 import warnings
+from typing import Any
+
+__version__ = '0.1.0'
 
 # paddle warns about a missing C++ compiler cache on every import; it only matters to people
 # building custom operators, and would otherwise open every command's output
 warnings.filterwarnings('ignore', message='No ccache found')
 
-try:
-    import paddle  # noqa: F401
-except ImportError as e:  # pragma: no cover - exercised only without paddle
-    raise ImportError(
-        'paddlematting needs PaddlePaddle, which is not installed. Install the CPU build with '
-        '`pip install paddlepaddle==3.2.2` (or `pip install -e .[cpu]`), or the GPU build '
-        'following https://www.paddlepaddle.org.cn/install/quick (package `paddlepaddle-gpu`).'
-    ) from e
+# public names -> the module that defines them, imported on first access (PEP 562)
+_LAZY_ATTRIBUTES = {
+    'Config': 'paddlematting.utils.config',
+    'ConfigError': 'paddlematting.utils.config',
+    'manager': 'paddlematting.utils.manager',
+}
+_SUBPACKAGES = ('builders', 'cli', 'core', 'datasets', 'inference', 'metrics', 'models',
+                'pipeline', 'transforms', 'utils')
 
-from .utils import manager  # noqa: E402
-from .utils.config import Config, ConfigError  # noqa: E402
-# importing the subpackages registers their components
-from . import transforms, datasets, models, metrics  # noqa: E402,F401
+__all__ = ['Config', 'ConfigError', 'manager', 'register_all', '__version__']
 
-__all__ = ['Config', 'ConfigError', 'manager', '__version__']
+
+def register_all() -> None:
+    """Register every model, backbone, loss, dataset, transform and metric now."""
+    from .utils import manager
+    manager.register_all()
+
+
+def __getattr__(name: str) -> Any:
+    if name in _LAZY_ATTRIBUTES:
+        module = importlib.import_module(_LAZY_ATTRIBUTES[name])
+        return module if name == 'manager' else getattr(module, name)
+    if name in _SUBPACKAGES:
+        return importlib.import_module(f'{__name__}.{name}')
+    raise AttributeError(f'module {__name__!r} has no attribute {name!r}')

@@ -27,6 +27,15 @@ if REPO_ROOT not in sys.path:
     sys.path.insert(0, REPO_ROOT)
 
 
+def write_yaml(path, dic) -> str:
+    """Write ``dic`` as YAML to ``path`` (its folder created); return the path as a string."""
+    import yaml
+    os.makedirs(os.path.dirname(path), exist_ok=True)
+    with open(path, 'w') as f:
+        yaml.safe_dump(dic, f)
+    return str(path)
+
+
 def require_shared_reference():
     """The path of the shipped reference data (tests/data/reference)."""
     assert os.path.isdir(SHARED_REFERENCE), f'{SHARED_REFERENCE} is missing from the checkout'
@@ -40,7 +49,7 @@ def shared_reference():
 
 @pytest.fixture
 def det_weights(shared_reference):
-    """The numpy-only recipe module ../shared/reference/det_weights.py."""
+    """The numpy-only recipe module tests/data/reference/det_weights.py."""
     import importlib.util
     path = os.path.join(shared_reference, 'det_weights.py')
     spec = importlib.util.spec_from_file_location('det_weights', path)

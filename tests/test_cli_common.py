@@ -3,6 +3,7 @@ back to dygraph."""
 import argparse
 import os
 
+import paddle
 import pytest
 
 import core_plugin  # noqa: F401  (registers CoreTestSet / CoreTestNet)
@@ -11,6 +12,8 @@ from paddlematting import Config
 from paddlematting.cli import common
 from paddlematting.cli import export as export_cli
 from paddlematting.cli import predict as predict_cli
+from paddlematting.cli import train as train_cli
+from paddlematting.utils import manager
 
 TINY_CONFIG = os.path.join(TEST_DATA_DIR, 'core_tiny.yml')
 
@@ -51,3 +54,32 @@ def test_an_export_bug_is_raised_not_hidden_behind_the_fallback(monkeypatch):
     monkeypatch.setattr(common, '_inference_runner', export_bug)
     with pytest.raises(ValueError, match='forward does not exist'):
         common.build_runner(Config(TINY_CONFIG), None, 'cpu', 'inference')
+
+
+@manager.MODELS.add_component
+class DeclaredSolver(paddle.nn.Layer):
+    """A parameter-free model that declares it can be neither trained nor exported."""
+    input_names = ('img', 'trimap')
+    trainable = False
+    exportable = False
+
+    def forward(self, inputs):
+        return inputs['trimap'] / 255.0
+
+
+def test_commands_follow_the_model_declaration(tmp_path, records):
+    config = tmp_path / 'solver.yml'
+    config.write_text('iters: 2\nmodel: {type: DeclaredSolver}\n')
+    with pytest.raises(ValueError, match='trainable = False'):
+        train_cli.main(['--config', str(config), '--device', 'cpu'])
+    with pytest.raises(ValueError, match='exportable = False'):
+        export_cli.main(['--config', str(config), '--device', 'cpu',
+                         '--save_dir', str(tmp_path / 'export')])
+    assert not (tmp_path / 'export').exists()
+    # predict asks for the declared trimap before anything is built
+    assert predict_cli.main(['--config', str(config), '--device', 'cpu', '--image_path',
+                             str(tmp_path)]) == common.EXIT_BAD_INPUTS
+    # val/predict with the inference backend run it in dygraph instead
+    runner, backend = common.build_runner(Config(str(config)), None, 'cpu', 'inference')
+    assert backend == 'dygraph'
+    assert any('cannot be exported' in m for m in records)

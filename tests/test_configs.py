@@ -40,3 +40,26 @@ def test_config_model_matches_manifest_and_loads_published_layout(name, shared_r
     loaded = cfg2.model.state_dict()
     for key in (manifest['params'][0]['key'], manifest['params'][-1]['key']):
         np.testing.assert_array_equal(loaded[key].numpy(), weights[key])
+
+
+PADDLESEG_CONFIGS = os.path.join(REPO_ROOT, 'tests', 'data', 'paddleseg_configs')
+
+
+@pytest.mark.parametrize('rel_path', sorted(CONFIG_FOR_MANIFEST.values()))
+def test_paddleseg_seed_configs_run_unchanged(rel_path, shared_reference):
+    """PaddleSeg's own files (with their _base_ layout) read, check and build here."""
+    name = os.path.splitext(os.path.basename(rel_path))[0]
+    theirs = Config(os.path.join(PADDLESEG_CONFIGS, os.path.relpath(rel_path, 'configs')),
+                    opts=NO_DOWNLOAD)
+    ours = Config(os.path.join(REPO_ROOT, rel_path), opts=NO_DOWNLOAD)
+    assert theirs.dic == ours.dic  # the shipped configs are PaddleSeg's, values and all
+    assert theirs.best_metric == 'sad' and theirs.iters == 100000
+    assert [type(t).__name__ for t in theirs.val_transforms] == \
+        [t['type'] for t in theirs.val_dataset_config['transforms']]
+    with open(os.path.join(shared_reference, 'manifests', name + '.json')) as f:
+        manifest = json.load(f)
+    assert list(theirs.model.state_dict()) == [e['key'] for e in manifest['params']]
+    optimizer = theirs.optimizer
+    expected = {'dim_vgg16': paddle.optimizer.Adam}.get(name, paddle.optimizer.Momentum)
+    assert type(optimizer) is expected
+    assert optimizer.get_lr() == pytest.approx(0.001 if name == 'dim_vgg16' else 0.02)

@@ -188,13 +188,13 @@ def test_each_checkpoint_holds_the_best_score_including_its_own_evaluation(tmp_p
     _tiny_trainer(tmp_path, 2, save_interval=1, with_val=True).train()
     for iteration, best in ((1, (5.0, 1)), (2, (3.0, 2))):
         state = checkpoint.read_state(str(tmp_path / f'iter_{iteration}'))
-        assert (state['best_sad'], state['best_iter']) == best, iteration
+        assert (state['best_metric'], state['best_score'], state['best_iter']) == ('sad', *best), iteration
 
     # resumed from iter_2, a worse score at iter 3 must not replace best_model (iter 2)
     _script_evaluations(monkeypatch, [4.0])
     outcome = _tiny_trainer(tmp_path, 3, save_interval=1, with_val=True,
                             resume=str(tmp_path)).train()
-    assert (outcome.best_sad, outcome.best_iter) == (3.0, 2)
+    assert (outcome.best_score, outcome.best_iter) == (3.0, 2)
     assert checkpoint.read_state(str(tmp_path / checkpoint.BEST_DIR))['iter'] == 2
     assert checkpoint.read_state(str(tmp_path / 'iter_3'))['best_iter'] == 2
 
@@ -283,3 +283,20 @@ def check_loader_workers_ignore_sigint() -> None:
     np.testing.assert_array_equal(values, [[1.0, 100.0], [1.0, 100.0]])
     # the main process keeps its own handler
     assert signal.getsignal(signal.SIGINT) is not signal.SIG_IGN
+
+
+def test_best_model_follows_the_configured_metric(tmp_path, monkeypatch):
+    scores = iter([{'sad': 5.0, 'mse': 0.1}, {'sad': 3.0, 'mse': 0.2}])
+    seen = []
+
+    def scripted(runner, dataset, metric_names=None, **kwargs):
+        seen.append(list(metric_names))
+        return EvalResult(metrics=next(scores))
+
+    monkeypatch.setattr(trainer_module, 'evaluate', scripted)
+    outcome = _tiny_trainer(tmp_path, 2, save_interval=1, with_val=True, best_metric='mse',
+                            metric_names=['sad']).train()
+    # mse is lower at iter 1 although sad is lower at iter 2; it is evaluated though not listed
+    assert (outcome.best_score, outcome.best_iter) == (0.1, 1)
+    assert seen[0] == ['sad', 'mse']
+    assert checkpoint.read_state(str(tmp_path / checkpoint.BEST_DIR))['iter'] == 1

@@ -11,7 +11,8 @@ from paddlematting import Config
 from paddlematting.cli.export import run as export_run
 from paddlematting.core.visualization import composite
 from paddlematting.inference import DeployConfig, load_deploy_config, write_deploy_config
-from paddlematting.transforms.pipeline import build_transforms, predict_alpha
+from paddlematting.builders import build_transforms
+from paddlematting.pipeline import predict_alpha
 from paddlematting.utils.image_io import read_alpha, read_image
 
 CONFIG = os.path.join(REPO_ROOT, 'configs', 'modnet', 'modnet_mobilenetv2.yml')

@@ -50,7 +50,7 @@ def test_each_engine_equals_dygraph_on_the_shipped_images(modnet_export, engine)
     predictor = Predictor(folder, device='cpu', engine=engine, threads=2)
     assert predictor.engine_name == engine
     for path in SHIPPED:
-        from paddlematting.transforms.pipeline import prepare_sample
+        from paddlematting.pipeline.prediction import prepare_sample
         sample = prepare_sample(read_image(path), None, predictor.transforms)
         expected = _dygraph(model, sample['img'])
         got = predictor(sample['img'])

@@ -1,7 +1,6 @@
 """Export + Paddle Inference on a tiny conv/bilinear model: numerics, dynamic shapes,
 deploy.yaml, the export cache and ONNX. Fast (a toy model), so these run everywhere."""
 import os
-import types
 
 import numpy as np
 import paddle
@@ -13,11 +12,14 @@ import yaml
 from paddlematting.inference import (DeployConfig, Predictor, export_checkpoint_cached, export_model,
                                      load_deploy_config, write_deploy_config)
 from paddlematting.inference import export as export_module
+from paddlematting.utils import manager
+from paddlematting.utils.config import Config
 
 TRANSFORMS = [{'type': 'LoadImages'}, {'type': 'ResizeByShort', 'short_size': 64},
               {'type': 'ResizeToIntMult', 'mult_int': 32}, {'type': 'Normalize'}]
 
 
+@manager.MODELS.add_component
 class ToyMatting(nn.Layer):
     """Strided conv down, bilinear up to the input size, sigmoid: the ops MODNet relies on.
     With ``with_trimap`` it also reads a trimap channel, like DIM."""
@@ -25,6 +27,8 @@ class ToyMatting(nn.Layer):
     def __init__(self, with_trimap=False):
         super().__init__()
         self.with_trimap = with_trimap
+        # what a model class declares; set per instance here as the toy is either kind
+        self.input_names = ('img', 'trimap') if with_trimap else ('img',)
         self.down = nn.Conv2D(4 if with_trimap else 3, 8, 3, stride=2, padding=1)
         self.bn = nn.BatchNorm2D(8)
         self.out = nn.Conv2D(8, 1, 3, padding=1)
@@ -151,26 +155,28 @@ def test_export_replaces_a_previous_export(tmp_path, toy_folder):
     assert sorted(p.name for p in tmp_path.iterdir()) == ['again']
 
 
-def _fake_cfg(model_type='ToyMatting'):
-    dic = {'model': {'type': model_type}, 'val_dataset': {'transforms': TRANSFORMS}}
-    return types.SimpleNamespace(model=_toy(), dic=dic, val_dataset_config=dic['val_dataset'])
+def _toy_cfg(tmp_path, **extra):
+    """A Config of the registered ToyMatting (image-only) with the test's val transforms."""
+    path = tmp_path / f'toy_{len(list(tmp_path.glob("toy_*.yml")))}.yml'
+    dic = {'model': {'type': 'ToyMatting'}, 'val_dataset': {'transforms': TRANSFORMS}, **extra}
+    path.write_text(yaml.safe_dump(dic))
+    return Config(str(path))
 
 
 def test_export_cache_reuses_the_folder_and_keys_on_weights(tmp_path, monkeypatch):
     checkpoint = str(tmp_path / 'a.pdparams')
     paddle.save(_toy().state_dict(), checkpoint)
     cache = str(tmp_path / 'cache')
-    first = export_checkpoint_cached(_fake_cfg(), checkpoint, cache_dir=cache)
+    first = export_checkpoint_cached(_toy_cfg(tmp_path), checkpoint, cache_dir=cache)
     assert load_deploy_config(first).model_type == 'ToyMatting'
 
     def fail(*args, **kwargs):
         raise AssertionError('export_model ran again for a cached checkpoint')
 
     monkeypatch.setattr(export_module, 'export_model', fail)
-    assert export_checkpoint_cached(_fake_cfg(), checkpoint, cache_dir=cache) == first
+    assert export_checkpoint_cached(_toy_cfg(tmp_path), checkpoint, cache_dir=cache) == first
     # settings the export does not depend on (training length, datasets) keep the key
-    unrelated = _fake_cfg()
-    unrelated.dic.update(iters=5, train_dataset={'dataset_root': 'elsewhere'})
+    unrelated = _toy_cfg(tmp_path, iters=5, train_dataset={'dataset_root': 'elsewhere'})
     assert export_checkpoint_cached(unrelated, checkpoint, cache_dir=cache) == first
     monkeypatch.undo()
 
@@ -179,7 +185,7 @@ def test_export_cache_reuses_the_folder_and_keys_on_weights(tmp_path, monkeypatc
     changed.out.bias.set_value(changed.out.bias + 1.0)
     other_checkpoint = str(tmp_path / 'b.pdparams')
     paddle.save(changed.state_dict(), other_checkpoint)
-    second = export_checkpoint_cached(_fake_cfg(), other_checkpoint, cache_dir=cache)
+    second = export_checkpoint_cached(_toy_cfg(tmp_path), other_checkpoint, cache_dir=cache)
     assert second != first
     img = np.zeros((1, 3, 32, 32), np.float32)
     out_first = Predictor(first, device='cpu', threads=1)(img)

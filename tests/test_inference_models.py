@@ -11,7 +11,8 @@ import pytest
 from conftest import REAL_DATA_ROOT, REPO_ROOT, SHARED_REFERENCE
 from paddlematting import Config
 from paddlematting.inference import Predictor, export_model
-from paddlematting.transforms.pipeline import build_transforms, predict_alpha
+from paddlematting.builders import build_transforms
+from paddlematting.pipeline import predict_alpha
 from paddlematting.utils.image_io import read_image, read_trimap
 
 # smaller than the val configs (short side 512 / long side 3840) to keep CPU time low

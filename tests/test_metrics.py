@@ -3,6 +3,8 @@ import ast
 import glob
 import json
 import os
+import subprocess
+import sys
 
 import cv2
 import numpy as np
@@ -213,7 +215,7 @@ def test_build_metrics_names():
 
 
 def test_metrics_import_neither_paddle_nor_anything_outside_numpy_scipy():
-    allowed = {'numpy', 'scipy', 'typing', 'math'}
+    allowed = {'numpy', 'scipy', 'typing', 'math'}  # and the package itself (level-1 imports)
     for path in glob.glob(os.path.join(REPO_ROOT, 'paddlematting', 'metrics', '*.py')):
         with open(path) as f:
             tree = ast.parse(f.read())
@@ -225,6 +227,64 @@ def test_metrics_import_neither_paddle_nor_anything_outside_numpy_scipy():
             else:
                 continue
             assert roots <= allowed, (os.path.basename(path), roots)
+
+
+# what a machine without paddle sees: any import of paddle (or a submodule) fails
+_HIDE_PADDLE = """
+import sys
+class _NoPaddle:
+    def find_spec(self, name, path=None, target=None):
+        if name == 'paddle' or name.startswith('paddle.'):
+            raise ModuleNotFoundError(f'No module named {name!r}', name=name)
+sys.meta_path.insert(0, _NoPaddle())
+"""
+
+
+def test_light_modules_import_and_register_without_paddle():
+    code = _HIDE_PADDLE + """
+import numpy as np
+import paddlematting
+import paddlematting.metrics as metrics
+from paddlematting.datasets import composition, trimap
+from paddlematting.utils import manager, trimap_values
+assert metrics.metric_names() == ['sad', 'mse', 'grad', 'conn'], metrics.metric_names()
+assert manager.METRICS['SAD'] is metrics.SAD
+alpha = np.zeros((8, 8), np.uint8)
+assert metrics.build_metrics('sad')['sad'].update(alpha, alpha) == 0.0
+assert trimap.trimap_from_alpha(alpha, 3).shape == (8, 8)
+try:
+    manager.MODELS['MODNet']
+except ImportError as e:
+    assert 'needs PaddlePaddle' in str(e), e
+else:
+    raise AssertionError('a model was built without paddle')
+assert not [m for m in sys.modules if m == 'paddle' or m.startswith('paddle.')]
+print('ok')
+"""
+    out = subprocess.run([sys.executable, '-c', code], capture_output=True, text=True,
+                         timeout=120, cwd=REPO_ROOT)
+    assert out.returncode == 0, out.stderr[-2000:]
+    assert out.stdout.strip() == 'ok'
+
+
+def test_a_newly_registered_metric_is_offered_everywhere(monkeypatch):
+    """The metric list is the registry: build_metrics, the defaults and val.py --metrics."""
+    from paddlematting.cli import val as val_cli
+    from paddlematting.metrics import RunningMeanMetric, metric_names
+    from paddlematting.utils import manager
+
+    class MaxError(RunningMeanMetric):
+        name = 'maxerr'
+
+        def compute(self, pred, gt, unknown):
+            return float(np.abs(pred - gt)[unknown].max())
+
+    monkeypatch.setitem(manager.METRICS.components_dict, 'MaxError', MaxError)
+    assert metric_names() == [*METRIC_NAMES, 'maxerr']
+    assert build_metrics(['MaxErr'])['maxerr'].update(np.full((2, 2), 255), np.zeros((2, 2))) == 1.0
+    args = val_cli.parse_args(['--config', 'c.yml', '--metrics', 'sad', 'maxerr'])
+    assert args.metrics == ['sad', 'maxerr']
+    assert val_cli.parse_args(['--config', 'c.yml']).metrics == [*METRIC_NAMES, 'maxerr']
 
 
 # ---- on a real matte ------------------------------------------------------------------------

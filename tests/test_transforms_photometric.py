@@ -3,8 +3,9 @@ import cv2
 import numpy as np
 import pytest
 
+from paddlematting.builders import build_transforms
 from paddlematting.transforms import (Normalize, RandomBlur, RandomDistort, RandomNoise, RandomReJpeg,
-                                      RandomSharpen, build_transforms)
+                                      RandomSharpen)
 from paddlematting.transforms.degradation import add_gaussian_noise, jpeg_roundtrip, unsharp_mask
 from paddlematting.utils import manager
 from paddlematting.transforms.photometric import (adjust_brightness, adjust_contrast,

@@ -121,6 +121,36 @@ def test_archive_member_escaping_the_folder_is_refused(tmp_path):
     assert sorted(os.listdir(tmp_path)) == ['evil.tar.gz']
 
 
+def _tar_with_link(path, name, linkname, kind=tarfile.SYMTYPE):
+    with tarfile.open(path, 'w:gz') as tf:
+        info = tarfile.TarInfo('ok/model.pdparams')
+        info.size = 1
+        tf.addfile(info, io.BytesIO(b'w'))
+        link = tarfile.TarInfo(name)
+        link.type = kind
+        link.linkname = linkname
+        tf.addfile(link)
+
+
+@pytest.mark.parametrize('filters', [True, False], ids=['data_filter', 'no_filters'])
+def test_tar_checks_hold_with_and_without_extraction_filters(tmp_path, monkeypatch, filters):
+    """Pythons without tarfile's 'data' filter (before 3.10.12) get the same refusals."""
+    if not filters:
+        monkeypatch.delattr(tarfile, 'data_filter')
+    (tmp_path / 'escape.tar.gz').write_bytes(_tar_gz_bytes({'../escaped.txt': b'x'}))
+    _tar_with_link(tmp_path / 'symlink.tar.gz', 'ok/link', '../../outside')
+    _tar_with_link(tmp_path / 'hardlink.tar.gz', 'ok/hard', '../outside', tarfile.LNKTYPE)
+    for name in ('escape.tar.gz', 'symlink.tar.gz', 'hardlink.tar.gz'):
+        with pytest.raises(ValueError, match=name):
+            download.extract_archive(str(tmp_path / name), str(tmp_path / 'out'))
+        assert not (tmp_path / 'out').exists()
+    # a link staying inside the folder is fine
+    _tar_with_link(tmp_path / 'inside.tar.gz', 'ok/alias', 'model.pdparams')
+    out = download.extract_archive(str(tmp_path / 'inside.tar.gz'), str(tmp_path / 'out'))
+    with open(os.path.join(out, 'ok', 'alias'), 'rb') as f:
+        assert f.read() == b'w'
+
+
 def test_extract_of_a_plain_file_url_is_refused():
     with pytest.raises(ValueError, match='archive'):
         cached_download('http://127.0.0.1:1/model.pdparams', extract=True)

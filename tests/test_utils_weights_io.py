@@ -16,7 +16,6 @@ from paddlematting.cli import predict as predict_cli
 from paddlematting.cli import val as val_cli
 from paddlematting.core import checkpoint
 from paddlematting.core.runtime import capture_rng_state, restore_rng_state
-from paddlematting.models.weights import load_model_weights
 from paddlematting.utils.image_io import write_png
 from paddlematting.utils.pretrained import load_pretrained_weights
 from paddlematting.utils.weights_io import (UnsafeWeightsError, WeightsFormatError,
@@ -185,8 +184,8 @@ def test_load_pretrained_weights_and_model_pretrained_refuse(crafted):
     with pytest.raises(UnsafeWeightsError) as info:
         load_pretrained_weights(core_plugin.CoreTestNet(), path)
     _assert_refused(str(info.value), path, marker)
-    with pytest.raises(UnsafeWeightsError) as info:
-        load_model_weights(core_plugin.CoreTestNet(), os.path.dirname(path), strict=True)
+    with pytest.raises(UnsafeWeightsError) as info:  # a folder holding the file, strictly
+        load_pretrained_weights(core_plugin.CoreTestNet(), os.path.dirname(path), strict=True)
     _assert_refused(str(info.value), path, marker)
 
 

@@ -7,14 +7,17 @@ from typing import Optional, Tuple
 
 import numpy as np
 
-from ..core.input_collection import gather_prediction_inputs
+from ..core.input_collection import collect_inputs
 from ..core.predictor import PredictResult
+from ..builders.model import build_model, model_class
 from ..core.runner import dygraph_runner
 from ..core.runtime import DEVICES, environment_report, resolve_device
-from ..transforms.pipeline import Runner
+from ..core.visualization import read_background
+from ..models.traits import ModelTraits, model_traits
+from ..pipeline.prediction import Runner
 from ..utils.config import Config
 from ..utils.download import DownloadError
-from ..utils.pretrained import load_pretrained_weights, pretrained_key_paths, resolve_weights_path
+from ..utils.pretrained import resolve_weights_path
 
 try:
     from paddle.base.core import EnforceNotMet as PaddleEnforceError
@@ -87,7 +90,9 @@ def gather_prediction_args(args: argparse.Namespace) -> Optional[Tuple[list, Opt
     any of them is unusable (the caller then exits with EXIT_BAD_INPUTS).
     """
     try:
-        return gather_prediction_inputs(args.image_path, args.trimap_path, args.background)
+        # the background first: a bad colour is reported before the images are walked
+        background = read_background(args.background) if args.background is not None else None
+        return collect_inputs(args.image_path, args.trimap_path), background
     except (OSError, ValueError) as error:  # missing path, trimap mismatch, bad background
         logger.error('%s', error)
         return None
@@ -101,35 +106,24 @@ def add_backend_arg(parser: argparse.ArgumentParser) -> None:
                              'inference on CPU, dygraph on GPU.')
 
 
-def read_config(args: argparse.Namespace, **overrides) -> Config:
-    """``Config(args.config, opts=args.opts, **overrides)``, made offline-safe for --model_path.
-
-    When ``args.model_path`` is set, that checkpoint replaces every weight of the model, so
-    each non-null ``pretrained`` key of the model section (e.g. the backbone's ImageNet URL)
-    is set to null: building the model then downloads nothing and works without a network.
-    """
-    cfg = Config(args.config, opts=args.opts, **overrides)
-    if getattr(args, 'model_path', None):
-        skipped = pretrained_key_paths(cfg.dic.get('model'))
-        if skipped:
-            logger.info('--model_path is given, so %s %s not loaded.', ', '.join(skipped),
-                        'is' if len(skipped) == 1 else 'are')
-            cfg = Config(args.config, opts=[*args.opts, *(f'{path}=null' for path in skipped)],
-                         **overrides)
-    return cfg
-
-
 def start(args: argparse.Namespace, **overrides) -> Tuple[Config, str]:
-    """Pick the device, read the config (see ``read_config``) and log the environment.
+    """Pick the device, read the config once (``Config(args.config, opts=args.opts,
+    **overrides)``) and log the environment.
 
     Returns:
         (cfg, device).
     """
     setup_logging()
     device = resolve_device(args.device)
-    cfg = read_config(args, **overrides)
+    cfg = Config(args.config, opts=args.opts, **overrides)
     logger.info('Environment\n%s', environment_report(device))
     return cfg, device
+
+
+def declared_traits(cfg: Config) -> ModelTraits:
+    """What ``cfg``'s model class declares (inputs, trainable, exportable), read before
+    anything is built."""
+    return model_traits(model_class(cfg))
 
 
 def _inference_runner(cfg: Config, local_weights: Optional[str], device: str,
@@ -155,6 +149,13 @@ def build_runner(cfg: Config, model_path: Optional[str], device: str,
     if not model_path:
         logger.warning('No --model_path given: using the weights the config builds with '
                        '(random unless model.pretrained is set).')
+    if backend in EXPORTED_BACKENDS and not declared_traits(cfg).exportable:
+        if backend != 'inference':
+            raise ValueError(f'{cfg.model_config["type"]} cannot be exported, so --backend '
+                             f'{backend} cannot run it; use --backend dygraph.')
+        logger.info('%s cannot be exported, so it runs with the dygraph backend.',
+                    cfg.model_config['type'])
+        backend = 'dygraph'
     # missing, unsafe or undownloadable weights are for the user to fix: no fallback for them
     local_weights = resolve_weights_path(model_path) if model_path else None
     if backend in EXPORTED_BACKENDS:
@@ -167,9 +168,7 @@ def build_runner(cfg: Config, model_path: Optional[str], device: str,
                 raise  # an engine named explicitly is not silently replaced
             logger.warning('The inference backend is unavailable (%s: %s); falling back to '
                            'dygraph.', type(error).__name__, error)
-    model = cfg.model
-    if local_weights:
-        load_pretrained_weights(model, local_weights, strict=True)
+    model = build_model(cfg, local_weights)
     model.eval()
     return dygraph_runner(model), 'dygraph'
 

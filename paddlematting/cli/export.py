@@ -5,11 +5,11 @@ import os
 import sys
 from typing import List, Optional
 
+from ..builders.model import build_model
 from ..inference.export import config_inference_transforms, export_model
 from ..inference.export_folder import check_export_dir
+from .common import add_config_args, declared_traits, start
 from .errors import reports_user_errors
-from ..utils.pretrained import load_pretrained_weights
-from .common import add_config_args, start
 
 logger = logging.getLogger('paddlematting')
 
@@ -45,11 +45,13 @@ def run(argv: Optional[List[str]] = None) -> str:
     args = parse_args(argv)
     check_export_dir(args.save_dir)  # before any work: a file or a foreign folder is refused
     # the model is built (and traced) on --device; with --model_path the config's
-    # pretrained keys are skipped (see common.read_config)
+    # pretrained keys are skipped (see builders.build_model)
     cfg, _ = start(args)
-    model = cfg.model
+    if not declared_traits(cfg).exportable:
+        raise ValueError(f'{args.config}: {cfg.model_config["type"]} declares exportable = False; '
+                         f'run it with predict.py or val.py (dygraph) instead')
+    model = build_model(cfg, args.model_path)
     if args.model_path:
-        load_pretrained_weights(model, args.model_path, strict=True)
         logger.info('Loaded weights from %s.', args.model_path)
     else:
         logger.warning('No --model_path given: exporting the weights the config builds with '

@@ -15,11 +15,11 @@ import sys
 from typing import List, Optional
 
 from ..core.predictor import predict_images
-from ..models.alpha_model import input_names_for
 from ..utils.output_files import check_output_dir, hold_output_dir
 from .errors import reports_user_errors
 from .common import (EXIT_BAD_INPUTS, add_backend_arg, add_config_args, add_prediction_input_args,
-                     build_runner, gather_prediction_args, report_prediction, start)
+                     build_runner, declared_traits, gather_prediction_args, report_prediction,
+                     start)
 
 logger = logging.getLogger('paddlematting')
 
@@ -43,7 +43,7 @@ def main(argv: Optional[List[str]] = None) -> int:
     hold_output_dir(args.save_dir, 'predict')  # one run per folder, until main returns
     cfg, device = start(args)
     model_type = cfg.model_config.get('type')
-    needs_trimap = 'trimap' in input_names_for(model_type)
+    needs_trimap = 'trimap' in declared_traits(cfg).input_names
     if needs_trimap and args.trimap_path is None:
         logger.error('%s models need a trimap for every image: pass --trimap_path (an image, a '
                      'folder matched by name, or a list file).', model_type)

@@ -13,8 +13,8 @@ import paddle
 from ..core.runtime import is_main_process, seed_everything
 from ..core.trainer import Trainer, TrainOptions
 from ..utils.output_files import check_output_dir, hold_output_dir
+from .common import add_config_args, declared_traits, start
 from .errors import reports_user_errors
-from .common import add_config_args, start
 
 logger = logging.getLogger('paddlematting')
 
@@ -38,7 +38,8 @@ def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
                         help='Keep only this many newest iter_N checkpoints (<= 0 keeps all).')
     parser.add_argument('--num_workers', type=int, default=0, help='Data loader worker processes.')
     parser.add_argument('--do_eval', action='store_true',
-                        help='Evaluate on val_dataset at every save and keep best_model by SAD.')
+                        help='Evaluate on val_dataset at every save and keep best_model by the '
+                             'config\'s best_metric (default sad, lower is better).')
     parser.add_argument('--log_iters', type=int, default=10, help='Log every this many steps.')
     parser.add_argument('--use_vdl', action='store_true',
                         help='Record losses, timings, metrics and images for VisualDL '
@@ -67,6 +68,9 @@ def main(argv: Optional[List[str]] = None) -> int:
         seed_everything(args.seed)
     cfg, device = start(args, iters=args.iters, batch_size=args.batch_size,
                         learning_rate=args.learning_rate)
+    if not declared_traits(cfg).trainable:
+        raise ValueError(f'{args.config}: {cfg.model_config["type"]} declares trainable = False '
+                         f'(it has nothing to learn); use val.py or predict.py with it')
     if is_main_process():
         logger.info('Config (merged)\n%s', cfg)
     options = TrainOptions(
@@ -74,7 +78,7 @@ def main(argv: Optional[List[str]] = None) -> int:
         save_interval=args.save_interval, log_iters=args.log_iters,
         keep_checkpoint_max=args.keep_checkpoint_max, num_workers=args.num_workers,
         use_vdl=args.use_vdl, eval_begin_iters=args.eval_begin_iters, seed=args.seed,
-        amp=args.amp, resume_model=args.resume_model)
+        amp=args.amp, resume_model=args.resume_model, best_metric=cfg.best_metric)
     model = cfg.model
     scheduler = cfg.lr_scheduler
     trainer = Trainer(model, cfg.optimizer, cfg.train_dataset, options,

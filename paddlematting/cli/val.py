@@ -10,10 +10,11 @@ import logging
 import sys
 from typing import List, Optional
 
-from ..core.evaluator import DEFAULT_METRICS, PER_IMAGE_CSV, evaluate
+from ..core.evaluator import PER_IMAGE_CSV, evaluate
+from ..metrics import metric_names
 from ..utils.output_files import check_output_dir, hold_output_dir
+from .common import add_backend_arg, add_config_args, build_runner, declared_traits, start
 from .errors import reports_user_errors
-from .common import add_backend_arg, add_config_args, build_runner, start
 
 logger = logging.getLogger('paddlematting')
 
@@ -29,9 +30,10 @@ def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
     parser.add_argument('--save_results', action='store_true',
                         help='Also write every predicted alpha as an 8-bit PNG.')
     parser.add_argument('--num_workers', type=int, default=0, help='Data loader worker processes.')
-    parser.add_argument('--metrics', nargs='+', default=list(DEFAULT_METRICS),
-                        choices=DEFAULT_METRICS, type=str.lower,
-                        help='Metrics to compute (default: all four).')
+    registered = metric_names()
+    parser.add_argument('--metrics', nargs='+', default=registered, choices=registered,
+                        type=str.lower, help='Metrics to compute (default: every registered one: '
+                                             f'{", ".join(registered)}).')
     return parser.parse_args(argv)
 
 
@@ -41,6 +43,10 @@ def main(argv: Optional[List[str]] = None) -> int:
     check_output_dir(args.save_dir)  # before any work: a file or read-only folder is refused
     hold_output_dir(args.save_dir, 'val')  # one run per folder, until main returns
     cfg, device = start(args)
+    if ('trimap' in declared_traits(cfg).input_names
+            and cfg.val_dataset_config.get('get_trimap', True) is False):
+        raise ValueError(f'{args.config}: {cfg.model_config["type"]} takes a trimap, but '
+                         f'"val_dataset.get_trimap" is false; set it to true')
     dataset = cfg.val_dataset
     runner, backend = build_runner(cfg, args.model_path, device, args.backend)
     logger.info('Evaluating %d images with the %s backend...', len(dataset), backend)

@@ -15,8 +15,9 @@ import numpy as np
 import paddle
 from tqdm import tqdm
 
-from ..metrics import build_metrics
-from ..transforms.pipeline import Runner, apply_known_regions
+from ..metrics import build_metrics, metric_names as registered_metric_names
+from ..pipeline.prediction import Runner
+from ..utils.trimap_values import force_known_regions
 from ..utils.image_io import write_png
 from ..utils.output_files import atomic_write
 from ..utils.trimap_values import TRIMAP_UNKNOWN
@@ -25,8 +26,6 @@ from .sample_order import iterate_batches
 from .visualization import network_input_picture
 
 logger = logging.getLogger(__name__)
-
-DEFAULT_METRICS = ('sad', 'mse', 'grad', 'conn')
 PER_IMAGE_CSV = 'metrics_per_image.csv'
 
 
@@ -106,7 +105,7 @@ def report_unscored(names: List[str], total: int) -> None:
 
 
 def evaluate(runner: Runner, dataset: paddle.io.Dataset,
-             metric_names: Sequence[str] = DEFAULT_METRICS, num_workers: int = 0,
+             metric_names: Optional[Sequence[str]] = None, num_workers: int = 0,
              save_dir: Optional[str] = None, save_results: bool = False,
              show_progress: bool = True, num_examples: int = 0) -> EvalResult:
     """Predict every image of a val-mode dataset and score it.
@@ -115,7 +114,7 @@ def evaluate(runner: Runner, dataset: paddle.io.Dataset,
         runner: see ``paddlematting.core.runner``.
         dataset: samples with ``img``, ``trans_info``, ``ori_alpha`` uint8 [H0,W0], optional
             ``trimap``/``ori_trimap`` and ``img_name``.
-        metric_names: any of 'sad', 'mse', 'grad', 'conn'.
+        metric_names: registered metric names (``metrics.metric_names()``); None for all.
         save_dir: when given, ``metrics_per_image.csv`` is written there.
         save_results: also write each alpha as an 8-bit PNG under save_dir, at its
             ``img_name`` with the extension .png (see ``result_path``; known trimap regions
@@ -126,7 +125,7 @@ def evaluate(runner: Runner, dataset: paddle.io.Dataset,
         raise ValueError('The validation dataset is empty; check val_file in the config.')
     if save_results and not save_dir:
         raise ValueError('save_results=True needs a save_dir to write the alphas into.')
-    metrics = build_metrics(list(metric_names))
+    metrics = build_metrics(list(metric_names or registered_metric_names()))
     # one image per batch: val images keep their own sizes
     loader = iterate_batches(dataset, paddle.io.BatchSampler(dataset, batch_size=1),
                              num_workers)
@@ -152,7 +151,7 @@ def evaluate(runner: Runner, dataset: paddle.io.Dataset,
             result.per_image.append(row)
             if save_results:
                 write_png(unique_result_path(save_dir, name, taken),
-                          apply_known_regions(pred, trimap))
+                          force_known_regions(pred, trimap))
             if len(result.examples) < num_examples:
                 result.examples.append({'img_name': name, 'pred': pred, 'gt': gt,
                                         'input': network_input_picture(as_numpy(batch['img'][i]))})

@@ -18,10 +18,6 @@ import os
 from dataclasses import dataclass
 from typing import Dict, List, Optional, Set, Tuple
 
-import numpy as np
-
-from .visualization import read_background
-
 IMAGE_EXTENSIONS = ('.jpg', '.jpeg', '.png', '.bmp', '.tif', '.tiff', '.webp')
 LIST_EXTENSIONS = ('.txt', '.lst')
 
@@ -151,22 +147,3 @@ def collect_inputs(image_path: str, trimap_path: Optional[str] = None) -> List[I
         raise ValueError(f'--trimap_path {trimap_path!r} gives {len(trimaps)} trimaps for '
                          f'{len(images)} images; give one per image (or a folder matched by name).')
     return images
-
-
-def gather_prediction_inputs(image_path: str, trimap_path: Optional[str],
-                             background: Optional[str]) -> Tuple[List[InputImage], Optional[np.ndarray]]:
-    """The images (and trimaps) to predict and the optional background, checked up front.
-
-    Args:
-        image_path, trimap_path: as for ``collect_inputs``.
-        background: a ``--background`` value (image path or colour) or None.
-
-    Returns:
-        (``collect_inputs``'s list, the background as uint8 [Hb, Wb, 3] RGB or None).
-
-    Raises:
-        OSError / ValueError with a one-sentence message when any of them is unusable,
-        before any model is built or image predicted.
-    """
-    bg = read_background(background) if background is not None else None
-    return collect_inputs(image_path, trimap_path), bg

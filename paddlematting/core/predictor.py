@@ -17,7 +17,7 @@ import numpy as np
 from tqdm import tqdm
 
 from ..transforms import Compose
-from ..transforms.pipeline import Runner, predict_alpha
+from ..pipeline.prediction import Runner, predict_alpha
 from ..utils.image_io import read_image, read_trimap, write_png
 from .input_collection import InputImage
 from .runner import alpha_to_uint8, shape_checked

@@ -1,21 +1,22 @@
 """Run a model on prepared inputs and bring its alpha back to the original image size.
 
 A *runner* is any callable ``runner(img, trimap) -> alpha`` (see
-``paddlematting.transforms.pipeline``): ``img`` float32 [N,3,H,W] normalised, ``trimap``
+``paddlematting.pipeline``): ``img`` float32 [N,3,H,W] normalised, ``trimap``
 float32 [N,1,H,W] in {0,128,255} or None (ignored by models without a trimap input),
 result float32 [N,1,H,W] alpha in [0,1]. ``dygraph_runner`` wraps a paddle Layer;
 ``paddlematting.inference.Predictor`` is the other implementation.
 
 Preparing raw images and undoing the val transforms live in
-``paddlematting.transforms.pipeline``; the evaluator and the predictor both use them.
+``paddlematting.pipeline``; the evaluator and the predictor both use them.
 """
 from typing import Any, List, Optional
 
 import numpy as np
 import paddle
 
-from ..models.alpha_model import AlphaOnlyModel, is_recurrent
-from ..transforms.pipeline import Runner, finish_alpha
+from ..models.alpha_model import AlphaOnlyModel
+from ..models.traits import model_traits
+from ..pipeline.prediction import Runner, finish_alpha
 
 __all__ = ['as_numpy', 'dygraph_runner', 'shape_checked', 'alpha_to_uint8', 'predict_batch']
 
@@ -36,7 +37,7 @@ def dygraph_runner(model: paddle.nn.Layer, carry_state: bool = False) -> Runner:
     each clip); by default every call is an independent image and starts from a reset state.
     """
     alpha_model = AlphaOnlyModel(model)
-    reset_each_call = is_recurrent(model) and not carry_state
+    reset_each_call = model_traits(model).recurrent and not carry_state
 
     def run(img: np.ndarray, trimap: np.ndarray = None) -> np.ndarray:
         model.eval()

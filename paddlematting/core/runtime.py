@@ -8,7 +8,7 @@ import os
 import platform
 import random
 import signal
-from typing import Any, Callable, Dict, List, Optional, Union
+from typing import Any, Callable, Dict, List, Optional
 
 import numpy as np
 import paddle
@@ -121,17 +121,22 @@ def _paddle_rng_state_as_data() -> List[list]:
     return [list(generator_state.__getstate__()) for generator_state in paddle.get_rng_state()]
 
 
-def _paddle_rng_state_from_data(data: Union[List[list], str]) -> list:
+def _paddle_rng_state_from_data(data: List[list]) -> list:
     """``GeneratorState`` objects back from ``_paddle_rng_state_as_data``'s lists.
 
     A string is the format of older state.json files: a base64 pickle. Unpickling runs
-    whatever the file says, so it is refused (resume then starts paddle's generator afresh
-    only if the caller chooses to; see ``restore_rng_state``).
+    whatever the file says, so it is refused with a hint.
+
+    Raises:
+        ValueError: ``data`` is not a list of lists (nothing else is ever unpickled or run).
     """
     if isinstance(data, str):
         raise ValueError('state.json holds the paddle random state as a pickle (an older '
                          'format); pickles are not loaded because they can run code. Delete the '
                          '"rng" entry of that state.json to resume without it.')
+    if not isinstance(data, list) or not all(isinstance(values, list) for values in data):
+        raise ValueError(f'the checkpoint\'s paddle random state must be a list of generator '
+                         f'states (lists of ints), got {type(data).__name__}')
     state_type = type(paddle.get_rng_state()[0])
     states = []
     for values in data:
@@ -156,8 +161,7 @@ def capture_rng_state() -> Dict[str, Any]:
 
 
 def restore_rng_state(state: Dict[str, Any]) -> None:
-    """Put back the random states saved by ``capture_rng_state`` (or by older versions, whose
-    paddle state is a base64 pickle: see ``_paddle_rng_state_from_data``)."""
+    """Put back the random states saved by ``capture_rng_state``."""
     version, internal, gauss = state['python']
     random.setstate((version, tuple(internal), gauss))
     kind, keys, pos, has_gauss, cached = state['numpy']

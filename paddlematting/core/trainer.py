@@ -22,7 +22,8 @@ import paddle
 import paddle.distributed as dist
 
 from . import checkpoint
-from .evaluator import DEFAULT_METRICS, EvalResult, evaluate
+from ..metrics import metric_classes
+from .evaluator import EvalResult, evaluate
 from .runner import dygraph_runner
 from .runtime import capture_rng_state, init_distributed, is_main_process, restore_rng_state
 from .sample_errors import SampleError
@@ -48,6 +49,10 @@ class TrainOptions:
         seed: sample-order/augmentation seed; None draws one (stored for resume).
         amp: mixed precision (GPU only).
         resume_model: an iter_N folder, or a save_dir whose ``latest`` names one.
+        metric_names: the validation metrics; None for every registered one.
+        best_metric: the registered metric (lower-case name) that picks best_model; it is
+            evaluated even when ``metric_names`` leaves it out. Lower is better unless the
+            metric class sets ``lower_is_better = False``.
         vdl_images: how many val images to show in VisualDL at each evaluation.
     """
     iters: int
@@ -62,7 +67,8 @@ class TrainOptions:
     seed: Optional[int] = None
     amp: bool = False
     resume_model: Optional[str] = None
-    metric_names: Sequence[str] = DEFAULT_METRICS
+    metric_names: Optional[Sequence[str]] = None
+    best_metric: str = 'sad'
     vdl_images: int = 3
 
 
@@ -77,7 +83,8 @@ class TrainOutcome:
         step_seconds / reader_seconds: wall time of each step, and the part of it spent
             waiting for the batch (data loading).
         last_checkpoint: the newest iter_N folder (rank 0; None elsewhere).
-        best_sad / best_iter: best validation SAD so far and where (None without eval).
+        best_score / best_iter: the best ``best_metric`` value so far and where (None
+            without eval).
         last_eval: the metrics of the latest evaluation, if any.
     """
     iteration: int
@@ -86,7 +93,7 @@ class TrainOutcome:
     step_seconds: List[float] = field(default_factory=list)
     reader_seconds: List[float] = field(default_factory=list)
     last_checkpoint: Optional[str] = None
-    best_sad: Optional[float] = None
+    best_score: Optional[float] = None
     best_iter: Optional[int] = None
     last_eval: Optional[Dict[str, float]] = None
 
@@ -243,7 +250,7 @@ class Trainer:
             else:
                 logger.warning('--amp is ignored on CPU: paddle mixed precision needs a GPU; '
                                'training in float32.')
-        self.best_sad: Optional[float] = None
+        self.best_score: Optional[float] = None
         self.best_iter: Optional[int] = None
         self.sample_seed: Optional[int] = None
         self._saved_rng: Optional[Dict[str, Any]] = None  # restored right before the loop
@@ -252,7 +259,8 @@ class Trainer:
     def _run_state(self, iteration: int) -> Dict[str, Any]:
         return _jsonable({
             'iter': iteration,
-            'best_sad': self.best_sad,
+            'best_metric': self.options.best_metric,
+            'best_score': self.best_score,
             'best_iter': self.best_iter,
             'sample_seed': self.sample_seed,
             'world_size': self.world_size,
@@ -268,7 +276,11 @@ class Trainer:
             self.lr_scheduler.set_state_dict(state['lr_scheduler'])
         if self.scaler is not None and state.get('grad_scaler'):
             self.scaler.load_state_dict(state['grad_scaler'])
-        self.best_sad, self.best_iter = state.get('best_sad'), state.get('best_iter')
+        if state.get('best_metric', self.options.best_metric) == self.options.best_metric:
+            self.best_score, self.best_iter = state.get('best_score'), state.get('best_iter')
+        else:  # scores of another metric cannot be compared: the next evaluation starts afresh
+            logger.warning('The checkpoint kept best_model by %s; this run keeps it by %s.',
+                           state['best_metric'], self.options.best_metric)
         saved_seed = state.get('sample_seed')
         if saved_seed is not None:
             if self.options.seed is not None and self.options.seed != saved_seed:
@@ -316,28 +328,37 @@ class Trainer:
     def _evaluate(self, iteration: int, vdl: VdlLog) -> EvalResult:
         logger.info('[EVAL] iter %d: evaluating %d images...', iteration, len(self.val_dataset))
         with paddle.no_grad():
+            names = list(self.options.metric_names or metric_classes())
+            if self.options.best_metric not in names:
+                names.append(self.options.best_metric)
             result = evaluate(dygraph_runner(self.model), self.val_dataset,
-                              metric_names=self.options.metric_names, show_progress=True,
+                              metric_names=names, show_progress=True,
                               num_examples=self.options.vdl_images if self.options.use_vdl else 0)
         self.model.train()
         gc.collect()
         if paddle.get_device().startswith('gpu'):
             paddle.device.cuda.empty_cache()
         logger.info('[EVAL] iter %d: %s (%.1f s)', iteration, result.summary(), result.seconds)
-        sad = result.metrics.get('sad')
-        if sad is not None and (self.best_sad is None or sad < self.best_sad):
-            self.best_sad, self.best_iter = sad, iteration
+        name = self.options.best_metric
+        score = result.metrics.get(name)
+        if score is not None and (self.best_score is None or self._better(score, self.best_score)):
+            self.best_score, self.best_iter = score, iteration
             checkpoint.write_snapshot(
                 os.path.join(self.options.save_dir, checkpoint.BEST_DIR), self.model, None,
                 _jsonable({'iter': iteration, 'metrics': result.metrics}))
-        if self.best_sad is not None:
-            logger.info('[EVAL] best validation SAD %.4f at iter %d (saved in %s).',
-                        self.best_sad, self.best_iter,
+        if self.best_score is not None:
+            logger.info('[EVAL] best validation %s %.4f at iter %d (saved in %s).',
+                        name.upper(), self.best_score, self.best_iter,
                         os.path.join(self.options.save_dir, checkpoint.BEST_DIR))
         vdl.scalars('Evaluate', {name.upper(): v for name, v in result.metrics.items()},
                     iteration)
         vdl.eval_examples(result.examples, iteration)
         return result
+
+    def _better(self, score: float, best: float) -> bool:
+        """Whether ``score`` beats ``best`` by the direction ``best_metric`` declares."""
+        lower = getattr(metric_classes()[self.options.best_metric], 'lower_is_better', True)
+        return score < best if lower else score > best
 
     # ---- the loop ---------------------------------------------------------------------
     def train(self) -> TrainOutcome:
@@ -349,7 +370,7 @@ class Trainer:
         start_iter = self._resume() if opts.resume_model else 0
         if self.sample_seed is None:
             self.sample_seed = _agree_on_seed(opts.seed)
-        outcome = TrainOutcome(iteration=start_iter, best_sad=self.best_sad,
+        outcome = TrainOutcome(iteration=start_iter, best_score=self.best_score,
                                best_iter=self.best_iter)
         if start_iter >= opts.iters:
             logger.info('Nothing to do: the checkpoint is at iter %d and iters is %d.',
@@ -400,7 +421,7 @@ class Trainer:
                         if iteration % opts.save_interval == 0 or iteration == opts.iters:
                             if self.is_main:
                                 # evaluate first: the checkpoint's state.json then holds the
-                                # best SAD including this step's, so a resume from it cannot
+                                # best score including this step's, so a resume from it cannot
                                 # let a worse later score replace best_model
                                 if self.val_dataset is not None and \
                                         iteration >= opts.eval_begin_iters:
@@ -432,7 +453,7 @@ class Trainer:
             vdl.close()
         outcome.iteration = iteration
         outcome.last_checkpoint = last_saved
-        outcome.best_sad, outcome.best_iter = self.best_sad, self.best_iter
+        outcome.best_score, outcome.best_iter = self.best_score, self.best_iter
         return outcome
 
     def _log_train(self, epoch: int, iteration: int, lr: float, window: _LogWindow,

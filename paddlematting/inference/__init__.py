@@ -1,7 +1,7 @@
 """Fast inference: export a model to a static program and run it with Paddle Inference.
 
 Needs nothing from ``paddlematting.core``; the dygraph predictor there shares
-``prepare_sample`` / ``finish_alpha`` / ``predict_alpha`` from ``paddlematting.transforms.pipeline``
+``prepare_sample`` / ``finish_alpha`` / ``predict_alpha`` from ``paddlematting.pipeline``
 (import them from there).
 """
 from .deploy_config import DeployConfig, default_inference_transforms, load_deploy_config, write_deploy_config

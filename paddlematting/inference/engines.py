@@ -60,7 +60,7 @@ class PaddleInferenceEngine:
     def __init__(self, deploy: DeployConfig, device: str, threads: int,
                  tensorrt: Optional[str] = None, trt_min_size: int = 32, trt_max_size: int = 2048):
         from paddle import inference as paddle_infer
-        from ..models.alpha_model import INPUT_CHANNELS
+        from ..models.traits import INPUT_CHANNELS
 
         config = paddle_infer.Config(deploy.model_path, deploy.params_path)
         config.disable_glog_info()

@@ -15,7 +15,8 @@ import paddle
 import paddle.nn as nn
 import yaml
 
-from ..models.alpha_model import INPUT_CHANNELS, AlphaOnlyModel, RecurrentStepModel, input_names_for, is_recurrent
+from ..models.alpha_model import AlphaOnlyModel, RecurrentStepModel
+from ..models.traits import INPUT_CHANNELS, model_traits
 from ..utils.config import Config
 from ..utils.download import cache_home
 from . import export_cache
@@ -29,11 +30,6 @@ ONNX_FILE = 'model.onnx'
 # bump when the exported layout changes, so cached exports are rebuilt
 EXPORT_FORMAT_VERSION = '1'
 CACHE_ENV = 'PADDLEMATTING_EXPORT_CACHE'
-
-
-def model_type_of(model: nn.Layer) -> str:
-    """The registered type name of ``model`` (its class name, e.g. 'MODNet', 'DIM')."""
-    return type(model).__name__
 
 
 def _input_specs(input_names: Sequence[str], input_shape: Optional[Sequence[int]]):
@@ -121,10 +117,11 @@ def export_model(model: nn.Layer, save_dir: str, transforms: Sequence[dict],
             see ``export_folder``) gets its exported files replaced and keeps any other;
             any other non-empty folder is refused before the model is traced.
         transforms: the inference transforms as ``[{'type': name, **args}]`` (the val config's list).
-        model_type: registered model type; decides whether a trimap input is exported.
-            Defaults to the model's class name. A recurrent model (``recurrent = True``, RVM) is
-            saved as ``(img, [s_1..s_k]) -> (alpha, *other outputs, *new states)``: its state
-            is explicit, and deploy.yaml lists ``state_names``/``state_channels``/``output_names``.
+        model_type: the model type written to deploy.yaml; defaults to the model's class name.
+            The inputs exported are the ones the model declares (``input_names``). A recurrent
+            model (``recurrent = True``, RVM) is saved as ``(img, [s_1..s_k]) -> (alpha, *other
+            outputs, *new states)``: its state is explicit, and deploy.yaml lists
+            ``state_names``/``state_channels``/``output_names``.
         input_shape: ``[N, 3, H, W]`` to fix the input size; default dynamic batch, height and width.
         onnx: also write ``model.onnx`` through paddle2onnx.
         choose_engine: with ``onnx``, time Paddle Inference and ONNX Runtime on this CPU and
@@ -139,14 +136,17 @@ def export_model(model: nn.Layer, save_dir: str, transforms: Sequence[dict],
     if quantize not in (None, 'int8'):
         raise ValueError(f"quantize must be None or 'int8', got {quantize!r}.")
     onnx = onnx or quantize is not None
-    model_type = model_type or model_type_of(model)
-    input_names = input_names_for(model_type)
+    model_type = model_type or type(model).__name__
+    traits = model_traits(model)
+    if not traits.exportable:
+        raise ValueError(f'{model_type} declares exportable = False: it has no static program to save')
+    input_names = list(traits.input_names)
     # a foreign or unusable save_dir is refused before the (slow) tracing
     save_dir = check_export_dir(save_dir) if replace else os.path.abspath(save_dir)
     tmp_dir = prepare_staging_dir(os.path.dirname(save_dir))
     try:
         model.eval()
-        recurrent = is_recurrent(model)
+        recurrent = traits.recurrent
         wrapper = RecurrentStepModel(model) if recurrent else AlphaOnlyModel(model)
         wrapper.eval()
         input_spec = _input_specs(input_names, input_shape)
@@ -214,46 +214,34 @@ def export_checkpoint_cached(cfg: Config, model_path: Optional[str], cache_dir: 
     """Export ``cfg``'s model with the weights in ``model_path`` once; later calls reuse it.
 
     Args:
-        cfg: the run's config. Read from it: ``cfg.dic['model']`` (the model section, hashed
-            into the cache key, and rebuilt from when ``model_path`` is given and it has
-            ``pretrained`` keys), ``cfg.val_dataset_config['transforms']`` (the inference
-            transforms, see ``config_inference_transforms``), ``cfg.model`` (the built model,
-            used when no rebuild is needed) and ``cfg.path`` (named in build errors).
+        cfg: the run's config. Read from it: the model section (hashed into the cache key and
+            built with ``builders.build_model``), ``cfg.val_dataset_config['transforms']`` (the
+            inference transforms, see ``config_inference_transforms``) and ``cfg.path``.
         model_path: a local ``.pdparams`` checkpoint, or None for the weights the config itself
             loads (then only the config is hashed: a config without pretrained weights gives a
             random model, cached like any other).
         cache_dir: where exports live; default ``default_cache_dir()``.
     Returns:
-        The exported folder ``<cache_dir>/<export_cache_key>``. When it has to export with a
-        ``model_path``, the model is built with every ``pretrained`` key of the model section
-        set to None (nothing is downloaded; the checkpoint sets all weights) and the
-        checkpoint is loaded strictly; the key is computed from that same section.
+        The exported folder ``<cache_dir>/<export_cache_key>``. With a ``model_path`` the
+        config's ``pretrained`` keys are neither loaded (the checkpoint sets every weight)
+        nor part of the key.
     """
     if model_path is not None and not os.path.isfile(model_path):
         raise FileNotFoundError(f'model_path {model_path} does not exist: expected a .pdparams checkpoint file.')
     # building and weight loading: only needed here, not by readers of exported folders
-    from ..utils import manager
-    from ..utils.config import build_component
-    from ..utils.pretrained import load_pretrained_weights, without_pretrained
+    from ..builders.model import build_model
+    from ..utils.pretrained import without_pretrained
 
-    model_config = cfg.dic.get('model') or {}
-    if model_path is not None:
-        # the checkpoint sets every weight, so the config's pretrained files (URLs) are skipped
-        model_config = without_pretrained(model_config)
+    model_config = cfg.model_config
+    keyed_config = model_config if model_path is None else without_pretrained(model_config)
     transforms = config_inference_transforms(cfg)
-    folder = os.path.join(cache_dir or default_cache_dir(), export_cache_key(model_config, transforms, model_path))
+    folder = os.path.join(cache_dir or default_cache_dir(), export_cache_key(keyed_config, transforms, model_path))
     if os.path.isfile(os.path.join(folder, DEPLOY_FILE)):
         export_cache.touch(folder)
         return folder
-    if model_path is not None and model_config != (cfg.dic.get('model') or {}):
-        model = build_component(model_config, 'model', getattr(cfg, 'path', '<config>'), manager.MODELS)
-    else:
-        model = cfg.model
-    if model_path is not None:
-        load_pretrained_weights(model, model_path, strict=True)
-    model_type = model_config.get('type') or model_type_of(model)
+    model = build_model(cfg, model_path)
     # replace=False: when a concurrent process published the same key first, keep its folder
-    export_model(model, folder, transforms, model_type=model_type, replace=False,
+    export_model(model, folder, transforms, model_type=model_config['type'], replace=False,
                  onnx=onnx_export_available(), onnx_optional=True)
     export_cache.touch(folder)
     removed = export_cache.prune(os.path.dirname(folder), keep=folder)

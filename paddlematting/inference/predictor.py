@@ -3,7 +3,8 @@ from typing import Dict, List, Optional
 
 import numpy as np
 
-from ..transforms.pipeline import build_transforms, predict_alpha
+from ..builders.dataset import build_transforms
+from ..pipeline.prediction import predict_alpha
 from ..utils.device import gpu_available
 from .deploy_config import DEPLOY_FILE, DeployConfig, load_deploy_config
 from .engines import ENGINES, PADDLE_INFERENCE, create_engine, default_threads

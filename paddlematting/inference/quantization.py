@@ -29,7 +29,8 @@ def calibration_feeds(deploy: DeployConfig, image_paths: Sequence[str]) -> Itera
     Trimap models get an all-unknown trimap (128 everywhere), which routes every pixel
     through the network's uncertain-region path, the one whose ranges matter.
     """
-    from ..transforms.pipeline import build_transforms, prepare_sample
+    from ..builders.dataset import build_transforms
+    from ..pipeline.prediction import prepare_sample
     from ..utils.image_io import read_image
 
     transforms = build_transforms(deploy.transforms, os.path.join(deploy.folder, 'deploy.yaml'))

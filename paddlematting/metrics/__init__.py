@@ -1,37 +1,51 @@
-"""Matting metrics (pure numpy/scipy): SAD, MSE, Grad, Conn under the DIM benchmark conventions.
+"""Matting metrics (numpy/scipy only, importable without paddle): SAD, MSE, Grad, Conn under
+the DIM benchmark conventions.
 
 Each metric has ``update(pred, gt, trimap=None) -> float`` (that image's error) and
 ``evaluate() -> float`` (mean over the images so far); pred and gt are alphas [H, W] in
-[0, 255], trimap [H, W] in {0, 128, 255}.
+[0, 255], trimap [H, W] in {0, 128, 255}. Metrics are registered in ``manager.METRICS``;
+the names ``val.py --metrics`` and ``best_metric`` accept are the registry's.
 """
-from typing import Dict, List
+from typing import Dict, List, Sequence, Union
 
+from ..utils import manager
 from .base import RunningMeanMetric, prepare_inputs
-from .conn import Conn
-from .grad import Grad
+# registration order is the default metric order (val.py's CSV columns): SAD, MSE, Grad, Conn
+from .sad import SAD  # noqa: I001
 from .mse import MSE
-from .sad import SAD
+from .grad import Grad
+from .conn import Conn
 
-METRIC_CLASSES = {cls.name: cls for cls in (SAD, MSE, Grad, Conn)}
+
+def metric_classes() -> Dict[str, type]:
+    """Every registered metric class by its lower-case ``name``, in registration order."""
+    return {cls.name: cls for cls in manager.METRICS.components_dict.values()}
 
 
-def build_metrics(names: List[str]) -> Dict[str, RunningMeanMetric]:
+def metric_names() -> List[str]:
+    """The registered metrics' lower-case names (the default metric list)."""
+    return list(metric_classes())
+
+
+def build_metrics(names: Union[str, Sequence[str]]) -> Dict[str, RunningMeanMetric]:
     """Fresh metric objects keyed by lower-case name, in the order given.
 
     Args:
-        names: metric names, case-insensitive, each one of 'sad', 'mse', 'grad', 'conn'.
+        names: registered metric names, case-insensitive (see ``metric_names()``).
+    Raises:
+        ValueError: a name is not registered.
     """
     if isinstance(names, str):
         names = [names]
+    classes = metric_classes()
     metrics = {}
     for name in names:
         key = str(name).lower()
-        if key not in METRIC_CLASSES:
-            raise ValueError(f'Unknown metric name {name!r}; expected one of '
-                             f'{sorted(METRIC_CLASSES)}.')
-        metrics[key] = METRIC_CLASSES[key]()
+        if key not in classes:
+            raise ValueError(f'Unknown metric name {name!r}; expected one of {sorted(classes)}.')
+        metrics[key] = classes[key]()
     return metrics
 
 
-__all__ = ['SAD', 'MSE', 'Grad', 'Conn', 'RunningMeanMetric', 'build_metrics',
-           'prepare_inputs', 'METRIC_CLASSES']
+__all__ = ['SAD', 'MSE', 'Grad', 'Conn', 'RunningMeanMetric', 'build_metrics', 'metric_names',
+           'metric_classes', 'prepare_inputs']

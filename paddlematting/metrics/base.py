@@ -68,10 +68,13 @@ def prepare_inputs(pred: np.ndarray, gt: np.ndarray, trimap: Optional[np.ndarray
 class RunningMeanMetric:
     """Base of the matting metrics: a per-image error and its mean over the images seen.
 
-    Subclasses set ``name`` and implement ``compute``.
+    Subclasses set ``name`` (lower-case, what ``val.py --metrics`` and ``best_metric`` use),
+    implement ``compute``, and register with ``@manager.METRICS.add_component``.
     """
 
     name = ''
+    # an error: the trainer keeps the checkpoint with the lowest value as best_model
+    lower_is_better = True
 
     def __init__(self) -> None:
         self.reset()

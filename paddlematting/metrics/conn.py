@@ -2,6 +2,7 @@
 import numpy as np
 from scipy import ndimage
 
+from ..utils import manager
 from .base import RunningMeanMetric
 
 # 4-connectivity: edge neighbours only
@@ -56,6 +57,7 @@ def connectivity_phi(alpha: np.ndarray, levels: np.ndarray, min_gap: float = 0.1
     return 1.0 - gap * (gap >= min_gap)
 
 
+@manager.METRICS.add_component
 class Conn(RunningMeanMetric):
     """Sum over the unknown pixels of |phi(gt) - phi(pred)|, divided by 1000 (step 0.1)."""
 

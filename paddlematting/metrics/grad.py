@@ -5,6 +5,7 @@ from typing import Tuple
 import numpy as np
 from scipy import ndimage
 
+from ..utils import manager
 from .base import RunningMeanMetric
 
 
@@ -52,6 +53,7 @@ def min_max_normalise(image: np.ndarray) -> np.ndarray:
     return (image - low) / (high - low)
 
 
+@manager.METRICS.add_component
 class Grad(RunningMeanMetric):
     """Sum over the unknown pixels of (|grad gt| - |grad pred|)^2, divided by 1000.
 

@@ -1,9 +1,11 @@
 """MSE: mean squared alpha error over the unknown region."""
 import numpy as np
 
+from ..utils import manager
 from .base import RunningMeanMetric
 
 
+@manager.METRICS.add_component
 class MSE(RunningMeanMetric):
     """Mean of (pred - gt)^2 (alphas in [0, 1]) over the unknown pixels.
 

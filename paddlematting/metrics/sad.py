@@ -1,9 +1,11 @@
 """SAD: sum of absolute differences over the unknown region, in thousands."""
 import numpy as np
 
+from ..utils import manager
 from .base import RunningMeanMetric
 
 
+@manager.METRICS.add_component
 class SAD(RunningMeanMetric):
     """Sum of |pred - gt| (alphas in [0, 1]) over the unknown pixels, divided by 1000."""
 

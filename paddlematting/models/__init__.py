@@ -1,9 +1,22 @@
-"""Models, backbones and losses; importing this package registers all of them."""
+"""Models, backbones and losses; importing this package registers all of them.
+
+Every module of the package (and of backbones/, losses/) is imported here, so a new model
+file registers itself: adding a model takes its own file and a config, nothing else.
+"""
+import importlib
+import pkgutil
+
 from . import backbones, losses
 from .dim import DIM
-from .human_matting import HumanMatting
-from .gca import GCA
 from .modnet import MODNet
-from .rvm import RVM
+from .traits import ModelTraits, model_traits
 
-__all__ = ['DIM', 'GCA', 'HumanMatting', 'MODNet', 'RVM', 'backbones', 'losses']
+
+def _import_every_module() -> None:
+    for info in pkgutil.walk_packages(__path__, prefix=__name__ + '.'):
+        importlib.import_module(info.name)
+
+
+_import_every_module()
+
+__all__ = ['DIM', 'MODNet', 'ModelTraits', 'model_traits', 'backbones', 'losses']

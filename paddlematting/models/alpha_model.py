@@ -1,24 +1,10 @@
-"""A tensor-in, alpha-out view of any matting model, and which inputs a model type takes.
+"""A tensor-in, alpha-out view of any matting model.
 
 The registered models take a dict (``{'img', 'trimap'?}``); export, the dygraph runner and
-Paddle Inference all need plain tensors in a fixed order instead. Each model class declares
-its inputs itself (``input_names = ('img', 'trimap')``); nothing here lists model types.
+Paddle Inference all need plain tensors in a fixed order instead. Which inputs a model
+takes is its own declaration (``input_names``, see :mod:`.traits`).
 """
-from typing import Dict, List
-
 import paddle.nn as nn
-
-from ..utils import manager
-
-# channels of each named input, [N, C, H, W]: the RGB image and the one-channel trimap
-INPUT_CHANNELS: Dict[str, int] = {'img': 3, 'trimap': 1}
-# what a model class that declares nothing takes
-DEFAULT_INPUT_NAMES = ('img',)
-
-
-def input_names_for(model_type: str) -> List[str]:
-    """Input names, in call order, that a registered model type declares (``input_names``)."""
-    return list(getattr(manager.MODELS[model_type], 'input_names', DEFAULT_INPUT_NAMES))
 
 
 class AlphaOnlyModel(nn.Layer):
@@ -40,14 +26,6 @@ class AlphaOnlyModel(nn.Layer):
         if isinstance(out, dict):
             out = out['alpha']
         return out
-
-
-def is_recurrent(model_or_type) -> bool:
-    """Whether a model (instance, class or registered type name) declares ``recurrent = True``
-    (it keeps a state between calls: RVM)."""
-    if isinstance(model_or_type, str):
-        model_or_type = manager.MODELS[model_or_type]
-    return bool(getattr(model_or_type, 'recurrent', False))
 
 
 class RecurrentStepModel(nn.Layer):

@@ -24,7 +24,6 @@ from ..utils import manager
 from ..utils.trimap_values import TRIMAP_FOREGROUND, TRIMAP_UNKNOWN
 from .layers import ConvBNAct, resize_bilinear
 from .losses import MRSD, CompositionLoss
-from .weights import load_model_weights
 
 __all__ = ['DIM', 'DIMDecoder', 'DIMRefiner', 'SkipUpsample']
 
@@ -112,7 +111,7 @@ class DIM(nn.Layer):
         stage: training stage 1, 2 or 3 (see the module docstring).  Stage 1
             builds no refinement net; stage 2 freezes the encoder and decoder.
         decoder_input_channels: channels of the deepest encoder feature.
-        pretrained: path or URL of a whole-model checkpoint, loaded strictly.
+        pretrained: path or URL of a whole-model checkpoint, loaded strictly by ``build_model`` after construction.
 
     Inputs (``forward``): dict with ``img`` float32 [N,3,H,W] normalised to
     [-1,1] and ``trimap`` float32 [N,1,H,W] in {0,128,255}.  Any H, W >= 32 work:
@@ -144,7 +143,6 @@ class DIM(nn.Layer):
         # parameter-free, so they leave the state dict unchanged
         self.alpha_loss = MRSD()
         self.comp_loss = CompositionLoss()
-        self.init_weight()
 
     def _frozen_parameters(self) -> List[paddle.Tensor]:
         return self.backbone.parameters() + self.decoder.parameters()
@@ -218,8 +216,4 @@ class DIM(nn.Layer):
             losses['alpha_pred'] = self.alpha_loss(logit_dict['alpha_pred'], alpha, mask)
         losses['all'] = paddle.add_n(list(losses.values()))
         return losses
-
-    def init_weight(self) -> None:
-        """Load the whole-model ``pretrained`` checkpoint strictly when it is given."""
-        load_model_weights(self, self.pretrained, strict=True)
 

@@ -18,7 +18,6 @@ import paddle.nn.functional as F
 from ..utils import manager
 from ..utils.trimap_values import TRIMAP_FOREGROUND
 from .gca_blocks import GuidedCxtAtten, init_gca_weights, sn_conv, sn_deconv4x4
-from .weights import load_model_weights
 
 __all__ = ['GCA', 'GCADecoder', 'DecoderBlock', 'check_input_size']
 
@@ -117,7 +116,7 @@ class GCA(nn.Layer):
     Args:
         backbone: the encoder, ``ResGuidedCxtAtten(input_channels=4, layers=[3, 4, 4, 2])``.
         pretrained: path or URL of a whole-model checkpoint, kept as ``self.pretrained``
-            for the model builder (``init_weight`` loads it; the constructor loads nothing).
+            for ``builders.build_model``, which loads it strictly (the constructor loads nothing).
 
     Inputs (``forward``): dict with ``img`` float32 [N,3,H,W] normalised and ``trimap``
     float32 [N,1,H,W] in {0,128,255}. H and W must be multiples of 32 (the encoder halves
@@ -166,6 +165,3 @@ class GCA(nn.Layer):
         alpha = F.l1_loss(logit_dict['alpha_pred'], label_dict['alpha'])
         return {'alpha': alpha, 'all': alpha}
 
-    def init_weight(self) -> None:
-        """Load the whole-model ``pretrained`` checkpoint strictly when it is given."""
-        load_model_weights(self, self.pretrained, strict=True)

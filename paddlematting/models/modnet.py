@@ -29,7 +29,6 @@ from ..utils.trimap_values import TRIMAP_UNKNOWN
 from .layers import resize_bilinear
 from .losses.reduction import masked_mean
 from .modnet_blocks import ConvIBNormReLU, GaussianBlur, SEBlock
-from .weights import load_model_weights
 
 # the semantic (LR) prediction lives at 1/16 of the input
 _SEMANTIC_SCALE = 1 / 16
@@ -159,7 +158,7 @@ class MODNet(nn.Layer):
         backbone: a backbone layer with ``feat_channels`` (5 ints) returning 5 features at
             strides 2..32 (see the module docstring for which ones are used).
         hr_channels: width of the high-resolution branch (32 in PaddleSeg's configs).
-        pretrained: path or URL of whole-model weights (loaded strictly), or None.
+        pretrained: path or URL of whole-model weights (loaded strictly by ``build_model`` after construction), or None.
 
     ``forward({'img': [N,3,H,W] float32 normalised to [-1,1]})``, H and W multiples of 32:
     train mode returns {'semantic': [N,1,H/16,W/16], 'detail': [N,1,H,W],
@@ -180,7 +179,6 @@ class MODNet(nn.Layer):
         self.head = MODNetHead(hr_channels, backbone.feat_channels)
         # fixed blur of the semantic targets; part of the state dict, never trained
         self.blurer = GaussianBlur(1, 3)
-        self.init_weight()
 
     def forward(self, inputs: Dict[str, paddle.Tensor]):
         img = inputs['img']
@@ -244,7 +242,3 @@ class MODNet(nn.Layer):
             'fusion_con_sem': loss_con_sem,
             'all': loss_semantic + loss_detail + loss_fusion,
         }
-
-    def init_weight(self) -> None:
-        """Load ``pretrained`` whole-model weights strictly (every key must match)."""
-        load_model_weights(self, self.pretrained, strict=True)

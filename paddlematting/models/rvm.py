@@ -31,7 +31,6 @@ import paddle.nn.functional as F
 
 from ..utils import manager
 from .layers import resize_bilinear
-from .weights import load_model_weights
 
 STATE_NAMES = ('r1', 'r2', 'r3', 'r4')
 _REFINERS = ('deep_guided_filter', 'fast_guided_filter')
@@ -288,7 +287,7 @@ class RVM(nn.Layer):
         refiner: 'deep_guided_filter' (learned; the published weights) or 'fast_guided_filter'.
         downsample_ratio: the network runs on the input scaled by this (0.25 in the config);
             the refiner brings its output back to full size. 1 skips both.
-        pretrained: path or URL of whole-model weights (loaded strictly by ``init_weight``), or None.
+        pretrained: path or URL of whole-model weights (loaded strictly by ``builders.build_model``), or None.
         to_rgb: flip the channel order of ``fg`` on output, as PaddleSeg does.
 
     ``forward({'img': [N,3,H,W] float32 RGB in [0,1]})`` in eval mode returns
@@ -394,6 +393,3 @@ class RVM(nn.Layer):
             fgr = paddle.flip(fgr, axis=[1])
         return [pha, fgr], states
 
-    def init_weight(self) -> None:
-        """Load ``pretrained`` strictly (a whole-model checkpoint)."""
-        load_model_weights(self, self.pretrained, strict=True)

@@ -15,10 +15,8 @@ from .photometric import RandomBlur, RandomDistort
 from .resize import (LimitLong, LimitShort, RandomResize, Resize, ResizeByLong, ResizeByShort,
                      ResizeToIntMult)
 from .restore import restore_alpha
-from .pipeline import apply_known_regions, build_transforms, finish_alpha, predict_alpha, prepare_sample
 
 __all__ = ['Compose', 'LoadImages', 'RandomCrop', 'RandomCropByAlpha', 'Resize', 'RandomResize',
            'ResizeByShort', 'ResizeByLong', 'ResizeToIntMult', 'LimitLong', 'LimitShort', 'Padding',
            'RandomDistort', 'RandomBlur', 'RandomNoise', 'RandomReJpeg', 'RandomSharpen',
-           'RandomHorizontalFlip', 'Normalize', 'restore_alpha',
-           'apply_known_regions', 'build_transforms', 'finish_alpha', 'predict_alpha', 'prepare_sample']
+           'RandomHorizontalFlip', 'Normalize', 'restore_alpha']

@@ -51,22 +51,22 @@ _SEQUENCE_ORIGINS = (list, collections.abc.Sequence)
 _UNION_ORIGINS = (typing.Union, types.UnionType)  # Optional[int] and int | None
 
 
-def _is_checkable(hint: Any) -> bool:
-    """Whether ``hint`` is simple enough for :func:`_matches_hint` to judge a value by it."""
+def is_checkable(hint: Any) -> bool:
+    """Whether ``hint`` is simple enough for :func:`matches_hint` to judge a value by it."""
     if hint in _SCALAR_HINTS:
         return True
     origin, args = typing.get_origin(hint), typing.get_args(hint)
     if origin in _UNION_ORIGINS:
-        return all(_is_checkable(a) for a in args)
+        return all(is_checkable(a) for a in args)
     if origin in _SEQUENCE_ORIGINS:
-        return len(args) == 1 and _is_checkable(args[0])
+        return len(args) == 1 and is_checkable(args[0])
     if origin is tuple:
         items = args[:1] if len(args) == 2 and args[1] is Ellipsis else args
-        return bool(items) and all(_is_checkable(a) for a in items)
+        return bool(items) and all(is_checkable(a) for a in items)
     return False
 
 
-def _matches_hint(value: Any, hint: Any) -> bool:
+def matches_hint(value: Any, hint: Any) -> bool:
     """Whether a config ``value`` fits the checkable ``hint``.
 
     Ints fit float hints; bools fit only bool hints; lists and tuples fit sequence hints
@@ -84,15 +84,15 @@ def _matches_hint(value: Any, hint: Any) -> bool:
         return isinstance(value, str)
     origin, args = typing.get_origin(hint), typing.get_args(hint)
     if origin in _UNION_ORIGINS:
-        return any(_matches_hint(value, a) for a in args)
+        return any(matches_hint(value, a) for a in args)
     if not isinstance(value, (list, tuple)):
         return False
     if origin in _SEQUENCE_ORIGINS or (len(args) == 2 and args[1] is Ellipsis):
-        return all(_matches_hint(v, args[0]) for v in value)
-    return len(value) == len(args) and all(_matches_hint(v, a) for v, a in zip(value, args))
+        return all(matches_hint(v, args[0]) for v in value)
+    return len(value) == len(args) and all(matches_hint(v, a) for v, a in zip(value, args))
 
 
-def _describe_hint(hint: Any) -> str:
+def describe_hint(hint: Any) -> str:
     """A checkable hint in words: ``int``, ``int or None``, ``a list of float``."""
     if hint in _SCALAR_HINTS:
         return 'None' if hint is type(None) else hint.__name__
@@ -100,11 +100,11 @@ def _describe_hint(hint: Any) -> str:
     if origin in _UNION_ORIGINS:
         # None last: "int or None" reads better than "None or int"
         ordered = [a for a in args if a is not type(None)] + [a for a in args if a is type(None)]
-        return ' or '.join(_describe_hint(a) for a in ordered)
+        return ' or '.join(describe_hint(a) for a in ordered)
     if origin in _SEQUENCE_ORIGINS or (len(args) == 2 and args[1] is Ellipsis):
-        inner = _describe_hint(args[0])
+        inner = describe_hint(args[0])
         return f'a list of ({inner})' if ' or ' in inner else f'a list of {inner}'
-    return f'a list of {len(args)} values [{", ".join(_describe_hint(a) for a in args)}]'
+    return f'a list of {len(args)} values [{", ".join(describe_hint(a) for a in args)}]'
 
 
 def _type_hints(cls: Any) -> Dict[str, Any]:
@@ -139,12 +139,12 @@ def _check_arguments(cls: Any, kwargs: Dict[str, Any], key_path: str, source: st
     hints = _type_hints(cls)
     for key, value in kwargs.items():
         hint = hints.get(key)
-        if key not in named or hint is None or not _is_checkable(hint):
+        if key not in named or hint is None or not is_checkable(hint):
             continue
         if value is None and named[key].default is None:
             continue
-        if not _matches_hint(value, hint):
-            raise ConfigError(f'{source}: "{key_path}.{key}" must be {_describe_hint(hint)}, '
+        if not matches_hint(value, hint):
+            raise ConfigError(f'{source}: "{key_path}.{key}" must be {describe_hint(hint)}, '
                               f'got {value!r} ({type(value).__name__})')
 
 

@@ -251,6 +251,26 @@ def _is_within(folder: str, path: str) -> bool:
     return os.path.commonpath([folder, os.path.realpath(path)]) == folder
 
 
+def _check_tar_members(tf: tarfile.TarFile, folder: str, archive: str) -> None:
+    """Refuse, as the 'data' extraction filter does, any member of ``tf`` that is not a plain
+    file, folder or link, or that (or whose link target) would land outside ``folder``.
+
+    Raises:
+        ValueError: naming ``archive`` and the first unsafe member.
+    """
+    for member in tf.getmembers():
+        target = os.path.join(folder, member.name)
+        unsafe = not (member.isfile() or member.isdir() or member.issym() or member.islnk())
+        unsafe = unsafe or os.path.isabs(member.name) or not _is_within(folder, target)
+        if member.issym():
+            unsafe = unsafe or os.path.isabs(member.linkname) or not _is_within(
+                folder, os.path.join(os.path.dirname(target), member.linkname))
+        elif member.islnk():
+            unsafe = unsafe or not _is_within(folder, os.path.join(folder, member.linkname))
+        if unsafe:
+            raise ValueError(f'{archive} holds the unsafe member {member.name!r}')
+
+
 def extract_archive(archive: str, dest: str) -> str:
     """Unpack a .tar.gz/.tgz/.tar/.zip ``archive`` into the folder ``dest`` atomically.
 
@@ -280,8 +300,12 @@ def extract_archive(archive: str, dest: str) -> str:
                 zf.extractall(staging)
         else:
             with tarfile.open(archive) as tf:
-                # the 'data' filter refuses absolute paths, '..' and links leaving the folder
-                tf.extractall(staging, filter='data')
+                if hasattr(tarfile, 'data_filter'):
+                    # the 'data' filter refuses absolute paths, '..' and links leaving the folder
+                    tf.extractall(staging, filter='data')
+                else:  # Pythons before 3.10.12 / 3.11.4 have no extraction filters
+                    _check_tar_members(tf, staging, archive)
+                    tf.extractall(staging)
         try:
             os.rename(staging, dest)
         except OSError:

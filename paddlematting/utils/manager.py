@@ -3,35 +3,71 @@
 Registered names equal PaddleSeg Matting's, so its YAML files build unchanged. The API is the
 one PaddleSeg users know (``manager.MODELS.add_component``, ``manager.MODELS['MODNet']``,
 ``components_dict``), written here so that nothing depends on the paddleseg package.
+
+Registration is lazy: each registry names the package whose import fills it, and imports it
+on the first lookup. So ``import paddlematting`` or ``import paddlematting.metrics`` loads
+no model (and no paddle); building a config fills what it looks up.
 """
+import importlib
 import inspect
 from typing import Any, Callable, Dict, Iterable, Sequence, Union
 
 __all__ = ['ComponentManager', 'MODELS', 'BACKBONES', 'DATASETS', 'TRANSFORMS', 'LOSSES',
-           'METRICS', 'ALL_REGISTRIES']
+           'METRICS', 'ALL_REGISTRIES', 'register_all']
+
+PADDLE_MISSING = ('paddlematting needs PaddlePaddle for its models and datasets, and it is not '
+                  'installed. Install the CPU build with `pip install paddlepaddle==3.2.2` (or '
+                  '`pip install -e .[cpu]`), or the GPU build following '
+                  'https://www.paddlepaddle.org.cn/install/quick (package `paddlepaddle-gpu`).')
 
 
 class ComponentManager:
-    """A named registry of classes or functions, filled by the ``add_component`` decorator."""
+    """A named registry of classes or functions, filled by the ``add_component`` decorator.
 
-    def __init__(self, name: str):
+    Args:
+        name: the kind, used in messages ('models').
+        modules: dotted names of the modules whose import registers this kind's components;
+            imported on the first lookup (``[]``, ``in``, ``len``, ``components_dict``).
+    """
+
+    def __init__(self, name: str, modules: Sequence[str] = ()):
         self.name = name
         self._components: Dict[str, Any] = {}
+        self._modules = tuple(modules)
+        self._loaded = not self._modules
+
+    def load(self) -> None:
+        """Import the modules that register this kind's components (once)."""
+        if self._loaded:
+            return
+        self._loaded = True  # set first: those modules register (and may look up) while importing
+        try:
+            for module in self._modules:
+                importlib.import_module(module)
+        except ModuleNotFoundError as e:
+            self._loaded = False
+            if e.name is not None and e.name.split('.')[0] == 'paddle':
+                raise ImportError(PADDLE_MISSING) from e
+            raise
+        except BaseException:
+            self._loaded = False
+            raise
 
     @property
     def components_dict(self) -> Dict[str, Any]:
         """The registered components by name (a live view: do not modify)."""
+        self.load()
         return self._components
 
     def __len__(self) -> int:
-        return len(self._components)
+        return len(self.components_dict)
 
     def __contains__(self, name: str) -> bool:
-        return name in self._components
+        return name in self.components_dict
 
     def __getitem__(self, name: str) -> Any:
         try:
-            return self._components[name]
+            return self.components_dict[name]
         except KeyError:
             raise KeyError(f'{name!r} is not a registered {self.name} component; known: '
                            f'{", ".join(sorted(self._components)) or "none"}') from None
@@ -60,11 +96,21 @@ class ComponentManager:
         return components
 
 
-MODELS = ComponentManager('models')
-BACKBONES = ComponentManager('backbones')
-DATASETS = ComponentManager('datasets')
-TRANSFORMS = ComponentManager('transforms')
-LOSSES = ComponentManager('losses')
-METRICS = ComponentManager('metrics')
+# A new model, backbone or loss is registered by importing its module in its package's
+# __init__.py; only a new dataset module must also be listed here (the datasets package
+# itself imports no paddle, so that its numpy helpers stay light).
+MODELS = ComponentManager('models', ['paddlematting.models'])
+BACKBONES = ComponentManager('backbones', ['paddlematting.models'])
+LOSSES = ComponentManager('losses', ['paddlematting.models'])
+DATASETS = ComponentManager('datasets', ['paddlematting.datasets.matting_dataset'])
+TRANSFORMS = ComponentManager('transforms', ['paddlematting.transforms'])
+METRICS = ComponentManager('metrics', ['paddlematting.metrics'])
 
+# searched for the `type` of a config section (metrics are named by flags, not sections)
 ALL_REGISTRIES: Iterable[ComponentManager] = (MODELS, BACKBONES, DATASETS, TRANSFORMS, LOSSES)
+
+
+def register_all() -> None:
+    """Fill every registry now (PaddleSeg registers everything when its package is imported)."""
+    for registry in (*ALL_REGISTRIES, METRICS):
+        registry.load()

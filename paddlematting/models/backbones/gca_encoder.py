@@ -15,7 +15,6 @@ import paddle.nn.functional as F
 
 from ...utils import manager
 from ..gca_blocks import GuidedCxtAtten, init_gca_weights, sn_conv, subsample_nearest
-from ..weights import load_model_weights
 
 __all__ = ['ResGuidedCxtAtten', 'EncoderBlock']
 
@@ -126,9 +125,6 @@ class ResGuidedCxtAtten(nn.Layer):
         parts += [EncoderBlock(channels, channels) for _ in range(1, blocks)]
         return nn.Sequential(*parts)
 
-    def init_weight(self) -> None:
-        """Load ``pretrained`` (non-strictly, as backbones do) when it is given."""
-        load_model_weights(self, self.pretrained, strict=False)
 
     @staticmethod
     def unknown_mask(x: paddle.Tensor) -> paddle.Tensor:

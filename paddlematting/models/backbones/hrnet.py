@@ -16,7 +16,6 @@ import paddle.nn.functional as F
 
 from ...utils import manager
 from ..layers import ConvBNAct, resize_bilinear
-from ..weights import load_model_weights
 
 __all__ = ['HRNet', 'HRNet_W18']
 
@@ -210,7 +209,7 @@ class HRNet(nn.Layer):
         stage1_blocks, stage1_width: bottleneck blocks of stage 1 and their inner width.
         input_channels: channels of the input image.
         align_corners: passed to the bilinear upsampling in the fusion layers.
-        pretrained: path or URL of a checkpoint (PaddleSeg names), loaded non-strictly;
+        pretrained: path or URL of a checkpoint (PaddleSeg names), loaded non-strictly by ``build_model``;
             None keeps the initialisation below.
 
     Input: ``[N, input_channels, H, W]`` float32 (normalised image).
@@ -250,6 +249,7 @@ class HRNet(nn.Layer):
         self.init_weight()
 
     def init_weight(self) -> None:
+        """Initialise (``pretrained`` is loaded by ``builders.build_model`` afterwards)."""
         # HRNet's usual scheme: tiny conv weights, identity BN, so that at
         # initialisation every residual block is close to its shortcut
         for layer in self.sublayers():
@@ -258,7 +258,6 @@ class HRNet(nn.Layer):
             elif isinstance(layer, nn.BatchNorm2D):
                 nn.initializer.Constant(1.0)(layer.weight)
                 nn.initializer.Constant(0.0)(layer.bias)
-        load_model_weights(self, self.pretrained, strict=False)
 
     def forward(self, x: paddle.Tensor) -> List[paddle.Tensor]:
         stem = self.conv_layer1_1(x)

@@ -11,7 +11,6 @@ import paddle.nn as nn
 
 from ...utils import manager
 from ..layers import ConvBNAct
-from ..weights import load_model_weights
 
 # (expansion t, output channels c, blocks n, first stride s) per stage, from the paper's Table 2
 _STAGE_SETTINGS = ((1, 16, 1, 1), (6, 24, 2, 2), (6, 32, 3, 2), (6, 64, 4, 2),
@@ -68,7 +67,7 @@ class MobileNetV2(nn.Layer):
     Args:
         input_channels: channels of the input image (3 for RGB).
         scale: width multiplier applied to every stage (1.0 is the registered model).
-        pretrained: path or URL of backbone weights (loaded non-strictly), or None.
+        pretrained: path or URL of backbone weights (loaded non-strictly by ``build_model`` after construction), or None.
 
     Input: float32 [N, input_channels, H, W], normalised image.
     Output: list of 5 float32 tensors at strides 2, 4, 8, 16, 32 (sizes ceil(H/s) x ceil(W/s))
@@ -96,7 +95,6 @@ class MobileNetV2(nn.Layer):
         last_ch = int(1280 * scale) if scale > 1.0 else 1280
         self.conv9 = ConvBNAct(in_ch, last_ch, 1, act='relu6')
         self.feat_channels: List[int] = [stage_channels[i] for i in _FEATURE_STAGES] + [last_ch]
-        self.init_weight()
 
     def forward(self, x: paddle.Tensor) -> List[paddle.Tensor]:
         feats = []
@@ -107,8 +105,4 @@ class MobileNetV2(nn.Layer):
                 feats.append(x)
         feats.append(self.conv9(x))
         return feats
-
-    def init_weight(self) -> None:
-        """Load ``pretrained`` (non-strict: a classifier head in the file is ignored)."""
-        load_model_weights(self, self.pretrained, strict=False)
 

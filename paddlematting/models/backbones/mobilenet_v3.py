@@ -19,7 +19,6 @@ import paddle.nn.functional as F
 
 from ...utils import manager
 from ..layers import activation_fn
-from ..weights import load_model_weights
 
 # One row per inverted-residual block:
 # (kernel, expansion width, output width, SE, activation, stride, dilation).
@@ -132,7 +131,7 @@ class MobileNetV3(nn.Layer):
         in_channels: input channels (3).
         scale: width multiplier.
         return_last_conv: also return the output of ``last_second_conv`` (960 channels at 1.0).
-        pretrained: path or URL of backbone weights (loaded non-strictly by ``init_weight``), or None.
+        pretrained: path or URL of backbone weights (loaded non-strictly by ``builders.build_model``), or None.
 
     Input: float32 [N, in_channels, H, W], RGB in [0, 1] (normalised inside with the ImageNet
     mean/std). Output: a list of float32 feature maps, one per ``out_index`` entry (plus the
@@ -180,9 +179,6 @@ class MobileNetV3(nn.Layer):
             feats.append(self.last_second_conv(x))
         return feats
 
-    def init_weight(self) -> None:
-        """Load ``pretrained`` (non-strict: an ImageNet classifier head in the file is ignored)."""
-        load_model_weights(self, self.pretrained, strict=False)
 
 
 @manager.BACKBONES.add_component

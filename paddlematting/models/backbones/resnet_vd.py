@@ -16,7 +16,6 @@ import paddle.nn.functional as F
 
 from ...utils import manager
 from ..layers import ConvBNAct
-from ..weights import load_model_weights
 
 __all__ = ['ResNet_vd', 'ResNet18_vd', 'ResNet34_vd', 'ResNet50_vd', 'ResNet101_vd',
            'ResNet152_vd', 'ResNet200_vd']
@@ -133,10 +132,6 @@ class ResNet_vd(nn.Layer):
 
         self.feat_channels = [STEM_CHANNELS] + [w * block_type.expansion for w in STAGE_WIDTHS]
         self.pretrained = pretrained
-        self.init_weight()
-
-    def init_weight(self) -> None:
-        load_model_weights(self, self.pretrained, strict=False)
 
     def forward(self, x: paddle.Tensor) -> List[paddle.Tensor]:
         y = self.conv1_3(self.conv1_2(self.conv1_1(x)))

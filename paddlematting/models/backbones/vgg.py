@@ -16,7 +16,6 @@ import paddle.nn as nn
 import paddle.nn.functional as F
 
 from ...utils import manager
-from ..weights import load_model_weights
 
 __all__ = ['VGGConvBlock', 'VGG16']
 
@@ -76,7 +75,6 @@ class VGG16(nn.Layer):
         # replaces fc6; tools/convert_vgg16_to_dim.py initialises it from fc6's centre 3x3 taps
         self._conv_6 = nn.Conv2D(in_channels, 512, kernel_size=3, padding=1, bias_attr=False)
         self.feat_channels = [c for _, c in _VGG16_BLOCKS] + [512]
-        self.init_weight()
 
     def forward(self, x: paddle.Tensor) -> List[paddle.Tensor]:
         """x float32 [N,input_channels,H,W] -> six features.
@@ -91,7 +89,3 @@ class VGG16(nn.Layer):
             feats.append(skip)
         feats.append(F.relu(self._conv_6(x)))
         return feats
-
-    def init_weight(self) -> None:
-        """Load ``pretrained`` non-strictly when it is given."""
-        load_model_weights(self, self.pretrained, strict=False)

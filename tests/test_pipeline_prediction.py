@@ -1,8 +1,9 @@
 """prepare/restore shared by the evaluator, the dygraph predictor and Paddle Inference."""
 import numpy as np
 
-from paddlematting.transforms import build_transforms
-from paddlematting.transforms.pipeline import apply_known_regions, finish_alpha, predict_alpha
+from paddlematting.builders import build_transforms
+from paddlematting.pipeline import finish_alpha, predict_alpha
+from paddlematting.utils.trimap_values import force_known_regions
 
 
 def test_known_regions_forced_after_restoring_the_size():
@@ -18,12 +19,12 @@ def test_known_regions_forced_after_restoring_the_size():
     np.testing.assert_allclose(alpha[:, 3:-3], 0.5, atol=1e-6)
 
 
-def test_apply_known_regions_keeps_the_scale():
+def test_force_known_regions_keeps_the_scale():
     trimap = np.array([[0, 128, 255]], np.uint8)
-    np.testing.assert_array_equal(apply_known_regions(np.full((1, 3), 100, np.uint8), trimap), [[0, 100, 255]])
-    np.testing.assert_allclose(apply_known_regions(np.full((1, 3), 0.4, np.float32), trimap), [[0, 0.4, 1.0]])
+    np.testing.assert_array_equal(force_known_regions(np.full((1, 3), 100, np.uint8), trimap), [[0, 100, 255]])
+    np.testing.assert_allclose(force_known_regions(np.full((1, 3), 0.4, np.float32), trimap), [[0, 0.4, 1.0]])
     a = np.full((1, 3), 0.4, np.float32)
-    assert apply_known_regions(a, None) is a
+    assert force_known_regions(a, None) is a
 
 
 def test_predict_alpha_restores_size_and_sees_normalised_input():

@@ -1,26 +1,19 @@
-"""Raw image -> model inputs -> alpha at the original size, around any runner.
+"""One image's prediction: raw image -> model inputs -> run -> alpha at the original size.
 
-The evaluator and predictor (paddlematting.core) and the Paddle Inference
-Predictor (paddlematting.inference) call these functions, so preprocessing and
-restoration are defined once, below both. A *runner* is any callable
+The evaluator and predictor (paddlematting.core) and the Paddle Inference Predictor
+(paddlematting.inference) call these functions, so preprocessing and restoration are
+defined once, below both. A *runner* is any callable
 ``runner(img [N,3,H,W] float32, trimap [N,1,H,W] float32 0..255 | None) -> [N,1,H,W]``.
 """
-from typing import Callable, List, Optional, Sequence
+from typing import Callable, List, Optional
 
 import numpy as np
 
-from .compose import Compose
-from .restore import restore_alpha
-from ..utils.config import build_component
+from ..transforms.compose import Compose
+from ..transforms.restore import restore_alpha
 from ..utils.trimap_values import force_known_regions
 
 Runner = Callable[[np.ndarray, Optional[np.ndarray]], np.ndarray]
-
-
-def build_transforms(transform_dicts: Sequence[dict], source: str = '<transforms>') -> Compose:
-    """Build a Compose from ``[{'type': name, **args}, ...]`` (a config's or deploy.yaml's list);
-    ``source`` names the file in error messages."""
-    return Compose(build_component(list(transform_dicts), 'transforms', source))
 
 
 def prepare_sample(image: np.ndarray, trimap: Optional[np.ndarray], transforms: Compose) -> dict:
@@ -29,7 +22,7 @@ def prepare_sample(image: np.ndarray, trimap: Optional[np.ndarray], transforms: 
     Args:
         image: uint8 [H,W,3] RGB.
         trimap: optional uint8 [H,W] with values 0 (background), 128 (unknown), 255 (foreground).
-        transforms: the validation Compose (from ``build_transforms``).
+        transforms: the validation Compose (``builders.build_transforms``).
     Returns:
         dict with ``img`` float32 [1,3,h,w] (normalised), ``trimap`` float32 [1,1,h,w] in 0..255
         or None, and ``trans_info`` (the resize/padding steps to undo, in order).
@@ -51,16 +44,6 @@ def prepare_sample(image: np.ndarray, trimap: Optional[np.ndarray], transforms: 
     return {'img': img, 'trimap': prepared_trimap, 'trans_info': sample['trans_info']}
 
 
-def apply_known_regions(alpha: np.ndarray, trimap: Optional[np.ndarray]) -> np.ndarray:
-    """Set alpha to background/foreground where the trimap ([H,W], {0,128,255}) is certain.
-
-    ``alpha`` [H,W] is uint8 in [0,255] or float in [0,1]; the same scale comes back (a copy).
-    Without a trimap the alpha is returned unchanged. Done at the original size, because
-    forcing before a resize would blur the forced values into the unknown band.
-    """
-    return force_known_regions(alpha, trimap, opaque=255 if alpha.dtype == np.uint8 else 1.0)
-
-
 def finish_alpha(alpha: np.ndarray, trans_info: List, trimap: Optional[np.ndarray] = None) -> np.ndarray:
     """Turn one model output back into an alpha matte at the input image's size.
 
@@ -76,7 +59,7 @@ def finish_alpha(alpha: np.ndarray, trans_info: List, trimap: Optional[np.ndarra
     # clip at the prepared size: bilinear restoration keeps values inside [0, 1] and
     # no full-resolution temporary is made
     alpha = restore_alpha(np.clip(alpha, 0.0, 1.0), trans_info).astype(np.float32, copy=False)
-    return apply_known_regions(alpha, trimap)
+    return force_known_regions(alpha, trimap, opaque=1.0)
 
 
 def predict_alpha(runner: Runner, image: np.ndarray, trimap: Optional[np.ndarray],
