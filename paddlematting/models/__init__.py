@@ -2,5 +2,6 @@
 from . import backbones, losses
 from .dim import DIM
 from .modnet import MODNet
+from .ppmattingv2 import PPMattingV2
 
-__all__ = ['DIM', 'MODNet', 'backbones', 'losses']
+__all__ = ['DIM', 'MODNet', 'PPMattingV2', 'backbones', 'losses']
