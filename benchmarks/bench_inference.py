@@ -40,6 +40,7 @@ MODELS: Dict[str, tuple] = {
     'modnet_hrnet_w18': ('configs/modnet/modnet_hrnet_w18.yml', 512),
     'modnet_resnet50_vd': ('configs/modnet/modnet_resnet50_vd.yml', 512),
     'dim_vgg16': ('configs/dim/dim_vgg16.yml', 320),
+    'ppmattingv2_stdc1': ('configs/ppmattingv2/ppmattingv2-stdc1-human_512.yml', 512),
 }
 PIPELINE_MODEL = 'modnet_mobilenetv2'
 NO_PRETRAINED = ['model.backbone.pretrained=null', 'model.pretrained=null']

@@ -43,6 +43,9 @@ MODEL_SPECS: Dict[str, ModelSpec] = {
                                   f'{_MODELS}.modnet:MODNet', f'{_MODELS}.backbones.hrnet:HRNet_W18'),
     'dim_vgg16': ModelSpec('configs/dim/dim_vgg16.yml', 320, True,
                            f'{_MODELS}.dim:DIM', f'{_MODELS}.backbones.vgg:VGG16'),
+    'ppmattingv2_stdc1': ModelSpec('configs/ppmattingv2/ppmattingv2-stdc1-human_512.yml', 512, False,
+                                   f'{_MODELS}.ppmattingv2:PPMattingV2',
+                                   f'{_MODELS}.backbones.stdc:STDC1'),
 }
 
 
