@@ -42,6 +42,7 @@ MODELS: Dict[str, tuple] = {
     'dim_vgg16': ('configs/dim/dim_vgg16.yml', 320),
     # PaddleSeg quotes PP-HumanMatting's speed at 2048x2048, its operating size
     'human_matting_resnet34_vd': ('configs/human_matting/human_matting-resnet34_vd.yml', 2048),
+    'ppmattingv2_stdc1': ('configs/ppmattingv2/ppmattingv2-stdc1-human_512.yml', 512),
 }
 PIPELINE_MODEL = 'modnet_mobilenetv2'
 NO_PRETRAINED = ['model.backbone.pretrained=null', 'model.pretrained=null']

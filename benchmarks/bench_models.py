@@ -48,6 +48,9 @@ MODEL_SPECS: Dict[str, ModelSpec] = {
         f'{_MODELS}.human_matting:HumanMatting', f'{_MODELS}.backbones.resnet_vd:ResNet34_vd'),
     'gca_resnet34': ModelSpec('configs/gca/gca-resnet34.yml', 512, True, f'{_MODELS}.gca:GCA',
                               f'{_MODELS}.backbones.gca_encoder:ResGuidedCxtAtten'),
+    'ppmattingv2_stdc1': ModelSpec('configs/ppmattingv2/ppmattingv2-stdc1-human_512.yml', 512, False,
+                                   f'{_MODELS}.ppmattingv2:PPMattingV2',
+                                   f'{_MODELS}.backbones.stdc:STDC1'),
 }
 
 

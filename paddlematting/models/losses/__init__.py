@@ -1,4 +1,5 @@
 """Matting losses; importing this package registers them in ``manager.LOSSES``."""
 from .composition import CompositionLoss, composite
+from .gradient import GradientLoss
 from .mrsd import MRSD
 from .reduction import masked_mean
