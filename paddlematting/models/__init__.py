@@ -6,6 +6,7 @@ file registers itself: adding a model takes its own file and a config, nothing e
 import importlib
 import pkgutil
 
+from ..utils import manager
 from . import backbones, losses
 from .dim import DIM
 from .modnet import MODNet
@@ -19,4 +20,10 @@ def _import_every_module() -> None:
 
 _import_every_module()
 
-__all__ = ['DIM', 'MODNet', 'ModelTraits', 'model_traits', 'backbones', 'losses']
+# every model class registered by this package is importable from it too
+# (``from paddlematting.models import RVM``), without a list to keep up to date
+_MODEL_CLASSES = {name: cls for name, cls in manager.MODELS.components_dict.items()
+                  if cls.__module__.startswith(__name__ + '.')}
+globals().update(_MODEL_CLASSES)
+
+__all__ = sorted(_MODEL_CLASSES) + ['ModelTraits', 'model_traits', 'backbones', 'losses']
