@@ -90,7 +90,9 @@ def test_adamw_cosine_and_constant(tmp_path):
     cfg = Config(path)
     assert isinstance(cfg.optimizer, paddle.optimizer.AdamW)
     assert cfg.lr_scheduler.T_max == 100
-    const = _optimizer_config(tmp_path, {'type': 'sgd'}, {'learning_rate': {'value': 0.3}})
+    # constant: `decay: null` (without the key PaddleSeg decays polynomially); momentum 0: SGD
+    const = _optimizer_config(tmp_path, {'type': 'sgd', 'momentum': 0},
+                              {'learning_rate': {'value': 0.3, 'decay': None}})
     cfg = Config(const)
     assert type(cfg.optimizer) is paddle.optimizer.SGD and cfg.optimizer.get_lr() == pytest.approx(0.3)
 
@@ -217,3 +219,33 @@ def test_optimizer_and_schedule_types_are_checked_when_the_config_is_read(tmp_pa
                                                                           message):
     with pytest.raises(ConfigError, match=message):
         Config(_optimizer_config(tmp_path, optimizer, lr))  # nothing built yet
+
+
+@pytest.mark.parametrize('block, expected', [
+    # PaddleSeg 2.x: no 'decay' key -> poly, power 0.9, to 0 over `iters` (DIM's config)
+    ({'value': 0.001}, lambda it: 0.001 * (1 - it / 2) ** 0.9),
+    # an explicit poly block gives the same
+    ({'value': 0.001, 'decay': {'type': 'poly', 'power': 0.9}}, lambda it: 0.001 * (1 - it / 2) ** 0.9),
+    # other settings are honoured
+    ({'value': 0.001, 'decay': {'type': 'poly', 'power': 2.0, 'end_lr': 1e-5}},
+     lambda it: (0.001 - 1e-5) * (1 - it / 2) ** 2.0 + 1e-5),
+    # `decay: null` keeps it constant
+    ({'value': 0.001, 'decay': None}, lambda it: 0.001),
+])
+def test_learning_rate_block_follows_paddleseg_rules(tmp_path, block, expected):
+    path = write_yaml(tmp_path / 'dim.yml', {'iters': 2, 'optimizer': {'type': 'sgd'},
+                                             'learning_rate': block,
+                                             'model': {'type': '_OptimizerTestNet'}})
+    cfg = Config(path)
+    opt = cfg.optimizer
+    rates = []
+    for _ in range(2):
+        rates.append(opt.get_lr())
+        if isinstance(cfg.lr_scheduler, paddle.optimizer.lr.LRScheduler):
+            cfg.lr_scheduler.step()
+    # rates[1] is what PaddleSeg logged at "iter 2 of 2" (0.000536 for DIM's block)
+    assert rates == pytest.approx([expected(0), expected(1)], rel=1e-6)
+    if 'decay' not in block:
+        assert rates[1] == pytest.approx(0.000536, abs=5e-7)
+    # PaddleSeg's sgd is Momentum with momentum 0.9 unless set
+    assert isinstance(opt, paddle.optimizer.Momentum) and opt._momentum == pytest.approx(0.9)

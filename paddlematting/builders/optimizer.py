@@ -2,7 +2,8 @@
 
 Two config forms are read: ``lr_scheduler: {type: <paddle.optimizer.lr class>, ...}`` and
 PaddleSeg's older ``learning_rate: {value, decay: {type: poly|piecewise|cosine|<class>, ...}}``.
-``optimizer: {type: sgd|momentum|adam|adamw, ...}`` (sgd with a momentum is Momentum).
+``optimizer: {type: sgd|momentum|adam|adamw, ...}`` (sgd is Momentum with momentum 0.9 unless
+set, as in PaddleSeg; ``momentum: 0`` gives plain SGD).
 :func:`check_optimization_config` checks the values' types without paddle, when the config
 is read; the ``build_*`` functions check names against paddle's classes and build.
 """
@@ -17,7 +18,7 @@ from ..utils.config_loading import ConfigError
 __all__ = ['OPTIMIZERS', 'DECAY_ALIASES', 'check_optimization_config', 'build_lr_scheduler',
            'build_optimizer', 'is_number']
 
-# optimizer `type` -> paddle.optimizer class name; sgd with momentum becomes Momentum
+# optimizer `type` -> paddle.optimizer class name; sgd becomes Momentum unless momentum is 0
 OPTIMIZERS = {'sgd': 'SGD', 'momentum': 'Momentum', 'adam': 'Adam', 'adamw': 'AdamW'}
 # `learning_rate.decay.type` short names (PaddleSeg's) -> paddle.optimizer.lr classes
 DECAY_ALIASES = {'poly': 'PolynomialDecay', 'piecewise': 'PiecewiseDecay',
@@ -126,7 +127,8 @@ def _pop_warmup(spec: Dict[str, Any], where: str, path: str) -> Tuple[int, Optio
 
 def _scheduler_spec(dic: Dict[str, Any], path: str) -> Tuple[Optional[dict], str, Any]:
     """``(arguments with type, key path, learning_rate.value or None)`` of the config's
-    schedule; arguments None for a constant ``learning_rate.value``."""
+    schedule; arguments None for a constant ``learning_rate.value`` (``decay: null``).
+    A ``learning_rate`` block without ``decay`` is PaddleSeg's default polynomial decay."""
     if dic.get('lr_scheduler'):
         return dict(dic['lr_scheduler']), 'lr_scheduler', None
     if not dic.get('learning_rate'):
@@ -134,8 +136,12 @@ def _scheduler_spec(dic: Dict[str, Any], path: str) -> Tuple[Optional[dict], str
     block = dic['learning_rate']
     if 'value' not in block:
         raise ConfigError(f'{path}: key "learning_rate.value" is missing')
-    decay = block.get('decay')
-    if not decay:
+    if 'decay' not in block:
+        # PaddleSeg (2.x Config.decay_args): a learning_rate block without 'decay' decays
+        # polynomially, power 0.9, to 0 over the run; DIM's config relies on it
+        return {'type': 'poly', 'power': 0.9}, 'learning_rate', block['value']
+    decay = block['decay']
+    if not decay:  # an explicit `decay: null` (or {}) keeps the rate constant
         return None, 'learning_rate', block['value']
     if not isinstance(decay, dict):
         raise ConfigError(f'{path}: key "learning_rate.decay" must be a mapping, '
@@ -206,10 +212,13 @@ def build_optimizer(cfg: Any, parameters: list, learning_rate: Any):
     if type_name not in OPTIMIZERS:
         raise ConfigError(f'{cfg.path}: "optimizer.type" is "{type_name}"; expected one of '
                           f'{", ".join(sorted(OPTIMIZERS))}')
-    if type_name == 'sgd' and spec.get('momentum'):
-        type_name = 'momentum'
     if type_name == 'sgd':
-        spec.pop('momentum', None)
+        # PaddleSeg's sgd is Momentum, momentum 0.9 unless set; an explicit 0 is plain SGD
+        spec.setdefault('momentum', 0.9)
+        if spec['momentum']:
+            type_name = 'momentum'
+        else:
+            spec.pop('momentum')
     cls = getattr(paddle.optimizer, OPTIMIZERS[type_name])
     try:
         return cls(learning_rate=learning_rate, parameters=parameters, **spec)
