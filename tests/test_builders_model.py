@@ -92,3 +92,26 @@ def test_model_class_reads_the_declaration_without_building(tmp_path):
         model_class(_cfg(tmp_path, {'backbone': {'type': 'BuilderTestBackbone'}}))
     with pytest.raises(ConfigError, match='BuilderTestNett'):
         model_class(_cfg(tmp_path, {'type': 'BuilderTestNett'}))
+
+
+def test_offline_training_says_how_to_go_on_in_one_line(tmp_path, capfd, monkeypatch):
+    """Offline, the config's backbone URL cannot be fetched: train.py prints one line naming the
+    key and the two ways on (a local file, or null), and exits 2 before any step."""
+    import os
+    from conftest import REPO_ROOT
+    from paddlematting.cli import train as train_cli
+    monkeypatch.setenv('PADDLEMATTING_HOME', str(tmp_path / 'cache'))
+    monkeypatch.setenv('PADDLEMATTING_DOWNLOAD_TIMEOUT', '2')
+    config = os.path.join(REPO_ROOT, 'configs', 'modnet', 'modnet_mobilenetv2.yml')
+    # nothing listens on port 9 of this machine: the download fails as it does offline
+    status = train_cli.main(['--config', config, '--save_dir', str(tmp_path / 'out'), '--opts',
+                             'model.backbone.pretrained=https://127.0.0.1:9/mobilenetv2.tar.gz',
+                             f'train_dataset.dataset_root={tmp_path}'])
+    assert status == 2
+    err = capfd.readouterr().err
+    lines = [line for line in err.splitlines() if 'ERROR' in line]
+    assert len(lines) == 1 and 'Traceback' not in err
+    assert 'model.backbone.pretrained = https://127.0.0.1:9/mobilenetv2.tar.gz cannot be loaded' in lines[0]
+    assert '--opts model.backbone.pretrained=PATH' in lines[0]
+    assert '--opts model.backbone.pretrained=null' in lines[0]
+    assert not (tmp_path / 'out' / 'iter_1').exists()

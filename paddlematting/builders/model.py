@@ -15,6 +15,7 @@ import paddle.nn as nn
 from ..utils import manager
 from ..utils.component_builder import build_component, check_component
 from ..utils.config import Config, ConfigError
+from ..utils.download import DownloadError
 from ..utils.pretrained import PRETRAINED_KEY, load_pretrained_weights, pretrained_key_paths
 
 logger = logging.getLogger(__name__)
@@ -34,19 +35,38 @@ def model_class(cfg: Config) -> type:
     return check_component(section, 'model', cfg.path, manager.MODELS)
 
 
+class PretrainedUnavailableError(OSError):
+    """A config's ``pretrained`` file or URL cannot be had; the message says how to go on."""
+
+
+def _load_declared(layer: nn.Layer, source, strict: bool, key: str) -> None:
+    try:
+        load_pretrained_weights(layer, source, strict=strict)
+    except (DownloadError, FileNotFoundError) as error:
+        # offline, or a moved file: one line that says what to do instead
+        raise PretrainedUnavailableError(
+            f'{key} = {os.fspath(source)} cannot be loaded ({error}). Download it where a '
+            f'network is available and pass the local file with --opts {key}=PATH, or pass '
+            f'--opts {key}=null to start these weights from random values') from error
+
+
 def load_declared_pretrained(model: nn.Layer) -> None:
     """Load the ``pretrained`` weights ``model`` and its parts were built with.
 
     Every sublayer holding a ``pretrained`` path (a backbone, say) loads it non-strictly,
     outermost first; then the model's own ``pretrained`` loads strictly. None loads nothing.
+
+    Raises:
+        PretrainedUnavailableError: a file is missing or a URL cannot be downloaded; the
+            message names the config key (``model.backbone.pretrained``) and the way on.
     """
-    for layer in model.sublayers():
+    for name, layer in model.named_sublayers():
         source = getattr(layer, PRETRAINED_KEY, None)
         if isinstance(source, (str, os.PathLike)):
-            load_pretrained_weights(layer, source, strict=False)
+            _load_declared(layer, source, False, f'model.{name}.{PRETRAINED_KEY}')
     source = getattr(model, PRETRAINED_KEY, None)
     if isinstance(source, (str, os.PathLike)):
-        load_pretrained_weights(model, source, strict=True)
+        _load_declared(model, source, True, f'model.{PRETRAINED_KEY}')
 
 
 def build_model(cfg: Config, weights: Optional[WeightsSource] = None) -> nn.Layer:
