@@ -116,10 +116,10 @@ def multilevel(image: np.ndarray, alpha: np.ndarray, regularization: float = 1e-
         float32 [H, W, 3] in [0, 1].
     """
     h0, w0 = alpha.shape
-    opaque, clear = alpha > 0.9, alpha < 0.1
-    mean_fg = image[opaque].sum(axis=0) / (opaque.sum() + 1e-5)
-    mean_bg = image[clear].sum(axis=0) / (clear.sum() + 1e-5)
-    fb = np.concatenate([mean_fg, mean_bg]).astype(np.float32).reshape(1, 1, 6)
+    # the 1x1 start: mean colours of the surely-opaque and surely-clear pixels (0 if none)
+    mean_fg = cv2.mean(image, mask=(alpha > 0.9).view(np.uint8))[:3]
+    mean_bg = cv2.mean(image, mask=(alpha < 0.1).view(np.uint8))[:3]
+    fb = np.array([*mean_fg, *mean_bg], dtype=np.float32).reshape(1, 1, 6)
     for h, w in _level_sizes(h0, w0):
         level_alpha = _resize_nearest(alpha, h, w)
         level_image = _resize_nearest(image, h, w).reshape(-1, 3)
@@ -127,11 +127,13 @@ def multilevel(image: np.ndarray, alpha: np.ndarray, regularization: float = 1e-
         iterations = n_small_iterations if (h <= small_size and w <= small_size) else n_big_iterations
         # red-black steps move information up to 2 pixels per iteration
         active = _active_mask(level_alpha, 2 * iterations + 1)
-        flat_alpha = level_alpha.reshape(-1)
-        fixed = ~active.reshape(-1)
-        np.copyto(fb[:, :3], level_image, where=(fixed & (flat_alpha == 1))[:, None])
-        np.copyto(fb[:, 3:], level_image, where=(fixed & (flat_alpha == 0))[:, None])
         ys, xs = np.nonzero(active)
+        index = ys * w + xs
+        active_alpha = level_alpha.reshape(-1)[index]
+        # start the trivial components from their solution (F = I under a = 1, B = I under a = 0)
+        opaque, clear = index[active_alpha == 1], index[active_alpha == 0]
+        fb[opaque, :3] = level_image[opaque]
+        fb[clear, 3:] = level_image[clear]
         colour = ((ys + xs) & 1).astype(bool)
         pixel_sets = [_PixelSet(ys[colour == c], xs[colour == c], level_alpha, level_image,
                                 regularization, gradient_weight) for c in (False, True)]
@@ -139,4 +141,7 @@ def multilevel(image: np.ndarray, alpha: np.ndarray, regularization: float = 1e-
             for pixel_set in pixel_sets:
                 pixel_set.update(fb)
         fb = fb.reshape(h, w, 6)
-    return np.ascontiguousarray(fb[:, :, :3])
+    # pixels outside the last band: F = I wherever a = 1
+    foreground = np.ascontiguousarray(fb[:, :, :3])
+    np.copyto(foreground, image, where=((alpha == 1) & ~active)[:, :, None])
+    return foreground
