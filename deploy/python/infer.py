@@ -61,7 +61,8 @@ def main(argv: Optional[List[str]] = None) -> int:
     predictor = Predictor(args.model_dir, device=args.device, threads=args.threads, tensorrt=args.tensorrt)
     logger.info('Predicting %d images with %s on %s...', len(inputs), args.model_dir, predictor.device)
     result = predict_images(predictor, predictor.transforms.transforms, inputs, args.save_dir,
-                            needs_trimap=predictor.needs_trimap, background=background)
+                            needs_trimap=predictor.needs_trimap, background=background,
+                            fg_method=args.fg_method)
     return report_prediction(result, len(inputs), args.save_dir, composites=background is not None)
 
 

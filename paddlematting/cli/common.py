@@ -11,6 +11,7 @@ from ..core.input_collection import gather_prediction_inputs
 from ..core.predictor import PredictResult
 from ..core.runner import dygraph_runner
 from ..core.runtime import DEVICES, environment_report, resolve_device
+from ..core.visualization import DEFAULT_FG_METHOD, FG_METHODS
 from ..transforms.pipeline import Runner
 from ..utils.config import Config
 from ..utils.pretrained import load_pretrained_weights, pretrained_key_paths, resolve_weights_path
@@ -62,7 +63,8 @@ def add_config_args(parser: argparse.ArgumentParser) -> None:
 
 
 def add_prediction_input_args(parser: argparse.ArgumentParser) -> None:
-    """--image_path, --trimap_path and --background (predict.py and deploy/python/infer.py)."""
+    """--image_path, --trimap_path, --background and --fg_method (predict.py and
+    deploy/python/infer.py)."""
     parser.add_argument('--image_path', required=True,
                         help='An image, a folder (searched recursively) or a .txt list of images.')
     parser.add_argument('--trimap_path', default=None,
@@ -71,6 +73,12 @@ def add_prediction_input_args(parser: argparse.ArgumentParser) -> None:
     parser.add_argument('--background', default=None, metavar='PATH|#RRGGBB|r,g,b',
                         help='Also write NAME_composite.png: each image over this background, an '
                              'image file (scaled up if smaller, centre-cropped) or a colour.')
+    parser.add_argument('--fg_method', choices=FG_METHODS, default=DEFAULT_FG_METHOD,
+                        help='How the cut-outs (NAME_rgba.png, composites) get their colours: '
+                             'blur_fusion (fast) or multilevel estimate the foreground colours '
+                             'under the matte, so the old background does not show through soft '
+                             'edges such as hair; none keeps the photo\'s own colours. '
+                             'Default %(default)s.')
 
 
 def gather_prediction_args(args: argparse.Namespace) -> Optional[Tuple[list, Optional[np.ndarray]]]:

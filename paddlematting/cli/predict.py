@@ -50,7 +50,8 @@ def main(argv: Optional[List[str]] = None) -> int:
     runner, backend = build_runner(cfg, args.model_path, device, args.backend)
     logger.info('Predicting %d images with the %s backend...', len(inputs), backend)
     result = predict_images(runner, cfg.val_transforms, inputs, args.save_dir,
-                            needs_trimap=needs_trimap, background=background)
+                            needs_trimap=needs_trimap, background=background,
+                            fg_method=args.fg_method)
     return report_prediction(result, len(inputs), args.save_dir, composites=background is not None)
 
 

@@ -19,7 +19,7 @@ from ..transforms.pipeline import Runner, apply_known_regions
 from ..utils.image_io import write_png
 from .runner import as_numpy, predict_batch
 from .sample_order import iterate_batches
-from .visualization import network_input_picture
+from .visualization import DEFAULT_FG_METHOD, composite, cutout_foreground, network_input_picture
 
 DEFAULT_METRICS = ('sad', 'mse', 'grad', 'conn')
 PER_IMAGE_CSV = 'metrics_per_image.csv'
@@ -58,6 +58,12 @@ def result_path(save_dir: str, img_name: str) -> str:
     return os.path.join(save_dir, *parts[:-1], (parts[-1] if parts else 'unnamed') + '.png')
 
 
+def composite_path(save_dir: str, img_name: str) -> str:
+    """Where ``--save_results`` with a background writes the composite of ``img_name``:
+    ``result_path`` with ``_composite`` before ``.png``."""
+    return result_path(save_dir, img_name)[:-len('.png')] + '_composite.png'
+
+
 def write_per_image_csv(path: str, per_image: List[Dict[str, object]],
                         metric_names: Sequence[str], means: Dict[str, float]) -> None:
     """CSV with a header ``img_name,<metric>...``, one row per image and a final ``mean`` row."""
@@ -73,7 +79,8 @@ def write_per_image_csv(path: str, per_image: List[Dict[str, object]],
 def evaluate(runner: Runner, dataset: paddle.io.Dataset,
              metric_names: Sequence[str] = DEFAULT_METRICS, num_workers: int = 0,
              save_dir: Optional[str] = None, save_results: bool = False,
-             show_progress: bool = True, num_examples: int = 0) -> EvalResult:
+             show_progress: bool = True, num_examples: int = 0,
+             background: Optional[np.ndarray] = None, fg_method: str = DEFAULT_FG_METHOD) -> EvalResult:
     """Predict every image of a val-mode dataset and score it.
 
     Args:
@@ -86,11 +93,18 @@ def evaluate(runner: Runner, dataset: paddle.io.Dataset,
             ``img_name`` with the extension .png (see ``result_path``; known trimap regions
             set to 0/255, as the metrics see it).
         num_examples: how many (input, prediction, ground truth) triples to keep for display.
+        background: uint8 [Hb, Wb, 3] RGB; with ``save_results`` each image is also cut out
+            with its saved alpha (colours from ``cutout_foreground`` with ``fg_method``) and
+            written over it as ``composite_path``. Needs a dataset with ``load_sample(idx)``
+            (MattingDataset), which gives the untransformed image.
     """
     if len(dataset) == 0:
         raise ValueError('The validation dataset is empty; check val_file in the config.')
     if save_results and not save_dir:
         raise ValueError('save_results=True needs a save_dir to write the alphas into.')
+    if save_results and background is not None and not hasattr(dataset, 'load_sample'):
+        raise ValueError(f'Saving composites needs the untransformed images, which '
+                         f'{type(dataset).__name__} does not provide (no load_sample method).')
     metrics = build_metrics(list(metric_names))
     # one image per batch: val images keep their own sizes
     loader = iterate_batches(dataset, paddle.io.BatchSampler(dataset, batch_size=1),
@@ -110,7 +124,13 @@ def evaluate(runner: Runner, dataset: paddle.io.Dataset,
                 row[metric_name] = metric.update(pred, gt, trimap)
             result.per_image.append(row)
             if save_results:
-                write_png(result_path(save_dir, name), apply_known_regions(pred, trimap))
+                saved = apply_known_regions(pred, trimap)
+                write_png(result_path(save_dir, name), saved)
+                if background is not None:
+                    # batches hold one image each, taken in dataset order
+                    image = dataset.load_sample(len(result.per_image) - 1)['img']
+                    write_png(composite_path(save_dir, name),
+                              composite(cutout_foreground(image, saved, fg_method), saved, background))
             if len(result.examples) < num_examples:
                 result.examples.append({'img_name': name, 'pred': pred, 'gt': gt,
                                         'input': network_input_picture(as_numpy(batch['img'][i]))})

@@ -2,10 +2,11 @@
 
 For every input (found and named by ``core.input_collection``) with output name ``REL/NAME``
 it writes ``save_dir/REL/NAME_alpha.png`` (8-bit matte at the input's size) and
-``save_dir/REL/NAME_rgba.png`` (the image with the matte as its fourth channel); given a
-background, also ``save_dir/REL/NAME_composite.png`` (RGB,
-``alpha * image + (1 - alpha) * background``, the background fitted to the input by
-``core.visualization.composite``). An unreadable input is reported and skipped; the caller
+``save_dir/REL/NAME_rgba.png`` (the estimated foreground colours F with the matte as its
+fourth channel); given a background, also ``save_dir/REL/NAME_composite.png`` (RGB,
+``alpha * F + (1 - alpha) * background``, the background fitted to the input by
+``core.visualization.composite``). F comes from ``core.visualization.cutout_foreground``
+(``fg_method``; 'none' keeps the photo's own colours). An unreadable input is reported and skipped; the caller
 decides the exit code from ``PredictResult.failed``.
 """
 import logging
@@ -21,7 +22,7 @@ from ..transforms.pipeline import Runner, predict_alpha
 from ..utils.image_io import read_image, read_trimap, write_png
 from .input_collection import InputImage
 from .runner import alpha_to_uint8, shape_checked
-from .visualization import composite
+from .visualization import DEFAULT_FG_METHOD, composite, cutout_foreground
 
 logger = logging.getLogger(__name__)
 
@@ -40,7 +41,8 @@ def cutout_rgba(image: np.ndarray, alpha: np.ndarray) -> np.ndarray:
 
 def predict_images(runner: Runner, transforms: Sequence[Callable], inputs: List[InputImage],
                    save_dir: str, needs_trimap: bool = False, show_progress: bool = True,
-                   background: Optional[np.ndarray] = None) -> PredictResult:
+                   background: Optional[np.ndarray] = None,
+                   fg_method: str = DEFAULT_FG_METHOD) -> PredictResult:
     """Predict and save every input; failures are logged and collected, not raised.
 
     Args:
@@ -51,6 +53,7 @@ def predict_images(runner: Runner, transforms: Sequence[Callable], inputs: List[
         background: uint8 [Hb, Wb, 3] RGB of any size (e.g. from
             ``core.visualization.read_background``); when given, each input also gets
             ``NAME_composite.png``, uint8 [H, W, 3] RGB. None: no composite is written.
+        fg_method: how the cut-outs' colours are estimated (``core.visualization.FG_METHODS``).
     """
     prepare = Compose(list(transforms))
     checked_runner = shape_checked(runner)
@@ -69,11 +72,12 @@ def predict_images(runner: Runner, transforms: Sequence[Callable], inputs: List[
             alpha = alpha_to_uint8(predict_alpha(checked_runner, image, trimap, prepare))
             alpha_path = os.path.join(save_dir, item.output_name + '_alpha.png')
             write_png(alpha_path, alpha)
+            foreground = cutout_foreground(image, alpha, fg_method)
             write_png(os.path.join(save_dir, item.output_name + '_rgba.png'),
-                      cutout_rgba(image, alpha))
+                      cutout_rgba(foreground, alpha))
             if background is not None:
                 write_png(os.path.join(save_dir, item.output_name + '_composite.png'),
-                          composite(image, alpha, background))
+                          composite(foreground, alpha, background))
             result.written.append(alpha_path)
         except Exception as error:  # one bad file must not stop the others
             logger.error('Skipping %s: %s', item.path, error)
