@@ -13,6 +13,7 @@ from ..core.runner import dygraph_runner
 from ..core.runtime import DEVICES, environment_report, resolve_device
 from ..core.visualization import DEFAULT_FG_METHOD, FG_METHODS
 from ..transforms.pipeline import Runner
+from ..utils import manager
 from ..utils.config import Config
 from ..utils.pretrained import load_pretrained_weights, pretrained_key_paths, resolve_weights_path
 
@@ -140,6 +141,14 @@ def _inference_runner(cfg: Config, model_path: Optional[str], device: str) -> Ru
     return inference.Predictor(folder, device=device)
 
 
+def declared(cfg: Config, name: str, default: bool = True) -> bool:
+    """A class-level declaration (``trainable``, ``exportable``, ...) of the config's model type,
+    read without building the model; ``default`` when the class does not declare it."""
+    model_type = cfg.model_config.get('type')
+    model_class = manager.MODELS[model_type] if model_type in manager.MODELS else None
+    return bool(getattr(model_class, name, default))
+
+
 def build_runner(cfg: Config, model_path: Optional[str], device: str,
                  backend: Optional[str] = None) -> Tuple[Runner, str]:
     """The runner for val/predict and the backend actually used.
@@ -149,7 +158,12 @@ def build_runner(cfg: Config, model_path: Optional[str], device: str,
     dygraph is used; any other error is raised.
     """
     backend = backend or ('inference' if device == 'cpu' else 'dygraph')
-    if not model_path:
+    if backend == 'inference' and not declared(cfg, 'exportable'):
+        # classical solvers run numpy code that no static program can hold
+        logger.info('%s cannot be exported, so it runs directly (dygraph backend).',
+                    cfg.model_config.get('type'))
+        backend = 'dygraph'
+    if not model_path and declared(cfg, 'trainable'):
         logger.warning('No --model_path given: using the weights the config builds with '
                        '(random unless model.pretrained is set).')
     if backend == 'inference':

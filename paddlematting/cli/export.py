@@ -7,7 +7,7 @@ from typing import List, Optional
 
 from ..inference.export import config_inference_transforms, export_model
 from ..utils.pretrained import load_pretrained_weights
-from .common import add_config_args, start
+from .common import EXIT_BAD_INPUTS, add_config_args, declared, start
 
 logger = logging.getLogger('paddlematting')
 
@@ -25,12 +25,21 @@ def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
     return parser.parse_args(argv)
 
 
+class NotExportableError(ValueError):
+    """The config's model declares ``exportable = False`` (a classical solver)."""
+
+
 def run(argv: Optional[List[str]] = None) -> str:
-    """Parse ``argv``, export, and return the written folder."""
+    """Parse ``argv``, export, and return the written folder (NotExportableError for a model
+    that declares it cannot be exported)."""
     args = parse_args(argv)
     # the model is built (and traced) on --device; with --model_path the config's
     # pretrained keys are skipped (see common.read_config)
     cfg, _ = start(args)
+    if not declared(cfg, 'exportable'):
+        raise NotExportableError(f'{cfg.model_config.get("type")} cannot be exported: it runs numpy '
+                                 f'solvers that no static program can hold; use predict.py or val.py '
+                                 f'with this config instead.')
     model = cfg.model
     if args.model_path:
         load_pretrained_weights(model, args.model_path, strict=True)
@@ -47,8 +56,13 @@ def run(argv: Optional[List[str]] = None) -> str:
 
 
 def main(argv: Optional[List[str]] = None) -> int:
-    """Console entry point (``paddlematting-export``); exit status 0 on success."""
-    run(argv)
+    """Console entry point (``paddlematting-export``); exit status 0 on success, 2 when the
+    model cannot be exported."""
+    try:
+        run(argv)
+    except NotExportableError as error:
+        logger.error('%s', error)
+        return EXIT_BAD_INPUTS
     return 0
 
 

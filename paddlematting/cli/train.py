@@ -12,7 +12,7 @@ import paddle
 
 from ..core.runtime import is_main_process, seed_everything
 from ..core.trainer import Trainer, TrainOptions
-from .common import add_config_args, start
+from .common import EXIT_BAD_INPUTS, add_config_args, declared, start
 
 logger = logging.getLogger('paddlematting')
 
@@ -55,12 +55,17 @@ def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
 
 
 def main(argv: Optional[List[str]] = None) -> int:
-    """Run training; the process exits 0 when done, 130 when stopped by a signal."""
+    """Run training; the process exits 0 when done, 130 when stopped by a signal, 2 when the
+    config's model cannot be trained."""
     args = parse_args(argv)
     if args.seed is not None:
         seed_everything(args.seed)
     cfg, device = start(args, iters=args.iters, batch_size=args.batch_size,
                         learning_rate=args.learning_rate)
+    if not declared(cfg, 'trainable'):
+        logger.error('%s has no parameters to train (a classical solver): evaluate it with val.py '
+                     'or run it with predict.py instead.', cfg.model_config.get('type'))
+        return EXIT_BAD_INPUTS
     if is_main_process():
         logger.info('Config (merged)\n%s', cfg)
     options = TrainOptions(
