@@ -62,7 +62,7 @@ def main(argv: Optional[List[str]] = None) -> int:
     logger.info('Predicting %d images with %s on %s...', len(inputs), args.model_dir, predictor.device)
     result = predict_images(predictor, predictor.transforms.transforms, inputs, args.save_dir,
                             needs_trimap=predictor.needs_trimap, background=background,
-                            fg_method=args.fg_method)
+                            fg_method=args.fg_method, temporal_ofd=args.temporal_ofd)
     return report_prediction(result, len(inputs), args.save_dir, composites=background is not None)
 
 

@@ -67,7 +67,10 @@ def add_prediction_input_args(parser: argparse.ArgumentParser) -> None:
     """--image_path, --trimap_path, --background and --fg_method (predict.py and
     deploy/python/infer.py)."""
     parser.add_argument('--image_path', required=True,
-                        help='An image, a folder (searched recursively) or a .txt list of images.')
+                        help='An image or video, a folder (searched recursively) or a .txt list of '
+                             'them. A video (.mp4 .avi .mov .mkv .webm) gives NAME_alpha.mp4 and, '
+                             'with --background, NAME_composite.mp4, at its fps, size and frame '
+                             'count; the audio track is not carried over (the outputs are silent).')
     parser.add_argument('--trimap_path', default=None,
                         help='Trimaps in the same form (folder: matched by relative name); '
                              'required by trimap models such as DIM.')
@@ -80,6 +83,9 @@ def add_prediction_input_args(parser: argparse.ArgumentParser) -> None:
                              'under the matte, so the old background does not show through soft '
                              'edges such as hair; none keeps the photo\'s own colours. '
                              'Default %(default)s.')
+    parser.add_argument('--temporal_ofd', action='store_true',
+                        help='Videos: remove one-frame flicker with MODNet\'s one-frame delay (a '
+                             'pixel that jumps away from two agreeing neighbours takes their mean).')
 
 
 def gather_prediction_args(args: argparse.Namespace) -> Optional[Tuple[list, Optional[np.ndarray]]]:

@@ -51,7 +51,7 @@ def main(argv: Optional[List[str]] = None) -> int:
     logger.info('Predicting %d images with the %s backend...', len(inputs), backend)
     result = predict_images(runner, cfg.val_transforms, inputs, args.save_dir,
                             needs_trimap=needs_trimap, background=background,
-                            fg_method=args.fg_method)
+                            fg_method=args.fg_method, temporal_ofd=args.temporal_ofd)
     return report_prediction(result, len(inputs), args.save_dir, composites=background is not None)
 
 

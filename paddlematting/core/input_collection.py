@@ -20,6 +20,7 @@ from typing import Dict, List, Optional, Set, Tuple
 
 import numpy as np
 
+from ..video import VIDEO_EXTENSIONS
 from .visualization import read_background
 
 IMAGE_EXTENSIONS = ('.jpg', '.jpeg', '.png', '.bmp', '.tif', '.tiff', '.webp')
@@ -43,7 +44,8 @@ class InputImage:
 
 
 def _is_image(path: str) -> bool:
-    return path.lower().endswith(IMAGE_EXTENSIONS)
+    """An input file by its extension: an image, or a video (predicted frame by frame)."""
+    return path.lower().endswith(IMAGE_EXTENSIONS + VIDEO_EXTENSIONS)
 
 
 def _strip_ext(rel_path: str) -> str:
@@ -88,8 +90,8 @@ def collect_paths(path: str, what: str = '--image_path') -> List[Tuple[str, str]
                     full = os.path.join(root, name)
                     found.append((full, _slashes(os.path.relpath(full, path))))
         if not found:
-            raise FileNotFoundError(f'{what} {path!r} is a folder with no image files '
-                                    f'({", ".join(IMAGE_EXTENSIONS)}).')
+            raise FileNotFoundError(f'{what} {path!r} is a folder with no image or video files '
+                                    f'({", ".join(IMAGE_EXTENSIONS + VIDEO_EXTENSIONS)}).')
         return found
     if not os.path.isfile(path):
         raise FileNotFoundError(f'{what} {path!r} does not exist.')

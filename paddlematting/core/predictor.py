@@ -7,7 +7,8 @@ fourth channel); given a background, also ``save_dir/REL/NAME_composite.png`` (R
 ``alpha * F + (1 - alpha) * background``, the background fitted to the input by
 ``core.visualization.composite``). F comes from ``core.visualization.cutout_foreground``
 (``fg_method``; 'none' keeps the photo's own colours). An unreadable input is reported and skipped; the caller
-decides the exit code from ``PredictResult.failed``.
+decides the exit code from ``PredictResult.failed``. A video input (``video.is_video``) writes
+``NAME_alpha.mp4`` and ``NAME_composite.mp4`` instead (``core.video_predictor``).
 """
 import logging
 import os
@@ -20,8 +21,10 @@ from tqdm import tqdm
 from ..transforms import Compose
 from ..transforms.pipeline import Runner, predict_alpha
 from ..utils.image_io import read_image, read_trimap, write_png
+from ..video import is_video
 from .input_collection import InputImage
 from .runner import alpha_to_uint8, shape_checked
+from .video_predictor import predict_video
 from .visualization import DEFAULT_FG_METHOD, composite, cutout_foreground
 
 logger = logging.getLogger(__name__)
@@ -42,7 +45,7 @@ def cutout_rgba(image: np.ndarray, alpha: np.ndarray) -> np.ndarray:
 def predict_images(runner: Runner, transforms: Sequence[Callable], inputs: List[InputImage],
                    save_dir: str, needs_trimap: bool = False, show_progress: bool = True,
                    background: Optional[np.ndarray] = None,
-                   fg_method: str = DEFAULT_FG_METHOD) -> PredictResult:
+                   fg_method: str = DEFAULT_FG_METHOD, temporal_ofd: bool = False) -> PredictResult:
     """Predict and save every input; failures are logged and collected, not raised.
 
     Args:
@@ -54,6 +57,7 @@ def predict_images(runner: Runner, transforms: Sequence[Callable], inputs: List[
             ``core.visualization.read_background``); when given, each input also gets
             ``NAME_composite.png``, uint8 [H, W, 3] RGB. None: no composite is written.
         fg_method: how the cut-outs' colours are estimated (``core.visualization.FG_METHODS``).
+        temporal_ofd: videos only: MODNet's one-frame-delay flicker filter.
     """
     prepare = Compose(list(transforms))
     checked_runner = shape_checked(runner)
@@ -65,6 +69,13 @@ def predict_images(runner: Runner, transforms: Sequence[Callable], inputs: List[
                 raise FileNotFoundError(f'no trimap found for {item.path} (this model needs one; '
                                         f'pass --trimap_path with a trimap named '
                                         f'{item.rel_name}.png)')
+            if is_video(item.path):
+                if needs_trimap:
+                    raise ValueError(f'{item.path}: videos need a model without a trimap input.')
+                result.written.append(predict_video(checked_runner, prepare, item.path, item.output_name,
+                                                    save_dir, background, fg_method, temporal_ofd,
+                                                    show_progress)[0])
+                continue
             image = read_image(item.path)
             trimap = read_trimap(item.trimap_path) if item.trimap_path else None
             # predict_alpha forces the trimap's known regions after restoring, at the
