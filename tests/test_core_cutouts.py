@@ -6,7 +6,7 @@ import cv2
 import numpy as np
 import pytest
 
-from conftest import REAL_DATA_ROOT
+from conftest import REAL_DATA_ROOT, REPO_ROOT
 from paddlematting.core.evaluator import composite_path, evaluate
 from paddlematting.core.input_collection import collect_inputs
 from paddlematting.core.predictor import predict_images
@@ -107,3 +107,29 @@ def test_showcase_cutout_uses_the_estimated_foreground(known_composite):
     w = image.shape[1]
     np.testing.assert_array_equal(picture[:, 2 * w + 16:],
                                   composite(cutout_foreground(image, alpha), alpha, background))
+
+
+def test_labelled_rows_stack_into_one_picture():
+    from paddlematting.core.visualization import labelled, stacked
+    row = labelled(np.zeros((20, 300, 3), np.uint8), 'a label')
+    assert row.shape == (60, 300, 3) and row[:40].min() == 0 and row[:40].max() == 255  # black text on white
+    picture = stacked([row, row])
+    assert picture.shape == (128, 300, 3) and np.all(picture[60:68] == 255)
+    with pytest.raises(ValueError, match='one width'):
+        stacked([row, row[:, :10]])
+
+
+def test_demo_says_in_one_line_that_offline_it_skips_the_published_weights(monkeypatch, capsys):
+    import importlib.util
+    from paddlematting.utils.download import DownloadError
+    spec = importlib.util.spec_from_file_location('run_demo', os.path.join(REPO_ROOT, 'tools', 'run_demo.py'))
+    run_demo = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(run_demo)
+
+    def offline(*args, **kwargs):
+        raise DownloadError('no network')
+
+    monkeypatch.setattr(run_demo, 'cached_download', offline)
+    assert run_demo._published_weights() is None
+    printed = capsys.readouterr().out.strip().splitlines()
+    assert len(printed) == 1 and printed[0].startswith('Offline: skipped the published MODNet weights')

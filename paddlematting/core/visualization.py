@@ -13,6 +13,7 @@ import os
 import re
 from typing import Sequence
 
+import cv2
 import numpy as np
 
 from ..datasets.composition import composite_on_background, fit_background
@@ -124,6 +125,29 @@ def side_by_side(panels: Sequence[np.ndarray], gap: int = 8) -> np.ndarray:
             pieces.append(spacer)
         pieces.append(row.astype(np.uint8, copy=False))
     return np.concatenate(pieces, axis=1)
+
+
+def labelled(picture: np.ndarray, text: str, height: int = 40) -> np.ndarray:
+    """``picture`` (uint8 [H,W,3]) under a white band holding ``text`` (ASCII) in black."""
+    band = np.full((height, picture.shape[1], 3), 255, dtype=np.uint8)
+    scale = height / 48.0
+    cv2.putText(band, text, (6, int(height * 0.72)), cv2.FONT_HERSHEY_SIMPLEX, scale, (0, 0, 0),
+                max(1, round(scale * 1.5)), cv2.LINE_AA)
+    return np.concatenate([band, picture], axis=0)
+
+
+def stacked(rows: Sequence[np.ndarray], gap: int = 8) -> np.ndarray:
+    """uint8 RGB pictures of one width stacked top to bottom, ``gap`` white rows apart."""
+    width = rows[0].shape[1]
+    if any(r.shape[1] != width for r in rows):
+        raise ValueError(f'stacked needs pictures of one width, got {[r.shape[1] for r in rows]}.')
+    spacer = np.full((gap, width, 3), 255, dtype=np.uint8)
+    pieces = []
+    for i, row in enumerate(rows):
+        if i:
+            pieces.append(spacer)
+        pieces.append(row)
+    return np.concatenate(pieces, axis=0)
 
 
 def matting_showcase(image: np.ndarray, alpha: np.ndarray, background: np.ndarray,
