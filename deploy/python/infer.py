@@ -4,11 +4,13 @@
                                   [--save_dir output/infer] [--device cpu|gpu] [--threads N]
                                   [--tensorrt fp32|fp16]
                                   [--background PATH|#RRGGBB|r,g,b]
+                                  [--fg_method blur_fusion|multilevel|none] [--temporal_ofd]
 
 The folder comes from ``export.py``; its deploy.yaml carries the preprocessing. For each input
 ``REL/NAME.ext`` this writes ``save_dir/REL/NAME_alpha.png`` and ``NAME_rgba.png`` (and, with
-``--background``, ``NAME_composite.png``), exactly as ``predict.py --backend inference`` does
-(same functions). Exits 1 when any input failed, 2 when the inputs or --background are
+``--background``, ``NAME_composite.png``; cut-out colours by ``--fg_method``), exactly as
+``predict.py --backend inference`` does (same functions). A video input (.mp4 .avi .mov .mkv
+.webm) gives ``NAME_alpha.mp4`` (and ``NAME_composite.mp4``), without its audio. Exits 1 when any input failed, 2 when the inputs or --background are
 unusable, --model_dir holds no readable export, or a trimap model (deploy.yaml's
 ``input_names``) gets no --trimap_path; all of these are checked before the model is loaded.
 """
