@@ -38,7 +38,11 @@ setup(
     ],
     extras_require={
         'cpu': ['paddlepaddle==3.2.2'],
-        'test': ['pytest', 'pytest-timeout'],
+        # the classical trimap methods (models/classical.py) call pymatting's solvers; it brings
+        # numba and llvmlite (~100 MB, a one-off compile on first use), which the networks never
+        # need, so it is optional rather than in install_requires
+        'classical': ['pymatting>=1.1'],
+        'test': ['pytest', 'pytest-timeout', 'pymatting>=1.1'],
         'onnx': ['paddle2onnx', 'onnxruntime'],
     },
     entry_points={

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # The quick-start demo: trains MODNet-MobileNetV2 for a few dozen iterations on a tiny set
-# built from the shipped photos, evaluates, predicts and writes a side-by-side picture.
+# built from the shipped photos, evaluates, predicts, runs closed-form matting with a shipped trimap
+# (and the published MODNet weights when they can be downloaded) and writes a labelled picture.
 # Creates ./.venv and installs the package (CPU paddle) there when needed.
 # Usage: scripts/demo.sh [--out output/demo] [--iters 40]
 set -euo pipefail

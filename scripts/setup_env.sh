@@ -15,7 +15,7 @@ want=$(sha256sum setup.py | cut -c1-16)
 if [ -f "$stamp" ] && [ "$(cat "$stamp")" = "$want" ] && .venv/bin/python -c "import paddle, paddlematting" 2>/dev/null; then
   exit 0
 fi
-if .venv/bin/python -c "import paddle" 2>/dev/null; then extras="test,onnx"; else extras="cpu,test,onnx"; fi
+if .venv/bin/python -c "import paddle" 2>/dev/null; then extras="classical,test,onnx"; else extras="cpu,classical,test,onnx"; fi
 echo "Installing paddlematting[$extras] into .venv ..."
 .venv/bin/python -m pip install -q -e ".[$extras]"
 echo "$want" > "$stamp"

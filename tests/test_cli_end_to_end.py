@@ -16,6 +16,7 @@ from conftest import REAL_DATA_ROOT, REPO_ROOT
 from paddlematting import Config
 from paddlematting.core.runtime import seed_everything
 from paddlematting.core.trainer import Trainer, TrainOptions
+from paddlematting.core.visualization import cutout_foreground
 from paddlematting.utils.image_io import read_alpha, read_image
 from paddlematting.datasets.tiny_sets import build_training_set, build_validation_set
 
@@ -159,7 +160,8 @@ def test_predict_writes_mattes_keeps_folders_and_reports_bad_files(trained, data
         assert alpha.shape == image.shape[:2]
         assert rgba.shape == image.shape[:2] + (4,)
         np.testing.assert_array_equal(rgba[:, :, 3], alpha)
-        np.testing.assert_array_equal(rgba[:, :, 2::-1], image)
+        # RGB: the foreground colours estimated under the written alpha (blur fusion default)
+        np.testing.assert_array_equal(rgba[:, :, 2::-1], cutout_foreground(image, alpha))
     assert not os.path.exists(out / 'broken_alpha.png')
 
 

@@ -3,13 +3,14 @@ composite with --background)."""
 import importlib.util
 import os
 
+import cv2
 import numpy as np
 import paddle
 
 from conftest import REAL_DATA_ROOT, REPO_ROOT
 from paddlematting import Config
 from paddlematting.cli.export import run as export_run
-from paddlematting.core.visualization import composite
+from paddlematting.core.visualization import composite, cutout_foreground
 from paddlematting.inference import DeployConfig, load_deploy_config, write_deploy_config
 from paddlematting.builders import build_transforms
 from paddlematting.pipeline import predict_alpha
@@ -67,8 +68,25 @@ def test_export_cli_then_infer_script_reproduce_dygraph(tmp_path):
                                       '--threads', '1', '--background', background_path])
     assert code == 0
     alpha = read_alpha(str(tmp_path / 'with_bg' / 'GT05_alpha.png'))
+    # the cut-out's colours: the foreground estimated under the alpha (blur fusion by default)
     np.testing.assert_array_equal(read_image(str(tmp_path / 'with_bg' / 'GT05_composite.png')),
-                                  composite(image, alpha, read_image(background_path)))
+                                  composite(cutout_foreground(image, alpha), alpha, read_image(background_path)))
+
+    # a video through the exported model: one alpha frame per input frame, at the input's fps
+    clip = str(tmp_path / 'clip.mp4')
+    writer = cv2.VideoWriter(clip, cv2.VideoWriter_fourcc(*'mp4v'), 5.0, (160, 112))
+    for shift in (0, 8, 16):
+        writer.write(cv2.resize(np.roll(image[:, :, ::-1], shift, axis=1), (160, 112)))
+    writer.release()
+    code = _load_infer_script().main(['--model_dir', folder, '--image_path', clip, '--save_dir',
+                                      str(tmp_path / 'video'), '--device', 'cpu', '--threads', '1'])
+    assert code == 0
+    capture = cv2.VideoCapture(str(tmp_path / 'video' / 'clip_alpha.mp4'))
+    assert capture.get(cv2.CAP_PROP_FPS) == 5.0
+    frames = 0
+    while capture.read()[0]:
+        frames += 1
+    assert frames == 3
 
 
 def test_infer_script_rejects_a_malformed_background_before_loading_the_model(tmp_path, records):

@@ -1,5 +1,12 @@
 """The quick-start demo: build a tiny training set, train, evaluate, predict, draw a picture.
 
+The picture (output/demo/showcase.png) shows, one labelled row each, on the first shipped photo
+and a new background: the MODNet trained here for a few dozen iterations (rough by design),
+closed-form matting (a classical method that needs no training and uses the photo's trimap),
+and, when they can be downloaded, PaddleSeg's published MODNet weights. Every cut-out takes its
+colours from foreground estimation (blur fusion), so the old background does not show through
+soft edges.
+
 Run by ``scripts/demo.sh`` (the README's first command), or directly:
 ``python tools/run_demo.py [--out output/demo] [--iters 40]``. Everything it writes goes
 under --out. On 2 CPU cores it takes a few minutes; the alphas of a few dozen iterations
@@ -25,12 +32,17 @@ if REPO_ROOT not in sys.path:  # run from a checkout without installing
 from paddlematting.cli import predict as predict_cli  # noqa: E402
 from paddlematting.cli import train as train_cli  # noqa: E402
 from paddlematting.cli import val as val_cli  # noqa: E402
-from paddlematting.core.visualization import matting_showcase  # noqa: E402
+from paddlematting.core.visualization import (composite, cutout_foreground, labelled,  # noqa: E402
+                                               matting_showcase, side_by_side, stacked)
 from paddlematting.datasets.tiny_sets import build_training_set, list_photos  # noqa: E402
-from paddlematting.utils.image_io import read_alpha, read_image, write_png  # noqa: E402
+from paddlematting.utils.download import DownloadError, cached_download  # noqa: E402
+from paddlematting.utils.image_io import read_alpha, read_image, read_trimap, write_png  # noqa: E402
 
 REAL_DATA = os.path.join(REPO_ROOT, 'data', 'alphamatting_lowres')
 DEMO_CONFIG = os.path.join(REPO_ROOT, 'configs', 'quick_start', 'modnet_mobilenetv2_demo.yml')
+CLASSICAL_CONFIG = os.path.join(REPO_ROOT, 'configs', 'classical', 'closeform_matting.yml')
+PUBLISHED_CONFIG = os.path.join(REPO_ROOT, 'configs', 'modnet', 'modnet_mobilenetv2.yml')
+PUBLISHED_WEIGHTS = 'https://paddleseg.bj.bcebos.com/matting/models/modnet-mobilenetv2.pdparams'
 SHOWCASE_BACKGROUND = 'rocket.jpg'
 
 
@@ -67,9 +79,35 @@ def run_demo(out: str, iters: int, long_side: int) -> str:
 
     first = list_photos(REAL_DATA)[0]
     stem = os.path.splitext(os.path.basename(first))[0]
-    picture = matting_showcase(read_image(os.path.join(REAL_DATA, first)),
-                               read_alpha(os.path.join(predict_dir, f'{stem}_alpha.png')),
-                               read_image(os.path.join(REAL_DATA, 'bg', SHOWCASE_BACKGROUND)))
+    photo_path = os.path.join(REAL_DATA, first)
+    trimap_path = os.path.join(REAL_DATA, 'val', 'trimap', stem + '.png')
+    classical_dir, published_dir = os.path.join(out, 'classical'), os.path.join(out, 'published')
+    _run('classical matting', predict_cli.main, [
+        '--config', CLASSICAL_CONFIG, '--device', 'cpu', '--image_path', photo_path,
+        '--trimap_path', trimap_path, '--save_dir', classical_dir])
+    published = _published_weights()
+    if published:
+        _run('published MODNet', predict_cli.main, [
+            '--config', PUBLISHED_CONFIG, '--device', 'cpu', '--model_path', published,
+            '--image_path', photo_path, '--save_dir', published_dir])
+
+    photo = read_image(photo_path)
+    background = read_image(os.path.join(REAL_DATA, 'bg', SHOWCASE_BACKGROUND))
+    trained_alpha = read_alpha(os.path.join(predict_dir, f'{stem}_alpha.png'))
+    classical_alpha = read_alpha(os.path.join(classical_dir, f'{stem}_alpha.png'))
+    rows = [
+        labelled(matting_showcase(photo, trained_alpha, background),
+                 f'MODNet-MobileNetV2 trained here for {iters} iterations (rough by design): '
+                 f'input | alpha | cut-out'),
+        labelled(side_by_side([read_trimap(trimap_path), classical_alpha,
+                               composite(cutout_foreground(photo, classical_alpha), classical_alpha, background)]),
+                 'Closed-form matting (classical, no training; uses the trimap): trimap | alpha | cut-out'),
+    ]
+    if published:
+        rows.append(labelled(matting_showcase(photo, read_alpha(os.path.join(published_dir, f'{stem}_alpha.png')),
+                                              background),
+                             'MODNet-MobileNetV2, PaddleSeg\'s published weights: input | alpha | cut-out'))
+    picture = stacked(rows)
     picture_path = os.path.join(out, 'showcase.png')
     write_png(picture_path, picture)
     print(f'\nDemo finished in {time.time() - started:.0f} s.')
@@ -77,8 +115,20 @@ def run_demo(out: str, iters: int, long_side: int) -> str:
           'photos are the ones the training blends were made from, so the metrics flatter the '
           'model: the demo shows the flow, not the quality (see the model zoo in README.md).')
     print(f'Checkpoints: {train_dir}  metrics: {eval_dir}  mattes: {predict_dir}')
-    print(f'Picture (input | predicted alpha | cut-out on a new background): {picture_path}')
+    print(f'Picture (per method: input | alpha | cut-out on a new background, colours by foreground '
+          f'estimation): {picture_path}')
     return picture_path
+
+
+def _published_weights() -> Optional[str]:
+    """The published MODNet-MobileNetV2 weights (downloaded once into the cache), or None
+    after one line saying they were skipped when they cannot be downloaded."""
+    try:
+        return cached_download(PUBLISHED_WEIGHTS, retries=1, timeout=15, progress=False)
+    except (DownloadError, OSError) as error:
+        print(f'Offline: skipped the published MODNet weights ({PUBLISHED_WEIGHTS}: '
+              f'{type(error).__name__}).', flush=True)
+        return None
 
 
 def main(argv: Optional[List[str]] = None) -> int:

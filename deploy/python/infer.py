@@ -5,11 +5,13 @@
                                   [--tensorrt fp32|fp16] [--backend paddle_inference|onnxruntime]
                                   [--precision fp32|int8]
                                   [--background PATH|#RRGGBB|r,g,b]
+                                  [--fg_method blur_fusion|multilevel|none] [--temporal_ofd]
 
 The folder comes from ``export.py``; its deploy.yaml carries the preprocessing. For each input
 ``REL/NAME.ext`` this writes ``save_dir/REL/NAME_alpha.png`` and ``NAME_rgba.png`` (and, with
-``--background``, ``NAME_composite.png``), exactly as ``predict.py --backend inference`` does
-(same functions). Exits 1 when any input failed, 2 when the inputs or --background are
+``--background``, ``NAME_composite.png``; cut-out colours by ``--fg_method``), exactly as
+``predict.py --backend inference`` does (same functions). A video input (.mp4 .avi .mov .mkv
+.webm) gives ``NAME_alpha.mp4`` (and ``NAME_composite.mp4``), without its audio. Exits 1 when any input failed, 2 when the inputs or --background are
 unusable, --model_dir holds no readable export, or a trimap model (deploy.yaml's
 ``input_names``) gets no --trimap_path; all of these are checked before the model is loaded.
 """
@@ -80,7 +82,8 @@ def main(argv: Optional[List[str]] = None) -> int:
     logger.info('Predicting %d images with %s on %s (%s, %s)...', len(inputs), args.model_dir,
                 predictor.device, predictor.engine_name, predictor.precision)
     result = predict_images(predictor, predictor.transforms.transforms, inputs, args.save_dir,
-                            needs_trimap=predictor.needs_trimap, background=background)
+                            needs_trimap=predictor.needs_trimap, background=background,
+                            fg_method=args.fg_method, temporal_ofd=args.temporal_ofd)
     return report_prediction(result, len(inputs), args.save_dir, composites=background is not None)
 
 

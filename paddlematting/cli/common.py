@@ -12,7 +12,7 @@ from ..core.predictor import PredictResult
 from ..builders.model import build_model, model_class
 from ..core.runner import dygraph_runner
 from ..core.runtime import DEVICES, environment_report, resolve_device
-from ..core.visualization import read_background
+from ..core.visualization import DEFAULT_FG_METHOD, FG_METHODS, read_background
 from ..models.traits import ModelTraits, model_traits
 from ..pipeline.prediction import Runner
 from ..utils.config import Config
@@ -72,15 +72,28 @@ def add_config_args(parser: argparse.ArgumentParser) -> None:
 
 
 def add_prediction_input_args(parser: argparse.ArgumentParser) -> None:
-    """--image_path, --trimap_path and --background (predict.py and deploy/python/infer.py)."""
+    """--image_path, --trimap_path, --background and --fg_method (predict.py and
+    deploy/python/infer.py)."""
     parser.add_argument('--image_path', required=True,
-                        help='An image, a folder (searched recursively) or a .txt list of images.')
+                        help='An image or video, a folder (searched recursively) or a .txt list of '
+                             'them. A video (.mp4 .avi .mov .mkv .webm) gives NAME_alpha.mp4 and, '
+                             'with --background, NAME_composite.mp4, at its fps, size and frame '
+                             'count; the audio track is not carried over (the outputs are silent).')
     parser.add_argument('--trimap_path', default=None,
                         help='Trimaps in the same form (folder: matched by relative name); '
                              'required by trimap models such as DIM.')
     parser.add_argument('--background', default=None, metavar='PATH|#RRGGBB|r,g,b',
                         help='Also write NAME_composite.png: each image over this background, an '
                              'image file (scaled up if smaller, centre-cropped) or a colour.')
+    parser.add_argument('--fg_method', choices=FG_METHODS, default=DEFAULT_FG_METHOD,
+                        help='How the cut-outs (NAME_rgba.png, composites) get their colours: '
+                             'blur_fusion (fast) or multilevel estimate the foreground colours '
+                             'under the matte, so the old background does not show through soft '
+                             'edges such as hair; none keeps the photo\'s own colours. '
+                             'Default %(default)s.')
+    parser.add_argument('--temporal_ofd', action='store_true',
+                        help='Videos: remove one-frame flicker with MODNet\'s one-frame delay (a '
+                             'pixel that jumps away from two agreeing neighbours takes their mean).')
 
 
 def gather_prediction_args(args: argparse.Namespace) -> Optional[Tuple[list, Optional[np.ndarray]]]:
@@ -146,10 +159,12 @@ def build_runner(cfg: Config, model_path: Optional[str], device: str,
     ``onnxruntime``) is never replaced; any other error is raised.
     """
     backend = backend or ('inference' if device == 'cpu' else 'dygraph')
-    if not model_path:
+    traits = declared_traits(cfg)
+    if not model_path and traits.trainable:
         logger.warning('No --model_path given: using the weights the config builds with '
                        '(random unless model.pretrained is set).')
-    if backend in EXPORTED_BACKENDS and not declared_traits(cfg).exportable:
+    if backend in EXPORTED_BACKENDS and not traits.exportable:
+        # e.g. classical solvers: numpy code that no static program can hold
         if backend != 'inference':
             raise ValueError(f'{cfg.model_config["type"]} cannot be exported, so --backend '
                              f'{backend} cannot run it; use --backend dygraph.')

@@ -40,16 +40,22 @@ def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
     return args
 
 
+class NotExportableError(ValueError):
+    """The config's model declares ``exportable = False`` (a classical solver)."""
+
+
 def run(argv: Optional[List[str]] = None) -> str:
-    """Parse ``argv``, export, and return the written folder."""
+    """Parse ``argv``, export, and return the written folder (NotExportableError for a model
+    that declares it cannot be exported)."""
     args = parse_args(argv)
     check_export_dir(args.save_dir)  # before any work: a file or a foreign folder is refused
     # the model is built (and traced) on --device; with --model_path the config's
     # pretrained keys are skipped (see builders.build_model)
     cfg, _ = start(args)
     if not declared_traits(cfg).exportable:
-        raise ValueError(f'{args.config}: {cfg.model_config["type"]} declares exportable = False; '
-                         f'run it with predict.py or val.py (dygraph) instead')
+        raise NotExportableError(f'{args.config}: {cfg.model_config["type"]} declares exportable = '
+                                 f'False (no static program can hold it); run it with predict.py '
+                                 f'or val.py instead')
     model = build_model(cfg, args.model_path)
     if args.model_path:
         logger.info('Loaded weights from %s.', args.model_path)
@@ -72,7 +78,8 @@ def run(argv: Optional[List[str]] = None) -> str:
 
 @reports_user_errors
 def main(argv: Optional[List[str]] = None) -> int:
-    """Console entry point (``paddlematting-export``); exit status 0 on success."""
+    """Console entry point (``paddlematting-export``); exit status 0 on success, 2 for unusable
+    inputs (one line; a model that cannot be exported among them)."""
     run(argv)
     return 0
 

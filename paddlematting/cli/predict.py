@@ -4,7 +4,9 @@ For each input ``REL/NAME.ext`` writes ``save_dir/REL/NAME_alpha.png`` and
 ``save_dir/REL/NAME_rgba.png`` (inputs differing only in extension keep it, ``a.jpg_alpha.png``;
 list lines outside the list's folder go straight into save_dir; see
 ``paddlematting.core.input_collection`` for the naming rules), and with ``--background`` (an image
-file or a colour ``#RRGGBB`` / ``r,g,b``) also ``save_dir/REL/NAME_composite.png``.
+file or a colour ``#RRGGBB`` / ``r,g,b``) also ``save_dir/REL/NAME_composite.png``; the cut-outs'
+colours are the foreground estimated by ``--fg_method``. A video input writes ``NAME_alpha.mp4``
+(and ``NAME_composite.mp4``) at its fps, size and frame count, without its audio.
 Exits 1 when any input failed (each failure is logged), 2 when the inputs cannot be
 collected (a missing path, a trimap count that does not match), the flags are incomplete or
 ``--background`` is unusable (checked before any image is read).
@@ -25,7 +27,7 @@ logger = logging.getLogger('paddlematting')
 
 
 def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
-    parser = argparse.ArgumentParser(description='Predict alpha mattes for images.')
+    parser = argparse.ArgumentParser(description='Predict alpha mattes for images and videos.')
     add_config_args(parser)
     add_backend_arg(parser)
     parser.add_argument('--model_path', default=None,
@@ -55,7 +57,8 @@ def main(argv: Optional[List[str]] = None) -> int:
     runner, backend = build_runner(cfg, args.model_path, device, args.backend)
     logger.info('Predicting %d images with the %s backend...', len(inputs), backend)
     result = predict_images(runner, cfg.val_transforms, inputs, args.save_dir,
-                            needs_trimap=needs_trimap, background=background)
+                            needs_trimap=needs_trimap, background=background,
+                            fg_method=args.fg_method, temporal_ofd=args.temporal_ofd)
     return report_prediction(result, len(inputs), args.save_dir, composites=background is not None)
 
 

@@ -59,7 +59,8 @@ def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
 
 @reports_user_errors
 def main(argv: Optional[List[str]] = None) -> int:
-    """Run training; the process exits 0 when done, 130 when stopped by a signal."""
+    """Run training; the process exits 0 when done, 130 when stopped by a signal, 2 when the
+    config's model cannot be trained."""
     args = parse_args(argv)
     check_output_dir(args.save_dir)  # before any work: a file or read-only folder is refused
     if is_main_process():  # the other processes write nothing there

@@ -1,7 +1,9 @@
 """``val.py``: evaluate a trained model on the config's val_dataset (SAD, MSE, Grad, Conn).
 
 Writes ``save_dir/metrics_per_image.csv`` and, with --save_results, each alpha as an 8-bit
-PNG under save_dir at the image's relative name with the extension .png. Composited
+PNG under save_dir at the image's relative name with the extension .png, and with --background
+also the cut-out over that background as ``<name>_composite.png`` (foreground colours
+estimated by --fg_method). Composited
 (Composition-1k) samples are named after foreground and background:
 ``val/fg/x.png`` on ``bg/coffee.jpg`` is ``val/fg/x__coffee.png``.
 """
@@ -11,6 +13,7 @@ import sys
 from typing import List, Optional
 
 from ..core.evaluator import PER_IMAGE_CSV, evaluate
+from ..core.visualization import DEFAULT_FG_METHOD, FG_METHODS, read_background
 from ..metrics import metric_names
 from ..utils.output_files import check_output_dir, hold_output_dir
 from .common import add_backend_arg, add_config_args, build_runner, declared_traits, start
@@ -29,6 +32,12 @@ def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
                         help='Where the per-image CSV (and --save_results PNGs) go.')
     parser.add_argument('--save_results', action='store_true',
                         help='Also write every predicted alpha as an 8-bit PNG.')
+    parser.add_argument('--background', default=None, metavar='PATH|#RRGGBB|r,g,b',
+                        help='With --save_results, also write each cut-out over this background '
+                             '(an image file or a colour) as NAME_composite.png.')
+    parser.add_argument('--fg_method', choices=FG_METHODS, default=DEFAULT_FG_METHOD,
+                        help='Foreground colour estimation for those composites (default '
+                             '%(default)s; none: the photo\'s own colours).')
     parser.add_argument('--num_workers', type=int, default=0, help='Data loader worker processes.')
     registered = metric_names()
     parser.add_argument('--metrics', nargs='+', default=registered, choices=registered,
@@ -47,11 +56,15 @@ def main(argv: Optional[List[str]] = None) -> int:
             and cfg.val_dataset_config.get('get_trimap', True) is False):
         raise ValueError(f'{args.config}: {cfg.model_config["type"]} takes a trimap, but '
                          f'"val_dataset.get_trimap" is false; set it to true')
+    background = read_background(args.background) if args.background else None
+    if background is not None and not args.save_results:
+        logger.warning('--background only matters with --save_results; no composites are written.')
     dataset = cfg.val_dataset
     runner, backend = build_runner(cfg, args.model_path, device, args.backend)
     logger.info('Evaluating %d images with the %s backend...', len(dataset), backend)
     result = evaluate(runner, dataset, metric_names=args.metrics, num_workers=args.num_workers,
-                      save_dir=args.save_dir, save_results=args.save_results)
+                      save_dir=args.save_dir, save_results=args.save_results,
+                      background=background, fg_method=args.fg_method)
     logger.info('[EVAL] %s', result.summary())
     logger.info('[EVAL] %d images in %.1f s (%.2f images/s); per-image values in %s', len(dataset),
                 result.seconds, len(dataset) / max(result.seconds, 1e-9),

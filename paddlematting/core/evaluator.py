@@ -23,7 +23,7 @@ from ..utils.output_files import atomic_write
 from ..utils.trimap_values import TRIMAP_UNKNOWN
 from .runner import as_numpy, predict_batch
 from .sample_order import iterate_batches
-from .visualization import network_input_picture
+from .visualization import DEFAULT_FG_METHOD, composite, cutout_foreground, network_input_picture
 
 logger = logging.getLogger(__name__)
 PER_IMAGE_CSV = 'metrics_per_image.csv'
@@ -81,6 +81,12 @@ def unique_result_path(save_dir: str, img_name: str, taken: Dict[str, str]) -> s
     return path
 
 
+def composite_path(result_png: str) -> str:
+    """Where ``--save_results`` with a background writes the composite whose alpha went to
+    ``result_png``: the same name with ``_composite`` before ``.png``."""
+    return result_png[:-len('.png')] + '_composite.png'
+
+
 def write_per_image_csv(path: str, per_image: List[Dict[str, object]],
                         metric_names: Sequence[str], means: Dict[str, float]) -> None:
     """CSV with a header ``img_name,<metric>...``, one row per image and a final ``mean`` row."""
@@ -107,7 +113,8 @@ def report_unscored(names: List[str], total: int) -> None:
 def evaluate(runner: Runner, dataset: paddle.io.Dataset,
              metric_names: Optional[Sequence[str]] = None, num_workers: int = 0,
              save_dir: Optional[str] = None, save_results: bool = False,
-             show_progress: bool = True, num_examples: int = 0) -> EvalResult:
+             show_progress: bool = True, num_examples: int = 0,
+             background: Optional[np.ndarray] = None, fg_method: str = DEFAULT_FG_METHOD) -> EvalResult:
     """Predict every image of a val-mode dataset and score it.
 
     Args:
@@ -120,11 +127,18 @@ def evaluate(runner: Runner, dataset: paddle.io.Dataset,
             ``img_name`` with the extension .png (see ``result_path``; known trimap regions
             set to 0/255, as the metrics see it).
         num_examples: how many (input, prediction, ground truth) triples to keep for display.
+        background: uint8 [Hb, Wb, 3] RGB; with ``save_results`` each image is also cut out
+            with its saved alpha (colours from ``cutout_foreground`` with ``fg_method``) and
+            written over it as ``composite_path``. Needs a dataset with ``load_sample(idx)``
+            (MattingDataset), which gives the untransformed image.
     """
     if len(dataset) == 0:
         raise ValueError('The validation dataset is empty; check val_file in the config.')
     if save_results and not save_dir:
         raise ValueError('save_results=True needs a save_dir to write the alphas into.')
+    if save_results and background is not None and not hasattr(dataset, 'load_sample'):
+        raise ValueError(f'Saving composites needs the untransformed images, which '
+                         f'{type(dataset).__name__} does not provide (no load_sample method).')
     metrics = build_metrics(list(metric_names or registered_metric_names()))
     # one image per batch: val images keep their own sizes
     loader = iterate_batches(dataset, paddle.io.BatchSampler(dataset, batch_size=1),
@@ -150,8 +164,14 @@ def evaluate(runner: Runner, dataset: paddle.io.Dataset,
                     row[metric_name] = metric.update(pred, gt, trimap)
             result.per_image.append(row)
             if save_results:
-                write_png(unique_result_path(save_dir, name, taken),
-                          force_known_regions(pred, trimap))
+                saved = force_known_regions(pred, trimap)
+                result_png = unique_result_path(save_dir, name, taken)
+                write_png(result_png, saved)
+                if background is not None:
+                    # batches hold one image each, taken in dataset order
+                    image = dataset.load_sample(len(result.per_image) - 1)['img']
+                    write_png(composite_path(result_png),
+                              composite(cutout_foreground(image, saved, fg_method), saved, background))
             if len(result.examples) < num_examples:
                 result.examples.append({'img_name': name, 'pred': pred, 'gt': gt,
                                         'input': network_input_picture(as_numpy(batch['img'][i]))})

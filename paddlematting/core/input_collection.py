@@ -18,6 +18,8 @@ import os
 from dataclasses import dataclass
 from typing import Dict, List, Optional, Set, Tuple
 
+from ..video import VIDEO_EXTENSIONS
+
 IMAGE_EXTENSIONS = ('.jpg', '.jpeg', '.png', '.bmp', '.tif', '.tiff', '.webp')
 LIST_EXTENSIONS = ('.txt', '.lst')
 
@@ -39,7 +41,8 @@ class InputImage:
 
 
 def _is_image(path: str) -> bool:
-    return path.lower().endswith(IMAGE_EXTENSIONS)
+    """An input file by its extension: an image, or a video (predicted frame by frame)."""
+    return path.lower().endswith(IMAGE_EXTENSIONS + VIDEO_EXTENSIONS)
 
 
 def _strip_ext(rel_path: str) -> str:
@@ -84,8 +87,8 @@ def collect_paths(path: str, what: str = '--image_path') -> List[Tuple[str, str]
                     full = os.path.join(root, name)
                     found.append((full, _slashes(os.path.relpath(full, path))))
         if not found:
-            raise FileNotFoundError(f'{what} {path!r} is a folder with no image files '
-                                    f'({", ".join(IMAGE_EXTENSIONS)}).')
+            raise FileNotFoundError(f'{what} {path!r} is a folder with no image or video files '
+                                    f'({", ".join(IMAGE_EXTENSIONS + VIDEO_EXTENSIONS)}).')
         return found
     if not os.path.isfile(path):
         raise FileNotFoundError(f'{what} {path!r} does not exist.')

@@ -2,11 +2,13 @@
 
 For every input (found and named by ``core.input_collection``) with output name ``REL/NAME``
 it writes ``save_dir/REL/NAME_alpha.png`` (8-bit matte at the input's size) and
-``save_dir/REL/NAME_rgba.png`` (the image with the matte as its fourth channel); given a
-background, also ``save_dir/REL/NAME_composite.png`` (RGB,
-``alpha * image + (1 - alpha) * background``, the background fitted to the input by
-``core.visualization.composite``). An unreadable input is reported and skipped; the caller
-decides the exit code from ``PredictResult.failed``.
+``save_dir/REL/NAME_rgba.png`` (the estimated foreground colours F with the matte as its
+fourth channel); given a background, also ``save_dir/REL/NAME_composite.png`` (RGB,
+``alpha * F + (1 - alpha) * background``, the background fitted to the input by
+``core.visualization.composite``). F comes from ``core.visualization.cutout_foreground``
+(``fg_method``; 'none' keeps the photo's own colours). An unreadable input is reported and skipped; the caller
+decides the exit code from ``PredictResult.failed``. A video input (``video.is_video``) writes
+``NAME_alpha.mp4`` and ``NAME_composite.mp4`` instead (``core.video_predictor``).
 """
 import logging
 import os
@@ -19,9 +21,11 @@ from tqdm import tqdm
 from ..transforms import Compose
 from ..pipeline.prediction import Runner, predict_alpha
 from ..utils.image_io import read_image, read_trimap, write_png
+from ..video import is_video
 from .input_collection import InputImage
 from .runner import alpha_to_uint8, shape_checked
-from .visualization import composite
+from .video_predictor import predict_video
+from .visualization import DEFAULT_FG_METHOD, composite, cutout_foreground
 
 logger = logging.getLogger(__name__)
 
@@ -40,7 +44,8 @@ def cutout_rgba(image: np.ndarray, alpha: np.ndarray) -> np.ndarray:
 
 def predict_images(runner: Runner, transforms: Sequence[Callable], inputs: List[InputImage],
                    save_dir: str, needs_trimap: bool = False, show_progress: bool = True,
-                   background: Optional[np.ndarray] = None) -> PredictResult:
+                   background: Optional[np.ndarray] = None,
+                   fg_method: str = DEFAULT_FG_METHOD, temporal_ofd: bool = False) -> PredictResult:
     """Predict and save every input; failures are logged and collected, not raised.
 
     Args:
@@ -51,6 +56,8 @@ def predict_images(runner: Runner, transforms: Sequence[Callable], inputs: List[
         background: uint8 [Hb, Wb, 3] RGB of any size (e.g. from
             ``core.visualization.read_background``); when given, each input also gets
             ``NAME_composite.png``, uint8 [H, W, 3] RGB. None: no composite is written.
+        fg_method: how the cut-outs' colours are estimated (``core.visualization.FG_METHODS``).
+        temporal_ofd: videos only: MODNet's one-frame-delay flicker filter.
     """
     prepare = Compose(list(transforms))
     checked_runner = shape_checked(runner)
@@ -62,6 +69,13 @@ def predict_images(runner: Runner, transforms: Sequence[Callable], inputs: List[
                 raise FileNotFoundError(f'no trimap found for {item.path} (this model needs one; '
                                         f'pass --trimap_path with a trimap named '
                                         f'{item.rel_name}.png)')
+            if is_video(item.path):
+                if needs_trimap:
+                    raise ValueError(f'{item.path}: videos need a model without a trimap input.')
+                result.written.append(predict_video(checked_runner, prepare, item.path, item.output_name,
+                                                    save_dir, background, fg_method, temporal_ofd,
+                                                    show_progress)[0])
+                continue
             image = read_image(item.path)
             trimap = read_trimap(item.trimap_path) if item.trimap_path else None
             # predict_alpha forces the trimap's known regions after restoring, at the
@@ -69,11 +83,12 @@ def predict_images(runner: Runner, transforms: Sequence[Callable], inputs: List[
             alpha = alpha_to_uint8(predict_alpha(checked_runner, image, trimap, prepare))
             alpha_path = os.path.join(save_dir, item.output_name + '_alpha.png')
             write_png(alpha_path, alpha)
+            foreground = cutout_foreground(image, alpha, fg_method)
             write_png(os.path.join(save_dir, item.output_name + '_rgba.png'),
-                      cutout_rgba(image, alpha))
+                      cutout_rgba(foreground, alpha))
             if background is not None:
                 write_png(os.path.join(save_dir, item.output_name + '_composite.png'),
-                          composite(image, alpha, background))
+                          composite(foreground, alpha, background))
             result.written.append(alpha_path)
         except Exception as error:  # one bad file must not stop the others
             logger.error('Skipping %s: %s', item.path, error)

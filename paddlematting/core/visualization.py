@@ -1,5 +1,9 @@
-"""Pictures for people: compositing on a new background, side-by-side panels, and a
-viewable picture of a normalised network input.
+"""Pictures for people: cut-outs (foreground colours estimated under the matte), compositing
+on a new background, side-by-side panels, and a viewable picture of a normalised network input.
+
+Every cut-out the toolkit writes (predict's RGBA and composite, val's saved composites, the
+demo, video composites) takes its colours from ``cutout_foreground``: the photo's own colours
+would carry the old background into every semi-transparent pixel (a halo in hair).
 
 The new background comes from ``read_background``: an image file, or a plain colour given
 as ``#RRGGBB`` or ``r,g,b`` (returned as a 1x1 image, which ``composite`` scales up like
@@ -9,10 +13,16 @@ import os
 import re
 from typing import Sequence
 
+import cv2
 import numpy as np
 
 from ..datasets.composition import composite_on_background, fit_background
+from ..foreground import METHODS as _FOREGROUND_METHODS, estimate_foreground
 from ..utils.image_io import read_image
+
+# --fg_method choices: an estimator of paddlematting.foreground, or 'none' (the photo's colours)
+FG_METHODS = (*_FOREGROUND_METHODS, 'none')
+DEFAULT_FG_METHOD = 'blur_fusion'
 
 _HEX_COLOUR = re.compile(r'#([0-9a-fA-F]{2})([0-9a-fA-F]{2})([0-9a-fA-F]{2})')
 _RGB_COLOUR = re.compile(r'\s*(\d{1,3})\s*,\s*(\d{1,3})\s*,\s*(\d{1,3})\s*')
@@ -63,11 +73,31 @@ def read_background(spec: str, what: str = '--background') -> np.ndarray:
                             f'expected an image path, {_COLOUR_FORMS}.')
 
 
+def cutout_foreground(image: np.ndarray, alpha: np.ndarray, method: str = DEFAULT_FG_METHOD) -> np.ndarray:
+    """The colours a cut-out should carry: ``image``'s foreground colours under ``alpha``.
+
+    Args:
+        image: uint8 [H, W, 3] RGB.
+        alpha: uint8 [H, W] in [0, 255].
+        method: one of ``FG_METHODS``; 'none' returns ``image`` itself (its colours still
+            hold the old background where alpha is soft).
+
+    Returns:
+        uint8 [H, W, 3] RGB (see ``paddlematting.foreground.estimate_foreground``).
+    """
+    if method == 'none':
+        return image
+    if method not in FG_METHODS:
+        raise ValueError(f'fg_method must be one of {", ".join(FG_METHODS)}, got {method!r}.')
+    foreground = estimate_foreground(image, alpha, method)
+    return np.rint(foreground * np.float32(255.0)).astype(np.uint8)
+
+
 def composite(image: np.ndarray, alpha: np.ndarray, background: np.ndarray) -> np.ndarray:
     """``alpha * image + (1 - alpha) * background`` as uint8 [H,W,3].
 
     Args:
-        image: uint8 [H, W, 3] RGB.
+        image: uint8 [H, W, 3] RGB: the foreground colours, normally ``cutout_foreground``'s.
         alpha: uint8 [H, W] in [0, 255].
         background: uint8 [h, w, 3] RGB of any size (scaled up if smaller, centre-cropped).
     """
@@ -97,9 +127,37 @@ def side_by_side(panels: Sequence[np.ndarray], gap: int = 8) -> np.ndarray:
     return np.concatenate(pieces, axis=1)
 
 
-def matting_showcase(image: np.ndarray, alpha: np.ndarray, background: np.ndarray) -> np.ndarray:
-    """input | predicted alpha | cut-out on ``background``, as one uint8 RGB picture."""
-    return side_by_side([image, alpha, composite(image, alpha, background)])
+def labelled(picture: np.ndarray, text: str, height: int = 40) -> np.ndarray:
+    """``picture`` (uint8 [H,W,3]) under a white band holding ``text`` (ASCII) in black."""
+    band = np.full((height, picture.shape[1], 3), 255, dtype=np.uint8)
+    scale = height / 48.0
+    cv2.putText(band, text, (6, int(height * 0.72)), cv2.FONT_HERSHEY_SIMPLEX, scale, (0, 0, 0),
+                max(1, round(scale * 1.5)), cv2.LINE_AA)
+    return np.concatenate([band, picture], axis=0)
+
+
+def stacked(rows: Sequence[np.ndarray], gap: int = 8) -> np.ndarray:
+    """uint8 RGB pictures of one width stacked top to bottom, ``gap`` white rows apart."""
+    width = rows[0].shape[1]
+    if any(r.shape[1] != width for r in rows):
+        raise ValueError(f'stacked needs pictures of one width, got {[r.shape[1] for r in rows]}.')
+    spacer = np.full((gap, width, 3), 255, dtype=np.uint8)
+    pieces = []
+    for i, row in enumerate(rows):
+        if i:
+            pieces.append(spacer)
+        pieces.append(row)
+    return np.concatenate(pieces, axis=0)
+
+
+def matting_showcase(image: np.ndarray, alpha: np.ndarray, background: np.ndarray,
+                     fg_method: str = DEFAULT_FG_METHOD) -> np.ndarray:
+    """input | predicted alpha | cut-out on ``background`` (colours from ``cutout_foreground``
+    with ``fg_method``), as one uint8 RGB picture."""
+    if image.shape[:2] != alpha.shape:
+        raise ValueError(f'matting_showcase needs an image and alpha of the same size, got image '
+                         f'{image.shape[:2]} and alpha {alpha.shape}.')
+    return side_by_side([image, alpha, composite(cutout_foreground(image, alpha, fg_method), alpha, background)])
 
 
 def network_input_picture(img_chw: np.ndarray) -> np.ndarray:

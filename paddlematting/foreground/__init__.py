@@ -1,0 +1,83 @@
+"""Foreground colour estimation: the F in I = alpha * F + (1 - alpha) * B, given I and alpha.
+
+A matte alone does not make a clean cut-out: in hair and other semi-transparent pixels the
+photo's colour I still holds the old background, which shows as a halo on a new one.
+``estimate_foreground`` recovers un-premultiplied foreground colours for those pixels.
+
+Methods (both numpy/OpenCV only, no paddle and no JIT compilation):
+
+- ``'blur_fusion'`` (default): Forte & Pitie, "Approximate Fast Foreground Colour
+  Estimation", ICIP 2021, two-pass variant (box radii 90 then 6). See ``blur_fusion.py``.
+- ``'multilevel'``: Germer et al., "Fast Multi-Level Foreground Estimation", ICPR 2020
+  (the method of pymatting's ``estimate_foreground_ml``). See ``multilevel.py``.
+
+This package imports neither paddle nor any paddle-importing module of paddlematting.
+"""
+from typing import Tuple
+
+import numpy as np
+
+from .blur_fusion import blur_fusion
+from .multilevel import multilevel
+
+__all__ = ['estimate_foreground', 'blur_fusion', 'multilevel', 'METHODS', 'as_float_inputs']
+
+METHODS = {'blur_fusion': blur_fusion, 'multilevel': multilevel}
+# a float input a little above 1 is rounding noise; far above means 0..255 data in a float array
+_FLOAT_RANGE_SLACK = 1e-3
+
+
+def _as_unit_float(array: np.ndarray, name: str) -> np.ndarray:
+    """uint8 (0..255) or float ([0, 1]) -> contiguous float32 in [0, 1]; ValueError otherwise."""
+    if array.dtype == np.uint8:
+        return array.astype(np.float32) * np.float32(1.0 / 255.0)
+    if not np.issubdtype(array.dtype, np.floating):
+        raise ValueError(f'estimate_foreground: {name} must be uint8 (0..255) or float (0..1), '
+                         f'got dtype {array.dtype}.')
+    array = np.ascontiguousarray(array, dtype=np.float32)
+    if array.size and (float(array.max()) > 1.0 + _FLOAT_RANGE_SLACK or float(array.min()) < -_FLOAT_RANGE_SLACK):
+        raise ValueError(f'estimate_foreground: float {name} must lie in [0, 1], got values in '
+                         f'[{float(array.min()):.3g}, {float(array.max()):.3g}] (pass uint8 for 0..255 data).')
+    return array
+
+
+def as_float_inputs(image: np.ndarray, alpha: np.ndarray) -> Tuple[np.ndarray, np.ndarray]:
+    """Check and convert ``estimate_foreground``'s inputs.
+
+    Returns:
+        (image float32 [H,W,3] in [0,1], alpha float32 [H,W] in [0,1]), both C-contiguous.
+
+    Raises:
+        ValueError: one sentence naming the mismatched shape or unsupported dtype.
+    """
+    image, alpha = np.asarray(image), np.asarray(alpha)
+    if image.ndim != 3 or image.shape[2] != 3:
+        raise ValueError(f'estimate_foreground: image must be [H, W, 3] RGB, got shape {image.shape}.')
+    if alpha.ndim == 3 and alpha.shape[2] == 1:
+        alpha = alpha[:, :, 0]
+    if alpha.shape != image.shape[:2]:
+        raise ValueError(f'estimate_foreground: alpha must be [H, W] = {list(image.shape[:2])} like '
+                         f'the image, got shape {alpha.shape}.')
+    return _as_unit_float(image, 'image'), np.clip(_as_unit_float(alpha, 'alpha'), 0.0, 1.0)
+
+
+def estimate_foreground(image: np.ndarray, alpha: np.ndarray, method: str = 'blur_fusion') -> np.ndarray:
+    """Foreground colours F of ``image`` under the matte ``alpha``.
+
+    Args:
+        image: uint8 [H, W, 3] RGB (0..255), or float [H, W, 3] in [0, 1].
+        alpha: uint8 [H, W] (0..255), or float [H, W] in [0, 1]; [H, W, 1] is accepted.
+        method: 'blur_fusion' (fast, default) or 'multilevel' (slower, a little closer).
+
+    Returns:
+        float32 [H, W, 3] in [0, 1], un-premultiplied: equal to the image where alpha is 1,
+        the estimated foreground colour where 0 < alpha < 1; where alpha is 0 the colour is
+        invisible and method-specific.
+
+    Raises:
+        ValueError: a shape or dtype mismatch, float data outside [0, 1], an unknown method.
+    """
+    if method not in METHODS:
+        raise ValueError(f'estimate_foreground: method must be one of {sorted(METHODS)}, got {method!r}.')
+    image, alpha = as_float_inputs(image, alpha)
+    return METHODS[method](image, alpha)
