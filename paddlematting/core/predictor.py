@@ -23,7 +23,7 @@ from ..pipeline.prediction import Runner, predict_alpha
 from ..utils.image_io import read_image, read_trimap, write_png
 from ..video import is_video
 from .input_collection import InputImage
-from .runner import alpha_to_uint8, shape_checked
+from .runner import alpha_to_uint8, clip_runner, shape_checked
 from .video_predictor import predict_video
 from .visualization import DEFAULT_FG_METHOD, composite, cutout_foreground
 
@@ -72,7 +72,9 @@ def predict_images(runner: Runner, transforms: Sequence[Callable], inputs: List[
             if is_video(item.path):
                 if needs_trimap:
                     raise ValueError(f'{item.path}: videos need a model without a trimap input.')
-                result.written.append(predict_video(checked_runner, prepare, item.path, item.output_name,
+                # a recurrent model (RVM) carries its state frame to frame, fresh for each clip
+                result.written.append(predict_video(shape_checked(clip_runner(runner)), prepare,
+                                                    item.path, item.output_name,
                                                     save_dir, background, fg_method, temporal_ofd,
                                                     show_progress)[0])
                 continue

@@ -37,7 +37,8 @@ def dygraph_runner(model: paddle.nn.Layer, carry_state: bool = False) -> Runner:
     each clip); by default every call is an independent image and starts from a reset state.
     """
     alpha_model = AlphaOnlyModel(model)
-    reset_each_call = model_traits(model).recurrent and not carry_state
+    recurrent = model_traits(model).recurrent
+    reset_each_call = recurrent and not carry_state
 
     def run(img: np.ndarray, trimap: np.ndarray = None) -> np.ndarray:
         model.eval()
@@ -50,7 +51,22 @@ def dygraph_runner(model: paddle.nn.Layer, carry_state: bool = False) -> Runner:
                 paddle.to_tensor(np.ascontiguousarray(trimap, dtype=np.float32)))
         return alpha.numpy()
 
+    def start_clip() -> Runner:
+        if not recurrent:
+            return run
+        model.reset()
+        return dygraph_runner(model, carry_state=True)
+
+    run.start_clip = start_clip
     return run
+
+
+def clip_runner(runner: Runner) -> Runner:
+    """The runner for the frames of one clip: for a recurrent model a runner that carries the
+    state from frame to frame, starting from a fresh one (``runner.start_clip()``, offered by
+    ``dygraph_runner`` and ``inference.Predictor``); any other runner as it is."""
+    start_clip = getattr(runner, 'start_clip', None)
+    return start_clip() if callable(start_clip) else runner
 
 
 def shape_checked(runner: Runner) -> Runner:

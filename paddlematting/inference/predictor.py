@@ -1,4 +1,5 @@
 """Run an exported folder: Paddle Inference or ONNX Runtime, the same checks and pipeline."""
+import copy
 from typing import Dict, List, Optional
 
 import numpy as np
@@ -80,6 +81,16 @@ class Predictor:
     def recurrent(self) -> bool:
         """Whether the exported model takes and returns a recurrent state (RVM)."""
         return bool(self.deploy.state_names)
+
+    def start_clip(self) -> 'Predictor':
+        """A predictor for the frames of one clip: for a recurrent model, one that carries the
+        state from call to call starting from zero (sharing this one's engine); else ``self``."""
+        if not self.recurrent:
+            return self
+        clip = copy.copy(self)
+        clip.carry_state = True
+        clip.reset()
+        return clip
 
     def reset(self) -> None:
         """Forget the carried recurrent state: the next call starts a new clip."""
