@@ -82,3 +82,27 @@ def test_a_background_image_adds_a_composite_of_the_written_alpha(tmp_path):
     assert written.shape == image.shape
     # the cut-out's colours are the estimated foreground (blur fusion by default)
     np.testing.assert_array_equal(written, composite(cutout_foreground(image, alpha), alpha, background))
+
+
+def test_paddleseg_save_names_write_the_matte_as_name_png(tmp_path):
+    os.makedirs(tmp_path / 'in')
+    write_png(str(tmp_path / 'in' / 'a.png'), np.full((16, 16, 3), 90, np.uint8))
+    write_png(str(tmp_path / 'in' / 'b.jpg.png'), np.full((16, 16, 3), 30, np.uint8))
+    import paddle
+    from paddlematting import Config
+    weights = str(tmp_path / 'w.pdparams')
+    paddle.save(Config(TINY_CONFIG).model.state_dict(), weights)  # the same weights for both runs
+    common = ['--config', TINY_CONFIG, '--device', 'cpu', '--backend', 'dygraph',
+              '--image_path', str(tmp_path / 'in'), '--model_path', weights]
+    assert predict_cli.main(common + ['--save_dir', str(tmp_path / 'ours')]) == 0
+    assert predict_cli.main(common + ['--save_dir', str(tmp_path / 'ps'),
+                                      '--save_names', 'paddleseg']) == 0
+    assert sorted(os.listdir(tmp_path / 'ps')) == ['a.png', 'a_rgba.png', 'b.jpg.png', 'b.jpg_rgba.png']
+    # the same matte under PaddleSeg's name
+    np.testing.assert_array_equal(read_alpha(str(tmp_path / 'ps' / 'a.png')),
+                                  read_alpha(str(tmp_path / 'ours' / 'a_alpha.png')))
+    # into the input folder it would overwrite the photos: refused per image, photos intact
+    before = read_image(str(tmp_path / 'in' / 'a.png'))
+    assert predict_cli.main(common + ['--save_dir', str(tmp_path / 'in'),
+                                      '--save_names', 'paddleseg']) == 1
+    np.testing.assert_array_equal(read_image(str(tmp_path / 'in' / 'a.png')), before)

@@ -91,6 +91,10 @@ def add_prediction_input_args(parser: argparse.ArgumentParser) -> None:
                              'under the matte, so the old background does not show through soft '
                              'edges such as hair; none keeps the photo\'s own colours. '
                              'Default %(default)s.')
+    parser.add_argument('--save_names', choices=('default', 'paddleseg'), default='default',
+                        help="default: the matte as NAME_alpha.png; paddleseg: as NAME.png, like "
+                             "PaddleSeg contrib/Matting's predict.py (NAME_rgba.png and "
+                             "NAME_composite.png either way)")
     parser.add_argument('--temporal_ofd', action='store_true',
                         help='Videos: remove one-frame flicker with MODNet\'s one-frame delay (a '
                              'pixel that jumps away from two agreeing neighbours takes their mean).')

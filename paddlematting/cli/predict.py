@@ -58,7 +58,8 @@ def main(argv: Optional[List[str]] = None) -> int:
     logger.info('Predicting %d images with the %s backend...', len(inputs), backend)
     result = predict_images(runner, cfg.val_transforms, inputs, args.save_dir,
                             needs_trimap=needs_trimap, background=background,
-                            fg_method=args.fg_method, temporal_ofd=args.temporal_ofd)
+                            fg_method=args.fg_method, temporal_ofd=args.temporal_ofd,
+                            save_names=args.save_names)
     return report_prediction(result, len(inputs), args.save_dir, composites=background is not None)
 
 

@@ -29,6 +29,10 @@ from .visualization import DEFAULT_FG_METHOD, composite, cutout_foreground
 
 logger = logging.getLogger(__name__)
 
+# how the alpha PNG is named: ours (NAME_alpha.png) or PaddleSeg contrib/Matting's (NAME.png)
+SAVE_NAMES = ('default', 'paddleseg')
+ALPHA_SUFFIX = {'default': '_alpha', 'paddleseg': ''}
+
 
 @dataclass
 class PredictResult:
@@ -45,7 +49,8 @@ def cutout_rgba(image: np.ndarray, alpha: np.ndarray) -> np.ndarray:
 def predict_images(runner: Runner, transforms: Sequence[Callable], inputs: List[InputImage],
                    save_dir: str, needs_trimap: bool = False, show_progress: bool = True,
                    background: Optional[np.ndarray] = None,
-                   fg_method: str = DEFAULT_FG_METHOD, temporal_ofd: bool = False) -> PredictResult:
+                   fg_method: str = DEFAULT_FG_METHOD, temporal_ofd: bool = False,
+                   save_names: str = 'default') -> PredictResult:
     """Predict and save every input; failures are logged and collected, not raised.
 
     Args:
@@ -58,7 +63,13 @@ def predict_images(runner: Runner, transforms: Sequence[Callable], inputs: List[
             ``NAME_composite.png``, uint8 [H, W, 3] RGB. None: no composite is written.
         fg_method: how the cut-outs' colours are estimated (``core.visualization.FG_METHODS``).
         temporal_ofd: videos only: MODNet's one-frame-delay flicker filter.
+        save_names: 'default' writes the matte as ``NAME_alpha.png``; 'paddleseg' as
+            ``NAME.png``, as PaddleSeg contrib/Matting's predict.py did (the cut-outs keep
+            their ``_rgba``/``_composite`` names).
     """
+    if save_names not in SAVE_NAMES:
+        raise ValueError(f'save_names must be one of {SAVE_NAMES}, got {save_names!r}.')
+    alpha_suffix = ALPHA_SUFFIX[save_names]
     prepare = Compose(list(transforms))
     checked_runner = shape_checked(runner)
     result = PredictResult()
@@ -83,7 +94,10 @@ def predict_images(runner: Runner, transforms: Sequence[Callable], inputs: List[
             # predict_alpha forces the trimap's known regions after restoring, at the
             # image's own size (as PaddleSeg does), so resizing never blurs them
             alpha = alpha_to_uint8(predict_alpha(checked_runner, image, trimap, prepare))
-            alpha_path = os.path.join(save_dir, item.output_name + '_alpha.png')
+            alpha_path = os.path.join(save_dir, item.output_name + alpha_suffix + '.png')
+            if os.path.abspath(alpha_path) == os.path.abspath(item.path):
+                raise ValueError(f'the matte would overwrite the input {item.path} (--save_names '
+                                 f'paddleseg into the input folder); choose another --save_dir')
             write_png(alpha_path, alpha)
             foreground = cutout_foreground(image, alpha, fg_method)
             write_png(os.path.join(save_dir, item.output_name + '_rgba.png'),
