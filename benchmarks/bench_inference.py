@@ -87,12 +87,14 @@ def build_model(name: str):
     return cfg
 
 
-def export_to(cfg, folder: str, onnx: bool = True) -> str:
-    """Export as a user would: with ONNX, timing both engines to record ``cpu_engine``."""
+def export_to(cfg, folder: str, onnx: bool = True, choose: bool = True) -> str:
+    """Export as a user would: with ONNX, timing both engines to record ``cpu_engine``
+    (``choose``)."""
     from paddlematting.inference import export_model
     from paddlematting.inference.export import config_inference_transforms
     return export_model(cfg.model, folder, config_inference_transforms(cfg),
-                        model_type=cfg.model_config['type'], onnx=onnx, choose_engine=onnx)
+                        model_type=cfg.model_config['type'], onnx=onnx,
+                        choose_engine=onnx and choose)
 
 
 def model_inputs(cfg, side: int) -> Tuple[np.ndarray, Optional[np.ndarray]]:

@@ -24,7 +24,7 @@ ENGINES = (PADDLE_INFERENCE, ONNXRUNTIME)
 ONEDNN_SHAPE_CACHE = 10
 
 __all__ = ['PADDLE_INFERENCE', 'ONNXRUNTIME', 'ENGINES', 'default_threads', 'create_engine',
-           'PaddleInferenceEngine', 'OnnxRuntimeEngine']
+           'PaddleInferenceEngine', 'OnnxRuntimeEngine', 'onnxruntime_session_options']
 
 
 def default_threads(reserved: int = 0) -> int:
@@ -97,6 +97,19 @@ class PaddleInferenceEngine:
         return [out.copy_to_cpu() for out in self._outputs]
 
 
+def onnxruntime_session_options(threads: int):
+    """The ONNX Runtime session options the onnxruntime engine uses (benchmarks and the
+    profiler reuse them, so they measure what users run)."""
+    import onnxruntime as ort
+    options = ort.SessionOptions()
+    options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
+    options.intra_op_num_threads = threads
+    options.inter_op_num_threads = 1
+    options.execution_mode = ort.ExecutionMode.ORT_SEQUENTIAL
+    options.log_severity_level = 3  # errors only: its per-node notices do not concern users
+    return options
+
+
 class OnnxRuntimeEngine:
     """ONNX Runtime on ``model_path`` (the folder's model.onnx, or its INT8 version).
 
@@ -113,12 +126,7 @@ class OnnxRuntimeEngine:
         except ImportError as error:
             raise ImportError('The onnxruntime backend needs onnxruntime: '
                               '`pip install -e .[onnx]` (or onnxruntime-gpu for GPUs).') from error
-        options = ort.SessionOptions()
-        options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
-        options.intra_op_num_threads = threads
-        options.inter_op_num_threads = 1
-        options.execution_mode = ort.ExecutionMode.ORT_SEQUENTIAL
-        options.log_severity_level = 3  # errors only: its per-node notices do not concern users
+        options = onnxruntime_session_options(threads)
         providers = ['CPUExecutionProvider']
         if device == 'gpu':
             if 'CUDAExecutionProvider' not in ort.get_available_providers():
