@@ -10,6 +10,8 @@ Variants (each a fresh predictor/session on the same export, batch 1):
 - pi_no_placement: without ``onednn_placement_pass``, so only the ops the fusion passes made
   oneDNN ops (the fused convolutions) run in oneDNN; slice/concat/norms/resize get Paddle's
   plain kernels. (``set_onednn_op`` would be the documented way, but a PIR program ignores it);
+- pi_unbounded_cache: without ``set_onednn_cache_capacity`` (oneDNN's default caching of
+  primitives, not keyed by the input shape);
 - pi_no_onednn: ``config.disable_onednn()``: Paddle's plain CPU kernels everywhere (merely not
   calling ``enable_onednn`` keeps oneDNN on: it is the default of the CPU build);
 - ort_default: ``OnnxRuntimeEngine`` as shipped (ORT_ENABLE_ALL, NCHWc layout);
@@ -46,7 +48,8 @@ def paddle_variant(folder: str, threads: int, kind: str) -> Callable:
         config.disable_onednn()
     else:
         config.enable_onednn()
-        config.set_onednn_cache_capacity(10)
+        if kind != 'pi_unbounded_cache':
+            config.set_onednn_cache_capacity(10)
     if kind == 'pi_no_placement':
         config.delete_pass('onednn_placement_pass')
     predictor = paddle_infer.create_predictor(config)
@@ -75,7 +78,7 @@ def ort_variant(folder: str, threads: int, kind: str) -> Callable:
     return lambda feeds: session.run(None, feeds)
 
 
-VARIANTS = ['pi_default', 'pi_no_placement', 'pi_no_onednn',
+VARIANTS = ['pi_default', 'pi_no_placement', 'pi_unbounded_cache', 'pi_no_onednn',
             'ort_default', 'ort_extended', 'ort_no_spin']
 
 
