@@ -11,7 +11,8 @@ Usage: python benchmarks/bench_inference.py [--models modnet_mobilenetv2 ...] [-
    ``Predictor(engine='onnxruntime')`` and dygraph. For MODNet-MobileNetV2, when torch is
    installed, also ONNX Runtime on the PyTorch MODNet's ONNX export (``torch_modnet.py``:
    the same network with our weights, exported like ZHKKKe/MODNet's ``export_onnx.py``)
-   and PyTorch eager. All rows run in turns (one call of each per round, the starting row
+   and PyTorch eager; that ONNX Runtime session has ONNX Runtime's default options (only the
+   thread count set), as a user of the official export would run it. All rows run in turns (one call of each per round, the starting row
    rotating), so machine noise hits them alike; the median over ``--repeats`` rounds is
    reported, with the ratio to the reference row (ONNX Runtime on the torch export, else on
    our export) and the max |output - dygraph output|.
@@ -114,18 +115,21 @@ def torch_peer(cfg, img: np.ndarray, work_dir: str, threads: int):
         import torch_modnet
     except ImportError as error:
         return {}, f'torch rows skipped: {error} (pip install torch, CPU build)'
-    from paddlematting.inference.engines import OnnxRuntimeEngine
+    import onnxruntime as ort
     torch.set_num_threads(threads)
     model = torch_modnet.from_paddle(cfg.model)
     path = torch_modnet.export_onnx(model, os.path.join(work_dir, 'torch_modnet.onnx'))
-    session = OnnxRuntimeEngine(path, 'cpu', threads)
+    # the peer runs as a user of the official export would: ONNX Runtime's defaults, our threads
+    options = ort.SessionOptions()
+    options.intra_op_num_threads = threads
+    session = ort.InferenceSession(path, sess_options=options, providers=['CPUExecutionProvider'])
     tensor = torch.from_numpy(img)
 
     def eager():
         with torch.inference_mode():
             return model(tensor).numpy()
-    return {REF_TORCH_ORT: lambda: session.run({'img': img})[0], 'PyTorch eager': eager}, \
-        f'torch {torch.__version__}, ONNX export opset 11 (TorchScript exporter)'
+    return {REF_TORCH_ORT: lambda: session.run(None, {'img': img})[0], 'PyTorch eager': eager}, \
+        f'torch {torch.__version__}, ONNX export opset 11 (TorchScript exporter), ONNX Runtime default options'
 
 
 def bench_engines(name: str, work_dir: str, repeats: int, threads: int, use_torch: bool) -> dict:
