@@ -109,7 +109,7 @@ def onnxruntime_session_options(threads: int):
     options.log_severity_level = 3  # errors only: its per-node notices do not concern users
     # idle pool threads sleep instead of spinning between ops: spinning burns the cores that
     # DataLoader workers, the pipeline's own pre/post-processing and other processes need;
-    # on a loaded 2-core machine MODNet-MobileNetV2 then took 0.65-0.78x the time
+    # on a loaded 2-core machine MODNet-MobileNetV2 then took 0.65-0.92x the time
     # (benchmarks/tune_engines.py, ort_spin variant; benchmarks/README.md)
     options.add_session_config_entry('session.intra_op.allow_spinning', '0')
     return options
