@@ -155,3 +155,12 @@ def test_a_crashing_onnx_conversion_is_reported_not_fatal(tmp_path, monkeypatch)
                           onnx_optional=True)
     deploy = load_deploy_config(folder)
     assert deploy.onnx_file is None and deploy.cpu_engine is None
+def test_onnxruntime_threads_sleep_between_ops_and_still_equal_dygraph(modnet_export):
+    # spinning pool threads would compete with DataLoader workers and pre/post-processing
+    options = engines_module.onnxruntime_session_options(2)
+    assert options.get_session_config_entry('session.intra_op.allow_spinning') == '0'
+    assert options.intra_op_num_threads == 2
+    model, folder = modnet_export
+    img = np.random.default_rng(5).uniform(-1, 1, (1, 3, 96, 128)).astype(np.float32)
+    got = Predictor(folder, device='cpu', engine='onnxruntime', threads=2)(img)
+    np.testing.assert_allclose(got, _dygraph(model, img), rtol=0, atol=1e-4)

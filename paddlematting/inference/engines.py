@@ -24,7 +24,7 @@ ENGINES = (PADDLE_INFERENCE, ONNXRUNTIME)
 ONEDNN_SHAPE_CACHE = 10
 
 __all__ = ['PADDLE_INFERENCE', 'ONNXRUNTIME', 'ENGINES', 'default_threads', 'create_engine',
-           'PaddleInferenceEngine', 'OnnxRuntimeEngine']
+           'PaddleInferenceEngine', 'OnnxRuntimeEngine', 'onnxruntime_session_options']
 
 
 def default_threads(reserved: int = 0) -> int:
@@ -101,6 +101,24 @@ class PaddleInferenceEngine:
         return [out.copy_to_cpu() for out in self._outputs]
 
 
+def onnxruntime_session_options(threads: int):
+    """The ONNX Runtime session options the onnxruntime engine uses (benchmarks and the
+    profiler reuse them, so they measure what users run)."""
+    import onnxruntime as ort
+    options = ort.SessionOptions()
+    options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
+    options.intra_op_num_threads = threads
+    options.inter_op_num_threads = 1
+    options.execution_mode = ort.ExecutionMode.ORT_SEQUENTIAL
+    options.log_severity_level = 3  # errors only: its per-node notices do not concern users
+    # idle pool threads sleep instead of spinning between ops: spinning burns the cores that
+    # DataLoader workers, the pipeline's own pre/post-processing and other processes need;
+    # on a loaded 2-core machine MODNet-MobileNetV2 then took 0.65-0.92x the time
+    # (benchmarks/tune_engines.py, ort_spin variant; benchmarks/README.md)
+    options.add_session_config_entry('session.intra_op.allow_spinning', '0')
+    return options
+
+
 class OnnxRuntimeEngine:
     """ONNX Runtime on ``model_path`` (the folder's model.onnx, or its INT8 version).
 
@@ -117,12 +135,7 @@ class OnnxRuntimeEngine:
         except ImportError as error:
             raise ImportError('The onnxruntime backend needs onnxruntime: '
                               '`pip install -e .[onnx]` (or onnxruntime-gpu for GPUs).') from error
-        options = ort.SessionOptions()
-        options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
-        options.intra_op_num_threads = threads
-        options.inter_op_num_threads = 1
-        options.execution_mode = ort.ExecutionMode.ORT_SEQUENTIAL
-        options.log_severity_level = 3  # errors only: its per-node notices do not concern users
+        options = onnxruntime_session_options(threads)
         providers = ['CPUExecutionProvider']
         if device == 'gpu':
             if 'CUDAExecutionProvider' not in ort.get_available_providers():
