@@ -2,5 +2,6 @@
 from . import backbones, losses
 from .dim import DIM
 from .modnet import MODNet
+from .ppmatting import PPMatting
 
-__all__ = ['DIM', 'MODNet', 'backbones', 'losses']
+__all__ = ['DIM', 'MODNet', 'PPMatting', 'backbones', 'losses']

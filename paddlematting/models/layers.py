@@ -51,6 +51,7 @@ class ConvBNAct(nn.Layer):
             on even sizes pads only the bottom/right edge), or None for ``kernel_size // 2``
             (the same as ``'same'`` for odd kernels at stride 1).
         groups: convolution groups (``in_channels`` for a depthwise conv).
+        dilation: convolution dilation (give ``padding`` = dilation to keep the size).
         act: 'relu', 'relu6' or None (linear output).
         bias: whether the convolution has a bias (a following BN usually makes it redundant).
 
@@ -60,12 +61,12 @@ class ConvBNAct(nn.Layer):
 
     def __init__(self, in_channels: int, out_channels: int, kernel_size: int, stride: int = 1,
                  padding: Union[int, str, None] = None, groups: int = 1,
-                 act: Optional[str] = 'relu', bias: bool = False):
+                 act: Optional[str] = 'relu', bias: bool = False, dilation: int = 1):
         super().__init__()
         if padding is None:
             padding = kernel_size // 2
         self._conv = nn.Conv2D(in_channels, out_channels, kernel_size, stride=stride,
-                               padding=padding, groups=groups,
+                               padding=padding, dilation=dilation, groups=groups,
                                bias_attr=None if bias else False)
         self._batch_norm = nn.BatchNorm2D(out_channels)
         self._act = activation_fn(act)

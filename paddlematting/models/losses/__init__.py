@@ -2,3 +2,5 @@
 from .composition import CompositionLoss, composite
 from .mrsd import MRSD
 from .reduction import masked_mean
+from .gradient import GradientLoss
+from .laplacian import LaplacianLoss
