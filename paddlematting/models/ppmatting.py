@@ -51,6 +51,7 @@ _LOG_EPS = 1e-6
 _GROUP_WEIGHT = 0.25
 
 
+@paddle.jit.not_to_static  # plain Python on the (possibly -1) static sizes
 def check_input_size(h, w, model_name: str, multiple: int = _SIZE_MULTIPLE) -> None:
     """Raise a ValueError unless the static sizes h, w are multiples of ``multiple``
     (dynamic sizes, -1 or tensors at export time, cannot be checked and pass)."""
