@@ -7,4 +7,5 @@ from .matting_dataset import ListEntry, MattingDataset
 from .trimap import eval_trimap, random_trimap, trimap_from_alpha
 
 __all__ = ['MattingDataset', 'Composition1K', 'Distinctions646', 'ListEntry', 'collate_samples',
-           'composite_on_background', 'fit_background', 'eval_trimap', 'random_trimap', 'trimap_from_alpha']
+           'composite_on_background', 'fit_background', 'eval_trimap', 'random_trimap',
+           'trimap_from_alpha']

@@ -167,7 +167,8 @@ class PPMatting(nn.Layer):
         """
         mrsd, gradient = self._loss_fns['mrsd'], self._loss_fns['gradient']
         alpha, trimap = label_dict['alpha'], label_dict['trimap']
-        semantic, detail, fusion = logit_dict['semantic'], logit_dict['detail'], logit_dict['fusion']
+        semantic, detail = logit_dict['semantic'], logit_dict['detail']
+        fusion = logit_dict['fusion']
 
         loss_semantic = F.nll_loss(paddle.log(semantic + _LOG_EPS), semantic_labels(trimap))
 

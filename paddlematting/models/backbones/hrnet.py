@@ -2,8 +2,9 @@
 
 HRNet keeps a 1/4-resolution branch alive through the whole network and adds a
 coarser branch at each stage; every module ends by fusing all branches into every
-resolution. For MODNet the backbone also returns the first stem conv output at 1/2
-resolution, which the high-resolution branch uses as a skip connection.
+resolution. The backbone also returns the first stem conv output at 1/2 resolution
+(PaddleSeg Matting's layout): MODNet's high-resolution branch and PP-Matting's detail
+branch use it as a skip connection. HRNet_W18 and HRNet_W48 differ only in branch widths.
 
 Sublayer names (``la1``, ``tr1``, ``st2.stage_st2_1.fuse_func.residual_st2_1_layer_2_1_1``,
 ...) follow PaddleSeg's checkpoints so that its ``.pdparams`` load unchanged.
