@@ -19,6 +19,7 @@ import os
 
 import numpy as np
 import paddle
+import paddle.nn.functional as F
 import pytest
 
 from conftest import REAL_DATA_ROOT, REF_ATOL, REF_RTOL, REPO_ROOT, require_shared_reference
@@ -27,6 +28,7 @@ from paddlematting.datasets import MattingDataset, collate_samples
 from paddlematting.models import PPMatting
 from paddlematting.models.backbones import HRNet, HRNet_W18, HRNet_W48
 from paddlematting.models.ppmatting import fuse_alpha, semantic_labels
+from paddlematting.models.ppmatting_blocks import adaptive_avg_pool_exportable
 from paddlematting.transforms import LoadImages, Normalize, Resize
 from paddlematting.utils import manager
 
@@ -389,17 +391,33 @@ def test_training_on_real_images_lowers_every_loss_term():
 
 
 # ------------------------------------------------------------------ static export
+def test_exportable_adaptive_pool_equals_the_pooling_op(rng):
+    for h, w in ((2, 3), (8, 10), (16, 16), (7, 13), (1, 1)):
+        x = paddle.to_tensor(rng.standard_normal((2, 3, h, w)).astype(np.float32) * 10)
+        for bins in (1, 3, 5):
+            np.testing.assert_allclose(adaptive_avg_pool_exportable(x, bins).numpy(),
+                                       F.adaptive_avg_pool2d(x, bins).numpy(), atol=1e-5,
+                                       err_msg=f'{h}x{w} bins {bins}')
+
+
 @pytest.mark.slow
-def test_static_export_matches_dygraph(w18, tmp_path):
+def test_static_and_onnx_export_match_dygraph(w18, tmp_path):
+    """Dynamic-size export: Paddle Inference and ONNX Runtime equal dygraph at two sizes and
+    batch sizes (near-tie pixels of the argmax excused)."""
+    import onnxruntime as ort
     from paddlematting.inference import Predictor, export_model
-    folder = export_model(w18.model, str(tmp_path / 'export'), [{'type': 'Normalize'}])
+    folder = export_model(w18.model, str(tmp_path / 'export'), [{'type': 'Normalize'}],
+                          onnx=True)
     predictor = Predictor(folder, device='cpu', threads=1)
     assert predictor.deploy.input_names == ['img']
+    session = ort.InferenceSession(os.path.join(folder, 'model.onnx'),
+                                   providers=['CPUExecutionProvider'])
     for n, h, w in ((1, 64, 96), (2, 96, 64)):
         img = w18.dw.make_scene(n, h, w, seed=5)['img']
-        out = predictor(img)
         with paddle.no_grad():
             maps = w18.model.forward_maps(paddle.to_tensor(img))
         clear = _margin(maps['semantic'].numpy()) >= 1e-4
-        assert out.shape == (n, 1, h, w)
-        np.testing.assert_allclose(out[:, 0][clear], maps['alpha'].numpy()[:, 0][clear], atol=1e-4)
+        for out in (predictor(img), session.run(None, {'img': img})[0]):
+            assert out.shape == (n, 1, h, w)
+            np.testing.assert_allclose(out[:, 0][clear], maps['alpha'].numpy()[:, 0][clear],
+                                       atol=1e-4)

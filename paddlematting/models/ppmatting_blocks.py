@@ -21,7 +21,7 @@ from .backbones.resnet_vd import BasicBlock
 from .layers import ConvBNAct, resize_bilinear
 
 __all__ = ['PyramidPoolingModule', 'SemanticContextBranch', 'HighResolutionDetailBranch',
-           'GatedSpatialConv']
+           'GatedSpatialConv', 'adaptive_avg_pool_exportable']
 
 # SCB stage widths (PaddleSeg's): input (before the concatenated context), middle, output
 PSP_CHANNELS = 512
@@ -52,6 +52,40 @@ class _Upsample(nn.Layer):
         return resize_bilinear(x, scale=self.scale)
 
 
+def _window_bounds(length: paddle.Tensor, bins: int):
+    """Start and end (int64 [bins]) of adaptive pooling's windows along an axis of ``length``:
+    ``[floor(i * L / bins), ceil((i + 1) * L / bins))``, the windows of ``AdaptiveAvgPool2D``."""
+    size = paddle.cast(length, 'int64')
+    i = paddle.arange(bins, dtype='int64')
+    start = (i * size) // bins
+    end = ((i + 1) * size + bins - 1) // bins
+    return start, end
+
+
+def _pool_axis(x: paddle.Tensor, axis: int, bins: int) -> paddle.Tensor:
+    """Adaptive average along ``axis`` of x [N, C, H, W] through a cumulative sum."""
+    start, end = _window_bounds(paddle.shape(x)[axis], bins)
+    # prefix sums with a leading zero: window sum = total[end] - total[start]
+    zero = paddle.zeros_like(paddle.slice(x, axes=[axis], starts=[0], ends=[1]))
+    total = paddle.concat([zero, paddle.cumsum(x, axis=axis)], axis=axis)
+    sums = paddle.index_select(total, end, axis=axis) - paddle.index_select(total, start, axis=axis)
+    count = paddle.cast(end - start, x.dtype)
+    shape = [1, 1, 1, 1]
+    shape[axis] = bins
+    return sums / count.reshape(shape)
+
+
+def adaptive_avg_pool_exportable(x: paddle.Tensor, bins: int) -> paddle.Tensor:
+    """``AdaptiveAvgPool2D(bins)`` from cumulative sums (float32 [N,C,H,W] -> [N,C,b,b]).
+
+    Equal to the pooling op up to float32 rounding (the stride-32 maps it pools are small);
+    unlike it, it converts to ONNX for dynamic input sizes and for sizes that the bins do not
+    divide. (A formulation as products with averaging matrices also converted, but Paddle
+    Inference 3.2 computed it wrongly inside the exported PP-Matting network.)
+    """
+    return _pool_axis(_pool_axis(x, 2, bins), 3, bins)
+
+
 class PyramidPoolingModule(nn.Layer):
     """PSPNet pyramid pooling without channel reduction.
 
@@ -59,11 +93,16 @@ class PyramidPoolingModule(nn.Layer):
     and is upsampled back bilinearly; ``[x] + pooled (largest bin first)`` are concatenated
     and fused by a 3x3 ConvBNReLU.
 
+    In dygraph the pooling is Paddle's adaptive pooling op (bit-identical with PaddleSeg);
+    in a static (exported) program it is :func:`adaptive_avg_pool_exportable`, because
+    paddle2onnx converts adaptive pooling only for fixed sizes that the bins divide.
+
     Input float32 [N, C, h, w]; output float32 [N, out_channels, h, w].
     """
 
     def __init__(self, in_channels: int, out_channels: int, bin_sizes: Sequence[int] = (1, 3, 5)):
         super().__init__()
+        self.bin_sizes = list(bin_sizes)
         self.stages = nn.LayerList([
             nn.Sequential(nn.AdaptiveAvgPool2D(output_size=(b, b)),
                           _conv_bn_relu(in_channels, in_channels, 1, padding=0))
@@ -72,7 +111,13 @@ class PyramidPoolingModule(nn.Layer):
 
     def forward(self, x: paddle.Tensor) -> paddle.Tensor:
         size = paddle.shape(x)[2:]
-        pooled = [resize_bilinear(stage(x), size=size) for stage in self.stages]
+        if paddle.in_dynamic_mode():
+            pooled = [stage(x) for stage in self.stages]
+        else:
+            # stage[0] is the pooling op, stage[1] the ConvBNReLU
+            pooled = [stage[1](adaptive_avg_pool_exportable(x, b))
+                      for stage, b in zip(self.stages, self.bin_sizes)]
+        pooled = [resize_bilinear(p, size=size) for p in pooled]
         # PaddleSeg's concatenation order: the input, then the bins from the largest
         return self.conv_bn_relu2(paddle.concat([x] + pooled[::-1], axis=1))
 
