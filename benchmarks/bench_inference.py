@@ -40,6 +40,8 @@ MODELS: Dict[str, tuple] = {
     'modnet_hrnet_w18': ('configs/modnet/modnet_hrnet_w18.yml', 512),
     'modnet_resnet50_vd': ('configs/modnet/modnet_resnet50_vd.yml', 512),
     'dim_vgg16': ('configs/dim/dim_vgg16.yml', 320),
+    'ppmatting_hrnet_w18': ('configs/ppmatting/ppmatting-hrnet_w18-human_512.yml', 512),
+    'ppmatting_hrnet_w48': ('configs/ppmatting/ppmatting-hrnet_w48-composition.yml', 512),
 }
 PIPELINE_MODEL = 'modnet_mobilenetv2'
 NO_PRETRAINED = ['model.backbone.pretrained=null', 'model.pretrained=null']
