@@ -58,6 +58,8 @@ MODELS: Dict[str, tuple] = {
     'human_matting_resnet34_vd': ('configs/human_matting/human_matting-resnet34_vd.yml', 2048),
     'ppmattingv2_stdc1': ('configs/ppmattingv2/ppmattingv2-stdc1-human_512.yml', 512),
     'gca_resnet34': ('configs/gca/gca-resnet34.yml', 512),
+    'ppmatting_hrnet_w18': ('configs/ppmatting/ppmatting-hrnet_w18-human_512.yml', 512),
+    'ppmatting_hrnet_w48': ('configs/ppmatting/ppmatting-hrnet_w48-composition.yml', 512),
 }
 PIPELINE_MODEL = 'modnet_mobilenetv2'
 TORCH_MODEL = 'modnet_mobilenetv2'

@@ -51,6 +51,7 @@ class ConvBNAct(nn.Layer):
             on even sizes pads only the bottom/right edge), or None for ``kernel_size // 2``
             (the same as ``'same'`` for odd kernels at stride 1).
         groups: convolution groups (``in_channels`` for a depthwise conv).
+        dilation: convolution dilation (give ``padding`` = dilation to keep the size).
         act: 'relu', 'relu6' or None (linear output).
         bias: whether the convolution has a bias (a following BN usually makes it redundant).
         dilation: convolution dilation (the padding is not adjusted for it: pass it).

@@ -102,7 +102,8 @@ class ComponentManager:
 MODELS = ComponentManager('models', ['paddlematting.models'])
 BACKBONES = ComponentManager('backbones', ['paddlematting.models'])
 LOSSES = ComponentManager('losses', ['paddlematting.models'])
-DATASETS = ComponentManager('datasets', ['paddlematting.datasets.matting_dataset'])
+DATASETS = ComponentManager('datasets', ['paddlematting.datasets.matting_dataset',
+                                         'paddlematting.datasets.benchmark_sets'])
 TRANSFORMS = ComponentManager('transforms', ['paddlematting.transforms'])
 METRICS = ComponentManager('metrics', ['paddlematting.metrics'])
 

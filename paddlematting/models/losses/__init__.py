@@ -3,3 +3,5 @@ from .composition import CompositionLoss, composite
 from .gradient import GradientLoss
 from .mrsd import MRSD
 from .reduction import masked_mean
+from .gradient import GradientLoss
+from .laplacian import LaplacianLoss
