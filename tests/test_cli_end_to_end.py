@@ -130,7 +130,9 @@ def test_val_reports_metrics_and_both_backends_agree(trained, data, data_opts):
     env = dict(ENV, PADDLEMATTING_EXPORT_CACHE=str(data / 'export_cache'))
     inference = _run('val.py', *common, '--save_dir', str(data / 'val_inference'), env=env)
     assert inference.returncode == 0, inference.stderr[-4000:]
-    assert 'Paddle Inference' in inference.stderr and 'falling back' not in inference.stderr
+    # the exported model ran, on the CPU engine its export measured fastest
+    assert 'Using the exported model' in inference.stderr
+    assert 'falling back' not in inference.stderr
     for name, row in _read_csv(data / 'val_inference' / 'metrics_per_image.csv').items():
         for metric in ('sad', 'mse', 'grad', 'conn'):
             assert float(row[metric]) == pytest.approx(float(rows[name][metric]), rel=2e-3,

@@ -35,6 +35,17 @@ def _wait_for(path, text, proc, timeout=180):
         time.sleep(0.2)
 
 
+def _wait_or_exit(path, text, proc, timeout=180) -> bool:
+    """True once ``text`` is in the log while ``proc`` still runs; False if it exited first."""
+    deadline = time.time() + timeout
+    while proc.poll() is None:
+        if text in (path.read_text() if path.exists() else ''):
+            return True
+        assert time.time() < deadline, f'{text!r} did not appear in time'
+        time.sleep(0.05)
+    return False
+
+
 @pytest.mark.parametrize('num_workers', [0, 1])
 def test_sigterm_to_the_launcher_leaves_a_final_checkpoint(tmp_path, num_workers):
     """The launcher answers SIGTERM with up to three SIGTERMs, 0.2 s apart, to the trainer's
@@ -75,32 +86,38 @@ def _weights(path):
 
 
 def test_kill_9_during_checkpoint_writes_then_resume_is_bit_exact(tmp_path):
-    reference = _train(tmp_path / 'ref', '--iters', '8', '--save_interval', '1')
+    # enough steps that a busy machine still kills mid-run (every step saves a checkpoint)
+    iters = '24'
+    reference = _train(tmp_path / 'ref', '--iters', iters, '--save_interval', '1')
     assert reference.returncode == 0, reference.stderr[-3000:]
     save_dir = tmp_path / 'killed'
     log_path = tmp_path / 'killed.log'
     rng = np.random.default_rng(0)
+    kills = 0
     for round_ in range(2):
         resume = ['--resume_model', str(save_dir)] if (save_dir / 'latest').exists() else []
         with open(log_path, 'w') as log:
             proc = subprocess.Popen([sys.executable, ENTRY, '--config', TINY_CONFIG, '--device',
                                      'cpu', '--save_dir', str(save_dir), '--seed', '3',
-                                     '--iters', '8', '--save_interval', '1', *resume],
+                                     '--iters', iters, '--save_interval', '1', *resume],
                                     env=ENV, stdout=log, stderr=subprocess.STDOUT)
         try:
             # every step saves, so most of the time goes into writing checkpoints
-            _wait_for(log_path, 'Saved checkpoint', proc)
+            if not _wait_or_exit(log_path, 'Saved checkpoint', proc):
+                break  # the run finished before a kill could land: nothing left to interrupt
             time.sleep(float(rng.uniform(0.0, 0.05)))
             proc.kill()
             proc.wait(timeout=30)
+            kills += proc.returncode == -signal.SIGKILL
         finally:
             if proc.poll() is None:
                 proc.kill()
-    resumed = _train(save_dir, '--iters', '8', '--save_interval', '1', '--resume_model',
+    assert kills >= 1, 'no run was killed mid-training'
+    resumed = _train(save_dir, '--iters', iters, '--save_interval', '1', '--resume_model',
                      str(save_dir))
     assert resumed.returncode == 0, resumed.stderr[-3000:]
-    expected = _weights(tmp_path / 'ref' / 'iter_8' / 'model.pdparams')
-    got = _weights(save_dir / 'iter_8' / 'model.pdparams')
+    expected = _weights(tmp_path / 'ref' / f'iter_{iters}' / 'model.pdparams')
+    got = _weights(save_dir / f'iter_{iters}' / 'model.pdparams')
     assert expected.keys() == got.keys()
     for key in expected:
         np.testing.assert_array_equal(got[key], expected[key], err_msg=key)

@@ -236,5 +236,5 @@ def test_cached_exports_stay_under_the_size_bound(tmp_path, monkeypatch):
         model.out.bias.set_value(model.out.bias + bias)
         checkpoint = str(tmp_path / f'w{bias}.pdparams')
         paddle.save(model.state_dict(), checkpoint)
-        folders.append(export_checkpoint_cached(_fake_cfg(), checkpoint, cache_dir=cache))
+        folders.append(export_checkpoint_cached(_toy_cfg(tmp_path), checkpoint, cache_dir=cache))
     assert os.listdir(cache) == [os.path.basename(folders[1])]

@@ -105,7 +105,8 @@ def test_config_builds_the_manifest_model_and_128_multiple_inputs(shared_referen
     assert [(k, list(v.shape)) for k, v in model.state_dict().items()] == \
         [(e['key'], e['shape']) for e in manifest['params']]
     # the val/predict transforms end on sizes the network accepts
-    from paddlematting.transforms import build_transforms, prepare_sample
+    from paddlematting.builders import build_transforms
+    from paddlematting.pipeline.prediction import prepare_sample
     transforms = build_transforms(cfg.val_dataset_config['transforms'])
     image = np.zeros((300, 451, 3), np.uint8)
     sample = prepare_sample(image, None, transforms)

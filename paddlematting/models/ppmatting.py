@@ -37,7 +37,6 @@ from .losses.composition import composite
 from .losses.gradient import GradientLoss
 from .losses.mrsd import MRSD
 from .ppmatting_blocks import HighResolutionDetailBranch, SemanticContextBranch
-from .weights import load_model_weights
 
 __all__ = ['PPMatting']
 
@@ -120,7 +119,6 @@ class PPMatting(nn.Layer):
                                                scb_channels=self.scb.out_channels)
         # kept in a plain dict so the loss functions add nothing to the state dict
         self._loss_fns = {'mrsd': MRSD(), 'gradient': GradientLoss()}
-        self.init_weight()
 
     def forward_maps(self, img: paddle.Tensor) -> Dict[str, paddle.Tensor]:
         """Every intermediate the matte is made of, for inspection and tests.
@@ -195,7 +193,3 @@ class PPMatting(nn.Layer):
             'all': (_GROUP_WEIGHT * loss_semantic + _GROUP_WEIGHT * loss_detail
                     + _GROUP_WEIGHT * loss_fusion),
         }
-
-    def init_weight(self) -> None:
-        """Load ``pretrained`` whole-model weights strictly (every key must match)."""
-        load_model_weights(self, self.pretrained, strict=True)
