@@ -93,7 +93,8 @@ def test_val_saved_composites_use_the_estimated_foreground(tmp_path, known_compo
     out = tmp_path / 'out'
     evaluate(_oracle_runner(alpha), dataset, metric_names=['sad'], save_dir=str(out), save_results=True,
              show_progress=False, background=background)
-    written = read_image(composite_path(str(out), 'val/fg/p.png'))
+    written = read_image(composite_path(str(out / 'val' / 'fg' / 'p.png')))
+    assert written is not None and (out / 'val' / 'fg' / 'p_composite.png').exists()
     saved_alpha = read_alpha(str(out / 'val' / 'fg' / 'p.png'))
     np.testing.assert_array_equal(saved_alpha, alpha)
     np.testing.assert_array_equal(written, composite(cutout_foreground(image, alpha), alpha, background))

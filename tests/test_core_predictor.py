@@ -204,3 +204,30 @@ def test_a_runner_returning_the_wrong_shape_fails_that_input_with_both_shapes(tm
                             str(tmp_path / 'out'), show_progress=False)
     assert result.written == [] and len(result.failed) == 1
     assert 'shape (1, 1, 8, 8)' in result.failed[0][1] and '[1, 1, 32, 32]' in result.failed[0][1]
+
+
+def test_batches_run_same_size_images_together_with_identical_outputs(tmp_path):
+    rng = np.random.default_rng(4)
+    os.makedirs(tmp_path / 'in')
+    for name in 'abcde':  # five of one size, then one of another
+        write_png(str(tmp_path / 'in' / f'{name}.png'), rng.integers(0, 256, (40, 60, 3), np.uint8))
+    write_png(str(tmp_path / 'in' / 'f.png'), rng.integers(0, 256, (90, 200, 3), np.uint8))
+    transforms = [LoadImages(), ResizeToIntMult(32), Normalize()]
+    sizes = []
+
+    def per_pixel(img, trimap):  # each output pixel depends on its own input pixel only
+        sizes.append(img.shape[0])
+        return (np.tanh(img.sum(axis=1, keepdims=True)) * 0.5 + 0.5).astype(np.float32)
+
+    inputs = collect_inputs(str(tmp_path / 'in'))
+    one = predict_images(per_pixel, transforms, inputs, str(tmp_path / 'one'), show_progress=False)
+    assert sizes == [1] * 6
+    sizes.clear()
+    batched = predict_images(per_pixel, transforms, inputs, str(tmp_path / 'batched'),
+                             show_progress=False, batch_size=2)
+    assert sizes == [2, 2, 1, 1] and len(batched.written) == 6 and not batched.failed
+    for name in 'abcdef':
+        np.testing.assert_array_equal(read_alpha(str(tmp_path / 'batched' / f'{name}_alpha.png')),
+                                      read_alpha(str(tmp_path / 'one' / f'{name}_alpha.png')))
+    with pytest.raises(ValueError, match='batch_size must be >= 1'):
+        predict_images(per_pixel, transforms, inputs, str(tmp_path / 'x'), batch_size=0)

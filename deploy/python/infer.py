@@ -84,7 +84,7 @@ def main(argv: Optional[List[str]] = None) -> int:
     result = predict_images(predictor, predictor.transforms.transforms, inputs, args.save_dir,
                             needs_trimap=predictor.needs_trimap, background=background,
                             fg_method=args.fg_method, temporal_ofd=args.temporal_ofd,
-                            save_names=args.save_names)
+                            save_names=args.save_names, batch_size=args.batch_size)
     return report_prediction(result, len(inputs), args.save_dir, composites=background is not None)
 
 

@@ -91,6 +91,10 @@ def add_prediction_input_args(parser: argparse.ArgumentParser) -> None:
                              'under the matte, so the old background does not show through soft '
                              'edges such as hair; none keeps the photo\'s own colours. '
                              'Default %(default)s.')
+    parser.add_argument('--batch_size', type=int, default=1,
+                        help='Images per model run: consecutive images that the transforms bring '
+                             'to one size (a folder of same-size photos) run together; the '
+                             'results do not change. Default %(default)s.')
     parser.add_argument('--save_names', choices=('default', 'paddleseg'), default='default',
                         help="default: the matte as NAME_alpha.png; paddleseg: as NAME.png, like "
                              "PaddleSeg contrib/Matting's predict.py (NAME_rgba.png and "

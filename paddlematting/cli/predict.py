@@ -59,7 +59,7 @@ def main(argv: Optional[List[str]] = None) -> int:
     result = predict_images(runner, cfg.val_transforms, inputs, args.save_dir,
                             needs_trimap=needs_trimap, background=background,
                             fg_method=args.fg_method, temporal_ofd=args.temporal_ofd,
-                            save_names=args.save_names)
+                            save_names=args.save_names, batch_size=args.batch_size)
     return report_prediction(result, len(inputs), args.save_dir, composites=background is not None)
 
 
