@@ -16,6 +16,10 @@ if [ -f "$stamp" ] && [ "$(cat "$stamp")" = "$want" ] && .venv/bin/python -c "im
   exit 0
 fi
 if .venv/bin/python -c "import paddle" 2>/dev/null; then extras="classical,test,onnx"; else extras="cpu,classical,test,onnx"; fi
-echo "Installing paddlematting[$extras] into .venv ..."
-.venv/bin/python -m pip install -q -e ".[$extras]"
+echo "Installing paddlematting[$extras] into .venv (first run only: about 2-4 minutes, ~1 GB of" \
+     "wheels, mostly PaddlePaddle; later runs skip this) ..."
+# PYTHONWARNINGS: setuptools' advice box about editable installs is not for our users;
+# the grep drops pip's notes about index folders this machine's pip.conf names but lacks
+PYTHONWARNINGS=ignore .venv/bin/python -m pip install -q -e ".[$extras]" \
+  2> >(grep -v "is ignored: it is neither a file nor a directory" >&2)
 echo "$want" > "$stamp"
