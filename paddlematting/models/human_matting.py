@@ -32,7 +32,7 @@ import paddle.nn.functional as F
 
 from ..utils import manager
 from ..utils.trimap_values import TRIMAP_BACKGROUND, TRIMAP_UNKNOWN
-from .layers import ConvBNAct, resize_bilinear
+from .layers import ConvBNAct, check_size_multiple, resize_bilinear
 from .losses import MRSD
 from .pyramid_pooling import PPModule
 
@@ -234,13 +234,7 @@ class HumanMatting(nn.Layer):
         return logits
 
     def _check_size(self, img: paddle.Tensor) -> None:
-        h, w = img.shape[-2:]
-        # dynamic (-1) sizes at export time cannot be checked here
-        if any(isinstance(s, int) and s > 0 and s % _SIZE_MULTIPLE for s in (h, w)):
-            raise ValueError(
-                f'HumanMatting needs an input height and width that are multiples of '
-                f'{_SIZE_MULTIPLE}, got {h}x{w}; resize with the ResizeToIntMult transform '
-                f'(mult_int: {_SIZE_MULTIPLE}) first')
+        check_size_multiple(img, _SIZE_MULTIPLE, 'HumanMatting')
 
     # ---- loss ---------------------------------------------------------------------------
     def loss(self, logit_dict: Dict[str, paddle.Tensor],

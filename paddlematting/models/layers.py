@@ -75,3 +75,27 @@ class ConvBNAct(nn.Layer):
     def forward(self, x: paddle.Tensor) -> paddle.Tensor:
         y = self._batch_norm(self._conv(x))
         return y if self._act is None else self._act(y)
+
+
+def check_size_multiple(img: paddle.Tensor, multiple: int, model_name: str) -> None:
+    """Raise ValueError unless img [N,C,H,W]'s H and W are multiples of ``multiple``.
+
+    Dynamic (-1) sizes, as seen while exporting, cannot be checked and pass.
+    """
+    h, w = img.shape[-2:]
+    if any(isinstance(s, int) and s > 0 and s % multiple for s in (h, w)):
+        raise ValueError(
+            f'{model_name} needs an input height and width that are multiples of {multiple}, '
+            f'got {h}x{w}; resize with the ResizeToIntMult transform (mult_int: {multiple}) first')
+
+
+def init_backbone_weights(root: nn.Layer, conv_std: float = 0.001) -> None:
+    """PaddleSeg's backbone initialisation (HRNet, STDC): every conv weight drawn from
+    N(0, conv_std), every BatchNorm at scale 1 and shift 0, so that at initialisation each
+    residual block is close to its shortcut."""
+    for layer in root.sublayers():
+        if isinstance(layer, nn.Conv2D):
+            nn.initializer.Normal(std=conv_std)(layer.weight)
+        elif isinstance(layer, nn.BatchNorm2D):
+            nn.initializer.Constant(1.0)(layer.weight)
+            nn.initializer.Constant(0.0)(layer.bias)

@@ -26,7 +26,7 @@ import paddle.nn.functional as F
 
 from ..utils import manager
 from ..utils.trimap_values import TRIMAP_UNKNOWN
-from .layers import resize_bilinear
+from .layers import check_size_multiple, resize_bilinear
 from .losses.reduction import masked_mean
 from .modnet_blocks import ConvIBNormReLU, GaussianBlur, SEBlock
 
@@ -182,13 +182,7 @@ class MODNet(nn.Layer):
 
     def forward(self, inputs: Dict[str, paddle.Tensor]):
         img = inputs['img']
-        h, w = img.shape[-2:]
-        # dynamic (-1) sizes at export time cannot be checked here
-        if any(isinstance(s, int) and s > 0 and s % _SIZE_MULTIPLE for s in (h, w)):
-            raise ValueError(
-                f'MODNet needs an input height and width that are multiples of {_SIZE_MULTIPLE}, '
-                f'got {h}x{w}; resize with the ResizeToIntMult transform '
-                f'(mult_int: {_SIZE_MULTIPLE}) first')
+        check_size_multiple(img, _SIZE_MULTIPLE, 'MODNet')
         return self.head(img, self.backbone(img))
 
     def loss(self, logit_dict: Dict[str, paddle.Tensor],

@@ -17,6 +17,17 @@ _KEY_DIM = 16
 _NUM_HEADS = 8
 
 
+
+def merge_features(parts: List[paddle.Tensor], merge_type: str) -> paddle.Tensor:
+    """'concat': the parts stacked along channels; 'add': their sum, left to right (the
+    summation order matters to the last float bit, and is PaddleSeg's)."""
+    if merge_type == 'concat':
+        return paddle.concat(parts, axis=1)
+    merged = parts[0]
+    for part in parts[1:]:
+        merged = merged + part
+    return merged
+
 class Conv2DBN(nn.Layer):
     """1x1 Conv2D without bias -> BatchNorm2D (the transformer's projections).
 
@@ -196,13 +207,7 @@ class DoublePyramidPoolModule(nn.Layer):
         # the reduced map first, then the bins from the largest to the smallest (that order
         # is the channel order of 'concat' and the summation order of 'add')
         parts = [base] + pooled[::-1]
-        if self.merge_type == 'concat':
-            merged = paddle.concat(parts, axis=1)
-        else:
-            merged = parts[0]
-            for part in parts[1:]:
-                merged = merged + part
-        return self.conv_out(merged)
+        return self.conv_out(merge_features(parts, self.merge_type))
 
 
 class MLFF(nn.Layer):
@@ -248,13 +253,7 @@ class MLFF(nn.Layer):
             stats += [f.mean(axis=1, keepdim=True), f.max(axis=1, keepdim=True)]
         atten = F.sigmoid(self.conv_atten(paddle.concat(stats, axis=1)))
         weighted = [f * atten[:, i:i + 1] for i, f in enumerate(feats)]
-        if self.merge_type == 'concat':
-            merged = paddle.concat(weighted, axis=1)
-        else:
-            merged = weighted[0]
-            for w in weighted[1:]:
-                merged = merged + w
-        return self.conv_out(merged)
+        return self.conv_out(merge_features(weighted, self.merge_type))
 
 
 class MattingHead(nn.Layer):

@@ -206,6 +206,13 @@ def _with_gray(x: paddle.Tensor) -> paddle.Tensor:
     return paddle.concat([x, x.mean(axis=1, keepdim=True)], axis=1)
 
 
+
+def _local_statistics(box, x: paddle.Tensor, y: paddle.Tensor):
+    """A guided filter's local statistics under the mean filter ``box``: (mean x, mean y,
+    cov(x, y), var(x)), each [N, C, h, w]; x and y have the same channel count."""
+    mean_x, mean_y = box(x), box(y)
+    return mean_x, mean_y, box(x * y) - mean_x * mean_y, box(x * x) - mean_x * mean_x
+
 class DeepGuidedFilterRefiner(nn.Layer):
     """Guided filter whose box filter (a depthwise 3x3 conv, initialised to 1/9) and whose
     A = f(cov, var, hidden) are learned; upsamples the low-resolution fg residual and alpha.
@@ -230,10 +237,7 @@ class DeepGuidedFilterRefiner(nn.Layer):
         fine_x = _with_gray(fine_src)
         base_x = _with_gray(base_src)
         base_y = paddle.concat([base_fgr, base_pha], axis=1)
-        mean_x = self.box_filter(base_x)
-        mean_y = self.box_filter(base_y)
-        cov_xy = self.box_filter(base_x * base_y) - mean_x * mean_y
-        var_x = self.box_filter(base_x * base_x) - mean_x * mean_x
+        mean_x, mean_y, cov_xy, var_x = _local_statistics(self.box_filter, base_x, base_y)
         a = self.conv(paddle.concat([cov_xy, var_x, base_hid], axis=1))
         b = mean_y - a * mean_x
         size = paddle.shape(fine_src)[2:]
@@ -263,10 +267,7 @@ class FastGuidedFilterRefiner(nn.Layer):
     def forward(self, fine_src, base_src, base_fgr, base_pha, base_hid=None):
         lr_x = _with_gray(base_src)
         lr_y = paddle.concat([base_fgr, base_pha], axis=1)
-        mean_x = self._box(lr_x)
-        mean_y = self._box(lr_y)
-        cov_xy = self._box(lr_x * lr_y) - mean_x * mean_y
-        var_x = self._box(lr_x * lr_x) - mean_x * mean_x
+        mean_x, mean_y, cov_xy, var_x = _local_statistics(self._box, lr_x, lr_y)
         a = cov_xy / (var_x + self.eps)
         b = mean_y - a * mean_x
         size = paddle.shape(fine_src)[2:]

@@ -16,7 +16,7 @@ import paddle.nn as nn
 import paddle.nn.functional as F
 
 from ...utils import manager
-from ..layers import ConvBNAct, resize_bilinear
+from ..layers import ConvBNAct, init_backbone_weights, resize_bilinear
 
 __all__ = ['HRNet', 'HRNet_W18', 'HRNet_W48']
 
@@ -263,14 +263,7 @@ class HRNet(nn.Layer):
 
     def init_weight(self) -> None:
         """Initialise (``pretrained`` is loaded by ``builders.build_model`` afterwards)."""
-        # HRNet's usual scheme: tiny conv weights, identity BN, so that at
-        # initialisation every residual block is close to its shortcut
-        for layer in self.sublayers():
-            if isinstance(layer, nn.Conv2D):
-                nn.initializer.Normal(std=0.001)(layer.weight)
-            elif isinstance(layer, nn.BatchNorm2D):
-                nn.initializer.Constant(1.0)(layer.weight)
-                nn.initializer.Constant(0.0)(layer.bias)
+        init_backbone_weights(self)
 
     def forward(self, x: paddle.Tensor) -> List[paddle.Tensor]:
         stem = self.conv_layer1_1(x)

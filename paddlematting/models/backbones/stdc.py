@@ -11,6 +11,7 @@ import paddle
 import paddle.nn as nn
 
 from ...utils import manager
+from ..layers import init_backbone_weights
 
 # channels of the five returned features (strides 2, 4, 8, 16, 32) for STDC1 and STDC2
 STDC_CHANNELS = (32, 64, 256, 512, 1024)
@@ -123,12 +124,7 @@ class STDCNet(nn.Layer):
 
     def init_weight(self) -> None:
         """PaddleSeg's initialisation: conv weights N(0, 0.001), BN scale 1 and shift 0."""
-        for layer in self.sublayers():
-            if isinstance(layer, nn.Conv2D):
-                nn.initializer.Normal(std=0.001)(layer.weight)
-            elif isinstance(layer, nn.BatchNorm2D):
-                nn.initializer.Constant(1.0)(layer.weight)
-                nn.initializer.Constant(0.0)(layer.bias)
+        init_backbone_weights(self)
 
     def forward(self, x: paddle.Tensor) -> List[paddle.Tensor]:
         feats = []
