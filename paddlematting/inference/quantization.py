@@ -78,6 +78,13 @@ def quantize_int8(folder: str, image_paths: Sequence[str]) -> DeployConfig:
             return next(self._feeds, None)
 
     logger.info('Calibrating INT8 ranges on %d image(s)...', len(paths))
+    # the quantizer's notes (graph clean-ups, pre-processing advice) are not for our users:
+    # only errors from ONNX Runtime's C++ side, and none from its Python logging warnings
+    import onnxruntime
+    onnxruntime.set_default_logger_severity(3)
+    root = logging.getLogger()
+    root_level = root.level
+    root.setLevel(logging.ERROR)
     target = os.path.join(deploy.folder, INT8_ONNX_FILE)
     tmp = target + f'.tmp-{os.getpid()}'
     try:
@@ -87,6 +94,7 @@ def quantize_int8(folder: str, image_paths: Sequence[str]) -> DeployConfig:
                              calibrate_method=ortq.CalibrationMethod.MinMax)
         os.replace(tmp, target)
     finally:
+        root.setLevel(root_level)
         if os.path.exists(tmp):
             os.remove(tmp)
     deploy.int8_onnx_file = INT8_ONNX_FILE
