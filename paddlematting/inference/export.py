@@ -86,7 +86,9 @@ def export_onnx(config: DeployConfig, opset_version: int = 11) -> str:
     tmp = path + '.tmp'
     done = subprocess.run([sys.executable, '-c', _ONNX_CONVERTER, config.model_path,
                            config.params_path, tmp, str(opset_version)],
-                          capture_output=True, text=True)
+                          capture_output=True, text=True,
+                          # one thread is plenty, and keeps paddle's thread notice out of errors
+                          env=dict(os.environ, OMP_NUM_THREADS='1'))
     if done.returncode != 0 or not os.path.isfile(tmp):
         if os.path.exists(tmp):
             os.remove(tmp)
