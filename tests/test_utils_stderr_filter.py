@@ -35,6 +35,7 @@ def test_known_noise_is_dropped_and_everything_else_kept_in_order():
 
 def test_the_patterns_are_specific():
     assert is_noise('libpng warning: iCCP: known incorrect sRGB profile')
+    assert is_noise('ReduceMeanCheckIfOneDNNSupport')
     assert not is_noise('libpng error: IDAT: CRC error')        # a real decoding problem stays
     assert not is_noise('WARNING: could not read photo.png')
     assert not is_noise('OMP_NUM_THREADS is 4 in our own message')

@@ -27,6 +27,8 @@ THIRD_PARTY_NOISE: Sequence[Pattern[str]] = tuple(re.compile(p) for p in (
     r'^PLEASE USE OMP_NUM_THREADS WISELY\.$',
     r'Paddle static graph\(PIR\) not support input out tensor for now',
     r'UserWarning: No ccache found',
+    # printed by Paddle Inference's oneDNN pass for every reduce_mean it considers (GCA)
+    r'^ReduceMeanCheckIfOneDNNSupport$',
 ))
 # the source line Python prints under a warning; dropped only right after a dropped warning
 _WARNING_SOURCE_LINE = re.compile(r'^\s+warnings\.warn\(')
