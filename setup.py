@@ -21,7 +21,8 @@ with open('README.md', encoding='utf-8') as f:
 setup(
     name='paddlematting',
     version='0.1.0',
-    description='Image matting (DIM, MODNet) on PaddlePaddle: train, evaluate, predict, deploy',
+    description='Image matting on PaddlePaddle (PP-Matting, PP-MattingV2, MODNet, DIM, GCA, '
+                'PP-HumanMatting, RVM, classical solvers): train, evaluate, predict, deploy',
     long_description=long_description,
     long_description_content_type='text/markdown',
     packages=find_packages(include=['paddlematting', 'paddlematting.*']),
@@ -43,7 +44,9 @@ setup(
         # need, so it is optional rather than in install_requires
         'classical': ['pymatting>=1.1'],
         'test': ['pytest', 'pytest-timeout', 'pymatting>=1.1'],
-        'onnx': ['paddle2onnx', 'onnxruntime'],
+        # ONNX export and the ONNX Runtime engine; onnx and ml_dtypes are what onnxruntime's
+        # INT8 quantization tools import (export.py --quantize int8)
+        'onnx': ['paddle2onnx', 'onnxruntime', 'onnx', 'ml_dtypes'],
     },
     entry_points={
         'console_scripts': [
