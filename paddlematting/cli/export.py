@@ -53,9 +53,9 @@ def run(argv: Optional[List[str]] = None) -> str:
     # pretrained keys are skipped (see builders.build_model)
     cfg, _ = start(args)
     if not declared_traits(cfg).exportable:
-        raise NotExportableError(f'{args.config}: {cfg.model_config["type"]} declares exportable = '
-                                 f'False (no static program can hold it); run it with predict.py '
-                                 f'or val.py instead')
+        raise NotExportableError(f'{args.config}: {cfg.model_config["type"]} cannot be exported (it '
+                                 f'declares exportable = False: no static program can hold it); '
+                                 f'run it with predict.py or val.py instead')
     model = build_model(cfg, args.model_path)
     if args.model_path:
         logger.info('Loaded weights from %s.', args.model_path)

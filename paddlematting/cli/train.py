@@ -70,8 +70,9 @@ def main(argv: Optional[List[str]] = None) -> int:
     cfg, device = start(args, iters=args.iters, batch_size=args.batch_size,
                         learning_rate=args.learning_rate)
     if not declared_traits(cfg).trainable:
-        raise ValueError(f'{args.config}: {cfg.model_config["type"]} declares trainable = False '
-                         f'(it has nothing to learn); use val.py or predict.py with it')
+        raise ValueError(f'{args.config}: {cfg.model_config["type"]} has no parameters to train '
+                         f'(it declares trainable = False); evaluate it with val.py or run it '
+                         f'with predict.py')
     if is_main_process():
         logger.info('Config (merged)\n%s', cfg)
     options = TrainOptions(

@@ -6,7 +6,9 @@ fails in the main process with ``SystemError: Blocking queue is killed``, the ca
 ``SurfacingLoader`` (in the main process) turns the loader's failure into a ``SampleError``
 carrying that message, so the command prints one line naming the sample and its file.
 """
+import contextlib
 import os
+import signal
 import shutil
 import tempfile
 from typing import Any, Iterator
@@ -54,6 +56,19 @@ class ReportingDataset:
             raise
 
 
+@contextlib.contextmanager
+def sigterm_blocked():
+    """Hold SIGTERM back in this thread while the block runs (POSIX); delivered afterwards."""
+    if not hasattr(signal, 'pthread_sigmask'):
+        yield
+        return
+    previous = signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGTERM})
+    try:
+        yield
+    finally:
+        signal.pthread_sigmask(signal.SIG_SETMASK, previous)
+
+
 class SurfacingLoader:
     """Iterates ``loader``; when it fails after a worker reported a sample error, raises
     ``SampleError`` with that report instead."""
@@ -67,7 +82,13 @@ class SurfacingLoader:
 
     def __iter__(self) -> Iterator[Any]:
         try:
-            yield from self.loader
+            # workers are forked here, once per epoch; a SIGTERM landing before a new worker
+            # has installed its handler (worker_guard.defer_sigterm) would kill it mid-step,
+            # so SIGTERM stays blocked until they are started (the children inherit the block
+            # and lift it themselves), then reaches the trainer as usual
+            with sigterm_blocked():
+                batches = iter(self.loader)
+            yield from batches
         except Exception as error:
             reports = sorted(os.listdir(self.error_dir)) if os.path.isdir(self.error_dir) else []
             if not reports:

@@ -48,5 +48,9 @@ def _exit_later(signum, frame) -> None:
 
 
 def defer_sigterm() -> None:
-    """Turn SIGTERM into "exit in WORKER_SIGTERM_GRACE_S seconds" (see the module docstring)."""
+    """Turn SIGTERM into "exit in WORKER_SIGTERM_GRACE_S seconds" (see the module docstring),
+    then accept SIGTERM again: the trainer blocks it while forking workers, so that none can
+    arrive before this handler is in place."""
     signal.signal(signal.SIGTERM, _exit_later)
+    if hasattr(signal, 'pthread_sigmask'):
+        signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGTERM})
