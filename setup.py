@@ -43,7 +43,8 @@ setup(
         # numba and llvmlite (~100 MB, a one-off compile on first use), which the networks never
         # need, so it is optional rather than in install_requires
         'classical': ['pymatting>=1.1'],
-        'test': ['pytest', 'pytest-timeout', 'pymatting>=1.1'],
+        # pytest-xdist: the suite runs on every core (scripts/test.sh passes -n auto)
+        'test': ['pytest', 'pytest-timeout', 'pytest-xdist', 'pymatting>=1.1'],
         # ONNX export and the ONNX Runtime engine; onnx and ml_dtypes are what onnxruntime's
         # INT8 quantization tools import (export.py --quantize int8)
         'onnx': ['paddle2onnx', 'onnxruntime', 'onnx', 'ml_dtypes'],

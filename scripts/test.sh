@@ -3,4 +3,6 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/setup_env.sh
-exec .venv/bin/python -m pytest -q "$@"
+# one pytest worker per core; a test file stays on one worker, so its module fixtures (models
+# built once, exports) are shared; paddle itself runs one thread per process here
+exec .venv/bin/python -m pytest -q -n auto --dist loadfile "$@"
