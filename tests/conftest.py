@@ -101,3 +101,17 @@ def run_in_fresh_process(module: str, function: str, *args, timeout: float = 180
     done = subprocess.run([sys.executable, '-c', code], capture_output=True, text=True,
                           timeout=timeout, cwd=REPO_ROOT)
     assert done.returncode == 0, (done.stdout[-3000:] + done.stderr[-3000:])
+
+
+def assert_matches_manifest(state: dict, manifest: dict) -> None:
+    """A model's ``state_dict()`` equals a reference manifest: the keys in order, and each
+    entry's shape, dtype and trainable flag; then the total and trainable parameter counts."""
+    assert list(state) == [e['key'] for e in manifest['params']]
+    for e in manifest['params']:
+        t = state[e['key']]
+        assert list(t.shape) == e['shape'], e['key']
+        assert str(t.dtype).split('.')[-1] == e['dtype'], e['key']
+        assert (not t.stop_gradient) == e['trainable'], e['key']
+    assert sum(int(np.prod(t.shape)) for t in state.values()) == manifest['total_params']
+    assert sum(int(np.prod(t.shape)) for t in state.values()
+               if not t.stop_gradient) == manifest['trainable_params']

@@ -15,7 +15,7 @@ from paddlematting.models import HumanMatting
 from paddlematting.models.backbones.resnet_vd import ResNet34_vd
 from paddlematting.utils import manager
 
-from conftest import REF_ATOL, REF_RTOL, REPO_ROOT
+from conftest import REF_ATOL, REF_RTOL, REPO_ROOT, assert_matches_manifest
 
 MANIFEST = 'manifests/human_matting_resnet34_vd.json'
 CASE_A = 'outputs/human_matting_resnet34_vd_A.npz'
@@ -79,15 +79,7 @@ def _sure_pixels(glance, full_shape):
 def test_state_dict_matches_manifest(shared_reference):
     manifest = _manifest(shared_reference)
     state = HumanMatting(backbone=ResNet34_vd()).state_dict()
-    assert list(state) == [e['key'] for e in manifest['params']]
-    for e in manifest['params']:
-        t = state[e['key']]
-        assert list(t.shape) == e['shape'], e['key']
-        assert str(t.dtype).split('.')[-1] == e['dtype'], e['key']
-        assert (not t.stop_gradient) == e['trainable'], e['key']
-    assert sum(int(np.prod(t.shape)) for t in state.values()) == manifest['total_params']
-    assert sum(int(np.prod(t.shape)) for t in state.values()
-               if not t.stop_gradient) == manifest['trainable_params']
+    assert_matches_manifest(state, manifest)
 
 
 def test_registered_under_paddleseg_names():

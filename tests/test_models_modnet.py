@@ -13,7 +13,7 @@ from paddlematting.models.backbones import MobileNetV2
 from paddlematting.models.modnet_blocks import GaussianBlur
 from paddlematting.utils import manager
 
-from conftest import REF_ATOL, REF_RTOL
+from conftest import REF_ATOL, REF_RTOL, assert_matches_manifest
 
 MANIFEST = 'manifests/modnet_mobilenetv2.json'
 LOSS_KEYS = ('semantic', 'detail', 'fusion', 'fusion_l1', 'fusion_comp', 'fusion_con_sem', 'all')
@@ -125,15 +125,7 @@ def _assert_close_to_scale(actual, expected, key, floor=0.0):
 def test_state_dict_matches_manifest(shared_reference):
     manifest = _load_manifest(shared_reference)
     state = build_modnet().state_dict()
-    assert list(state) == [e['key'] for e in manifest['params']]
-    for e in manifest['params']:
-        t = state[e['key']]
-        assert list(t.shape) == e['shape'], e['key']
-        assert str(t.dtype).split('.')[-1] == e['dtype'], e['key']
-        assert (not t.stop_gradient) == e['trainable'], e['key']
-    assert sum(int(np.prod(t.shape)) for t in state.values()) == manifest['total_params']
-    assert sum(int(np.prod(t.shape)) for t in state.values()
-               if not t.stop_gradient) == manifest['trainable_params']
+    assert_matches_manifest(state, manifest)
 
 
 def test_default_blur_kernel_is_the_true_gaussian(det_weights):
