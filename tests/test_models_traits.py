@@ -8,7 +8,7 @@ from paddlematting.models.traits import DEFAULT_TRAITS, ModelTraits, model_trait
 def test_defaults_for_a_class_that_declares_nothing():
     class Plain:
         pass
-    assert model_traits(Plain) == DEFAULT_TRAITS == ModelTraits(('img',), True, True, False)
+    assert model_traits(Plain) == DEFAULT_TRAITS == ModelTraits(('img',), True, True, False, 'paddle')
 
 
 def test_the_shipped_models_declare_their_inputs():
@@ -21,7 +21,7 @@ def test_declarations_are_read_from_instances_too():
         input_names = ['img', 'trimap']  # a list is accepted and kept in order
         trainable = False
     traits = model_traits(Solver())
-    assert traits == ModelTraits(('img', 'trimap'), False, True, False)
+    assert traits == ModelTraits(('img', 'trimap'), False, True, False, 'paddle')
 
 
 @pytest.mark.parametrize('names', [(), ('trimap', 'img'), ('img', 'mask')])

@@ -7,13 +7,18 @@ defaults below::
     class MyTrimapNet(nn.Layer):
         input_names = ('img', 'trimap')   # what forward reads from its input dict, in call order
         exportable = False                # e.g. an op without a static kernel
+        weights_layout = 'torch'          # published files come from a PyTorch project
 
 No other file lists model types: export traces the declared inputs, predict asks for a
 trimap when 'trimap' is declared, train refuses ``trainable = False`` and export refuses
-``exportable = False``. Pure Python: reading a declaration imports nothing.
+``exportable = False``; the weights loader converts the ``.safetensors``/``.pth`` files of a
+layer declaring ``weights_layout = 'torch'`` (``utils/torch_layout.py``; backbones may declare
+it too, with a ``map_published_state`` name map). Pure Python: reading a declaration imports nothing.
 """
 from typing import Any, Dict, NamedTuple, Tuple
 
+# the layouts published weights come in: Paddle's own, or PyTorch's (see utils/torch_layout.py)
+WEIGHTS_LAYOUTS = ('paddle', 'torch')
 # channels of each input a model may declare, [N, C, H, W]: the RGB image, the one-channel trimap
 INPUT_CHANNELS: Dict[str, int] = {'img': 3, 'trimap': 1}
 
@@ -24,6 +29,7 @@ class ModelTraits(NamedTuple):
     trainable: bool = True
     exportable: bool = True
     recurrent: bool = False
+    weights_layout: str = 'paddle'
 
 
 DEFAULT_TRAITS = ModelTraits()
@@ -46,6 +52,9 @@ def model_traits(model_or_class: Any) -> ModelTraits:
         raise ValueError(f'{name}.input_names is {names!r}; expected "img" first, then any of '
                          f'{", ".join(repr(n) for n in INPUT_CHANNELS if n != "img")}')
     values['input_names'] = names
+    if values['weights_layout'] not in WEIGHTS_LAYOUTS:
+        raise ValueError(f'{name}.weights_layout is {values["weights_layout"]!r}; expected one '
+                         f'of {", ".join(repr(v) for v in WEIGHTS_LAYOUTS)}')
     for flag in ('trainable', 'exportable', 'recurrent'):
         values[flag] = bool(values[flag])
     return ModelTraits(**values)

@@ -12,7 +12,8 @@ import numpy as np
 import paddle
 
 from .download import archive_suffix, cache_home, cached_download, is_url
-from .weights_io import WeightsFormatError, load_state_dict
+from .torch_layout import declares_torch_layout, torch_state_to_paddle
+from .weights_io import WeightsFormatError, load_state_dict, weights_file_format
 
 # a child of the 'paddlematting' logger, which the command-line tools configure
 logger = logging.getLogger(__name__)
@@ -112,40 +113,30 @@ def _name_list(names: List, limit: int) -> str:
 MIN_FIT = 0.5
 
 
-def load_pretrained_weights(layer: paddle.nn.Layer, path_or_url: Union[str, os.PathLike],
-                            strict: bool = False) -> Dict[str, list]:
-    """Copy the weights in ``path_or_url`` into ``layer``, key by key.
+def read_weights_for(layer: paddle.nn.Layer, path: str, origin: str) -> Dict[str, np.ndarray]:
+    """The arrays of the local weights file ``path`` under ``layer``'s own key names.
 
-    Args:
-        layer: any paddle layer; its ``state_dict()`` names are matched with the file's.
-        path_or_url: a .pdparams file, a folder holding model.pdparams, or an http(s) URL
-            of either a .pdparams file or an archive containing model.pdparams.
-        strict: raise instead of warning when any key is missing, unexpected or mis-shaped.
-            A non-strict load still refuses a file that fits fewer than half of the layer's
-            keys (``MIN_FIT``): that is another network's file, and training from it would
-            silently start from random weights.
-    Returns:
-        ``{'missing': [layer keys absent from the file], 'unexpected': [file keys the layer
-        lacks], 'mismatched': [ShapeMismatch(key, expected shape, file shape), ...]}``.
-        Every other key of the layer has been set from the file (cast to the layer's dtype).
-    Raises:
-        FileNotFoundError: a local path does not exist.
-        WeightsMismatchError: ``strict`` and the keys differ, or fewer than ``MIN_FIT`` of the
-            layer's keys fit; the layer is left unchanged.
-        ValueError: the file is not a Paddle state dict.
+    A layer declaring ``weights_layout = 'torch'`` reads its published files (``.safetensors``,
+    torch's ``.pth``) through :func:`utils.torch_layout.torch_state_to_paddle`; ``.pdparams``
+    files are Paddle's layout for every layer. ``origin`` (the path or URL the user gave) names
+    the cache entry to delete when a downloaded file went bad.
     """
-    path_or_url = os.fspath(path_or_url)
-    path = resolve_weights_path(path_or_url)
     try:
-        file_state = _read_state_dict(path)
+        state = _read_state_dict(path)
     except WeightsFormatError as error:
-        if not is_url(path_or_url):
+        if not is_url(origin):
             raise
         # a cached file that went bad (or an archive's member): say what to delete
-        raise WeightsFormatError(f'{error} It came from {path_or_url}: delete '
+        raise WeightsFormatError(f'{error} It came from {origin}: delete '
                                  f'{_cache_entry(path)} to download it again.') from error
-    layer_state = layer.state_dict()
+    if declares_torch_layout(layer) and weights_file_format(path) != 'paddle':
+        state = torch_state_to_paddle(state, layer)
+    return state
 
+
+def compare_keys(layer_state: Dict[str, Any], file_state: Dict[str, np.ndarray]
+                 ) -> Tuple[Dict[str, list], List[str]]:
+    """``({'missing', 'unexpected', 'mismatched'} lists, keys that fit)`` of a layer and a file."""
     missing, mismatched, matching = [], [], []
     for key, tensor in layer_state.items():
         if key not in file_state:
@@ -158,26 +149,57 @@ def load_pretrained_weights(layer: paddle.nn.Layer, path_or_url: Union[str, os.P
         else:
             matching.append(key)
     unexpected = [key for key in file_state if key not in layer_state]
-    report = {'missing': missing, 'unexpected': unexpected, 'mismatched': mismatched}
+    return {'missing': missing, 'unexpected': unexpected, 'mismatched': mismatched}, matching
 
-    if missing or unexpected or mismatched:
-        if strict:
-            parts = [f'{len(v)} {k}: {_name_list(v, _NAMES_IN_ERROR)}'
-                     for k, v in report.items() if v]
-            raise WeightsMismatchError(
-                f'{path_or_url} does not match the {type(layer).__name__} layer ('
-                + '; '.join(parts) + '); nothing was loaded')
-        if len(matching) < MIN_FIT * len(layer_state):
-            raise WeightsMismatchError(
-                f'{path_or_url} fits only {len(matching)} of the {len(layer_state)} weights of '
-                f'{type(layer).__name__}: it is the file of another network. Point "pretrained" '
-                f'at a file made for {type(layer).__name__}, or set it to null to train from '
-                f'scratch; nothing was loaded')
-        parts = [f'{len(v)} {k} ({_name_list(v, _NAMES_IN_WARNING)})'
-                 for k, v in report.items() if v]
-        logger.warning(f'{path_or_url} loaded partially into {type(layer).__name__}: '
-                       + '; '.join(parts))
 
+def _check_fit(report: Dict[str, list], matching: List[str], total: int, strict: bool,
+               layer_name: str, origin: str) -> None:
+    """Raise (strict, or too few keys fit) or warn about the keys that differ."""
+    if not any(report.values()):
+        return
+    if strict:
+        parts = [f'{len(v)} {k}: {_name_list(v, _NAMES_IN_ERROR)}' for k, v in report.items() if v]
+        raise WeightsMismatchError(f'{origin} does not match the {layer_name} layer ('
+                                   + '; '.join(parts) + '); nothing was loaded')
+    if len(matching) < MIN_FIT * total:
+        raise WeightsMismatchError(
+            f'{origin} fits only {len(matching)} of the {total} weights of {layer_name}: it is '
+            f'the file of another network. Point "pretrained" at a file made for {layer_name}, '
+            f'or set it to null to train from scratch; nothing was loaded')
+    parts = [f'{len(v)} {k} ({_name_list(v, _NAMES_IN_WARNING)})' for k, v in report.items() if v]
+    logger.warning(f'{origin} loaded partially into {layer_name}: ' + '; '.join(parts))
+
+
+def load_pretrained_weights(layer: paddle.nn.Layer, path_or_url: Union[str, os.PathLike],
+                            strict: bool = False) -> Dict[str, list]:
+    """Copy the weights in ``path_or_url`` into ``layer``, key by key.
+
+    Args:
+        layer: any paddle layer; its ``state_dict()`` names are matched with the file's
+            (after the torch-layout conversion for layers that declare it, see
+            :func:`read_weights_for`).
+        path_or_url: a .pdparams/.safetensors file, a folder holding model.pdparams, or an
+            http(s) URL of either a weights file or an archive containing model.pdparams.
+        strict: raise instead of warning when any key is missing, unexpected or mis-shaped.
+            A non-strict load still refuses a file that fits fewer than half of the layer's
+            keys (``MIN_FIT``): that is another network's file, and training from it would
+            silently start from random weights.
+    Returns:
+        ``{'missing': [layer keys absent from the file], 'unexpected': [file keys the layer
+        lacks], 'mismatched': [ShapeMismatch(key, expected shape, file shape), ...]}``.
+        Every other key of the layer has been set from the file (cast to the layer's dtype).
+    Raises:
+        FileNotFoundError: a local path does not exist.
+        WeightsMismatchError: ``strict`` and the keys differ, or fewer than ``MIN_FIT`` of the
+            layer's keys fit; the layer is left unchanged.
+        ValueError: the file is not a weights file.
+    """
+    origin = os.fspath(path_or_url)
+    path = resolve_weights_path(origin)
+    file_state = read_weights_for(layer, path, origin)
+    layer_state = layer.state_dict()
+    report, matching = compare_keys(layer_state, file_state)
+    _check_fit(report, matching, len(layer_state), strict, type(layer).__name__, origin)
     for key in matching:
         target = layer_state[key]
         target.set_value(file_state[key].astype(target.numpy().dtype, copy=False))

@@ -24,12 +24,13 @@ import collections
 import io
 import os
 import pickle
+import zipfile
 from typing import Any, Dict
 
 import numpy as np
 
 __all__ = ['UnsafeWeightsError', 'WeightsFormatError', 'load_weights_file', 'load_state_dict',
-           'is_safetensors_file', 'ALLOWED_GLOBALS']
+           'is_safetensors_file', 'weights_file_format', 'ALLOWED_GLOBALS']
 
 _NAME_TABLE_KEY = 'StructuredToParameterName@@'
 _BIG_PARAM_KEY = 'UnpackBigParamInfor@@'  # Paddle's own spelling
@@ -198,6 +199,17 @@ def _load_pickle(path: str) -> Any:
     return loaded
 
 
+def weights_file_format(path: str) -> str:
+    """Which format ``path`` is in, by its first bytes: ``'safetensors'``, ``'torch'`` (the
+    zip archive ``torch.save`` writes, usually ``.pth``/``.pt``/``.bin``) or ``'paddle'`` (a
+    pickle, as ``paddle.save`` writes ``.pdparams``/``.pdopt``)."""
+    if str(path).endswith('.safetensors') or is_safetensors_file(path):
+        return 'safetensors'
+    if zipfile.is_zipfile(path):
+        return 'torch'
+    return 'paddle'
+
+
 def load_weights_file(path: str) -> Any:
     """The contents of a ``.pdparams``/``.pdopt``/``.safetensors`` file, without running code.
 
@@ -215,8 +227,12 @@ def load_weights_file(path: str) -> Any:
     path = os.fspath(path)
     if not os.path.isfile(path):
         raise FileNotFoundError(f'{path}: weights file does not exist.')
-    if path.endswith('.safetensors') or is_safetensors_file(path):
+    file_format = weights_file_format(path)
+    if file_format == 'safetensors':
         return _load_safetensors(path)
+    if file_format == 'torch':
+        raise WeightsFormatError(f'{path}: a PyTorch zip checkpoint; reading those is not '
+                                 f'supported yet: convert it to .safetensors.')
     return _load_pickle(path)
 
 
