@@ -1,4 +1,4 @@
-"""Published torch-layout files (.safetensors) load into layers that declare
+"""Published torch-layout files (.safetensors, torch's .pth) load into layers that declare
 ``weights_layout = 'torch'``: names mapped, BatchNorm statistics renamed, Linear weights
 transposed; our own .pdparams of the same layer load as they are."""
 import numpy as np
@@ -7,6 +7,7 @@ import paddle.nn as nn
 import pytest
 from safetensors.numpy import save_file
 
+from torch_pth import save_pth
 from paddlematting.models.traits import model_traits
 from paddlematting.utils.pretrained import WeightsMismatchError, load_pretrained_weights
 from paddlematting.utils.torch_layout import linear_weight_keys, torch_state_to_paddle
@@ -62,10 +63,14 @@ def test_conversion_maps_names_renames_bn_and_transposes_linears(rng):
     np.testing.assert_array_equal(state['body.0.weight'], torch_state['module.enc.0.weight'])
 
 
-def test_safetensors_in_torch_layout_gives_the_torch_output(tmp_path, rng):
+@pytest.mark.parametrize('suffix', ['.safetensors', '.pth'])
+def test_published_file_in_torch_layout_gives_the_torch_output(tmp_path, rng, suffix):
     torch_state = _torch_state(rng)
-    path = str(tmp_path / 'model.safetensors')
-    save_file(torch_state, path)
+    path = str(tmp_path / f'model{suffix}')
+    if suffix == '.pth':  # torch.save's zip format, written without torch
+        save_pth(path, torch_state)
+    else:
+        save_file(torch_state, path)
     net = _TorchNet()
     net.eval()
     assert model_traits(net).weights_layout == 'torch'

@@ -1,121 +1,51 @@
-"""Reading weight files without running code from them.
+"""Reading weight files without running code from them, at a cost bounded by their size.
 
-``paddle.load`` unpickles, and unpickling runs whatever callable a file names: a crafted
-``.pdparams`` could start a shell. This module is the one place the toolkit reads
-``.pdparams`` / ``.pdopt`` (and ``.safetensors``) files, in the spirit of
-``torch.load(weights_only=True)``:
+``paddle.load`` and ``torch.load`` unpickle, and unpickling runs whatever callable a file
+names, or (through numpy's dtype state) reads memory it should not: a crafted ``.pdparams``
+could start a shell or crash the process. This module is the one place the toolkit reads
+weights: ``.pdparams`` / ``.pdopt`` (``paddle.save``, pickle protocols 0-5), PyTorch's zip
+checkpoints (``.pth``/``.pt``/``.bin`` from ``torch.save`` 1.6+) and ``.safetensors``:
 
-- A restricted unpickler builds only plain data: dicts, lists, tuples, sets, numbers,
-  strings, bytes, booleans, None, and numpy arrays/scalars of non-object dtype. The only
-  globals it resolves are the ones ``paddle.save`` (2.x and 3.x, numpy 1 and 2) writes for
-  those: numpy's ``_reconstruct``, ``ndarray``, ``dtype`` and ``scalar``,
-  ``collections.OrderedDict``, ``builtins.tuple`` (how Paddle pickles a tensor outside a
-  state dict: ``(name, array)``) and a checked stand-in for ``builtins.eval`` (how it pickles
-  a static-graph DenseTensor: ``eval('data', {'data': array})``). Any other global is refused
-  before it is called, with one line naming the file and the global.
+- Pickles go through ``safe_pickle``, a pickle machine of our own that builds plain data
+  only (dicts, lists, tuples, sets, numbers, strings, bytes, None) and calls only checked
+  stand-ins for the globals these formats use (``numpy_pickle`` for Paddle's numpy arrays,
+  ``torch_checkpoint`` for torch's tensors): arrays of whitelisted plain dtypes, each a view
+  of bytes from the file whose shape, offset and strides are checked (``array_specs``).
+  Any other global, opcode or dtype is refused before anything is called.
+- The cost is bounded (``safe_pickle.ReadLimits``): objects (shared references counted each
+  time they are used), nesting depth, and decoded bytes tied to the file's size.
 - ``.safetensors`` files carry no code by design and are read with the safetensors package.
 
-What comes back is what ``paddle.load(path, return_numpy=True)`` returns: tensors as numpy
-arrays, Paddle's name table (``StructuredToParameterName@@``) removed and parameters it
-split for old pickle protocols (``UnpackBigParamInfor@@``) joined again. Paddle itself is
-not imported.
+Every refusal is one line naming the file and what was wrong. What comes back is what
+``paddle.load(path, return_numpy=True)`` returns: tensors as numpy arrays, Paddle's name table
+(``StructuredToParameterName@@``) removed and parameters it split for old pickle protocols
+(``UnpackBigParamInfor@@``) joined again. Neither paddle nor torch is imported.
 """
-import collections
-import io
+import math
 import os
-import pickle
+import re
 import zipfile
 from typing import Any, Dict
 
 import numpy as np
 
-__all__ = ['UnsafeWeightsError', 'WeightsFormatError', 'load_weights_file', 'load_state_dict',
-           'is_safetensors_file', 'weights_file_format', 'ALLOWED_GLOBALS']
+from .numpy_pickle import paddle_rules
+from .safe_pickle import DEFAULT_LIMITS, Budget, Buildable, ReadLimits, read_pickle
+from .torch_checkpoint import load_torch_checkpoint
+from .weights_errors import UnsafeWeightsError, WeightsFormatError, WeightsLimitError
+
+__all__ = ['UnsafeWeightsError', 'WeightsFormatError', 'WeightsLimitError', 'ReadLimits',
+           'DEFAULT_LIMITS', 'load_weights_file', 'load_state_dict', 'is_safetensors_file',
+           'weights_file_format']
 
 _NAME_TABLE_KEY = 'StructuredToParameterName@@'
 _BIG_PARAM_KEY = 'UnpackBigParamInfor@@'  # Paddle's own spelling
 _SAFETENSORS_MAX_HEADER = 100 * 1024 * 1024
-
-
-class WeightsFormatError(ValueError):
-    """The file is not a readable weights file (truncated, foreign format, wrong structure)."""
-
-
-class UnsafeWeightsError(WeightsFormatError):
-    """The file asks to run code (a pickle global outside the allowed set)."""
-
-
-class _RefusedGlobal(pickle.UnpicklingError):
-    def __init__(self, module: str, name: str) -> None:
-        super().__init__(f'{module}.{name}')
-        self.global_name = f'{module}.{name}'
-
-
-def _numpy_attr(*paths: str) -> Any:
-    """The first of ``module:name`` paths that exists (numpy 2 moved ``numpy.core``)."""
-    for path in paths:
-        module_name, name = path.split(':')
-        try:
-            module = __import__(module_name, fromlist=[name])
-            return getattr(module, name)
-        except (ImportError, AttributeError):
-            continue
-    raise ImportError(f'none of {paths} exists in this numpy')
-
-
-_reconstruct = _numpy_attr('numpy._core.multiarray:_reconstruct', 'numpy.core.multiarray:_reconstruct')
-_numpy_scalar = _numpy_attr('numpy._core.multiarray:scalar', 'numpy.core.multiarray:scalar')
-
-
-def _checked_scalar(dtype: Any, *args: Any) -> Any:
-    """numpy's scalar constructor, refusing object dtype (whose payload is arbitrary)."""
-    if not isinstance(dtype, np.dtype) or dtype.hasobject:
-        raise _RefusedGlobal('numpy', 'scalar (of object dtype)')
-    return _numpy_scalar(dtype, *args)
-
-
-def _checked_dense_tensor_eval(source: Any, namespace: Any = None, *rest: Any) -> np.ndarray:
-    """Stand-in for the ``eval('data', {'data': array})`` Paddle writes for a DenseTensor:
-    accepts exactly that form and returns the array; never evaluates anything."""
-    if (source == 'data' and not rest and isinstance(namespace, dict)
-            and set(namespace) == {'data'} and isinstance(namespace['data'], np.ndarray)):
-        return namespace['data']
-    raise _RefusedGlobal('builtins', 'eval')
-
-
-def _checked_codecs_encode(text: Any, encoding: Any = 'utf-8', *rest: Any) -> bytes:
-    """Stand-in for ``_codecs.encode``, which pickle protocol 2 uses to write bytes
-    (``encode(str, 'latin1')``): only that form is accepted."""
-    if isinstance(text, str) and encoding in ('latin1', 'latin-1') and not rest:
-        return text.encode('latin1')
-    raise _RefusedGlobal('_codecs', 'encode')
-
-
-# (module, name) -> the object the restricted unpickler returns for it
-ALLOWED_GLOBALS: Dict[tuple, Any] = {
-    ('numpy._core.multiarray', '_reconstruct'): _reconstruct,
-    ('numpy.core.multiarray', '_reconstruct'): _reconstruct,
-    ('numpy._core.multiarray', 'scalar'): _checked_scalar,
-    ('numpy.core.multiarray', 'scalar'): _checked_scalar,
-    ('numpy', 'ndarray'): np.ndarray,
-    ('numpy', 'dtype'): np.dtype,
-    ('collections', 'OrderedDict'): collections.OrderedDict,
-    ('builtins', 'tuple'): tuple,
-    ('__builtin__', 'tuple'): tuple,
-    ('builtins', 'eval'): _checked_dense_tensor_eval,
-    ('_codecs', 'encode'): _checked_codecs_encode,
-}
-
-
-class _RestrictedUnpickler(pickle.Unpickler):
-    """An Unpickler whose globals are limited to ``ALLOWED_GLOBALS`` and which has no
-    persistent ids (``persistent_load`` is left undefined, so any is refused)."""
-
-    def find_class(self, module: str, name: str) -> Any:
-        try:
-            return ALLOWED_GLOBALS[(module, name)]
-        except KeyError:
-            raise _RefusedGlobal(module, name) from None
+# torch.save(..., _use_new_zipfile_serialization=False) starts with this pickled magic number
+_TORCH_LEGACY_MAGIC = b'\x80\x02\x8a\x0a\x6c\xfc\x9c\x46\xf9\x20\x6a\xa8\x50\x19'
+# Paddle names an optimizer's accumulators <parameter>_<accumulator>_<n>
+_ACCUMULATOR_KEY = re.compile(r'_\d+$')
+OPTIMIZER_SUFFIX = '.pdopt'
 
 
 def is_safetensors_file(path: str) -> bool:
@@ -140,88 +70,138 @@ def _load_safetensors(path: str) -> Dict[str, np.ndarray]:
         raise WeightsFormatError(f'{path}: not a readable .safetensors file ({e}).') from e
 
 
-def _from_paddle_tuple(value: Any) -> Any:
-    """Paddle pickles a tensor outside a state dict as ``(name, array)``: keep the array."""
-    if (isinstance(value, tuple) and len(value) == 2 and isinstance(value[0], str)
-            and isinstance(value[1], np.ndarray)):
-        return value[1]
-    if isinstance(value, dict):
-        return type(value)((k, _from_paddle_tuple(v)) for k, v in value.items())
-    if isinstance(value, list):
-        return [_from_paddle_tuple(v) for v in value]
-    return value
+class _Finisher:
+    """One walk over an unpickled structure: long byte strings (views of the file) become
+    bytes, Paddle's ``(name, array)`` tensors become arrays, and stand-ins that never got
+    their ``BUILD`` are refused. Shared tuples are converted once (the walk is linear)."""
+
+    def __init__(self, path: str) -> None:
+        self.path = path
+        self.done: Dict[int, Any] = {}
+
+    def __call__(self, value: Any) -> Any:
+        if isinstance(value, (np.ndarray, np.generic, str, bytes, int, float, complex,
+                              type(None), bytearray)):
+            return value
+        if isinstance(value, memoryview):
+            return value.tobytes()
+        key = id(value)
+        if key not in self.done:
+            self.done[key] = self._convert(value)
+        return self.done[key]
+
+    def _convert(self, value: Any) -> Any:
+        if isinstance(value, dict):
+            for key, item in value.items():
+                value[key] = self(item)
+            return value
+        if isinstance(value, list):
+            value[:] = [self(item) for item in value]
+            return value
+        if isinstance(value, tuple):
+            # Paddle pickles a tensor outside a state dict as (name, array): keep the array
+            if len(value) == 2 and isinstance(value[0], str) and isinstance(value[1], np.ndarray):
+                return value[1]
+            return tuple(self(item) for item in value)
+        if isinstance(value, (set, frozenset)):
+            return value  # members are hashable: numbers, strings, bytes, tuples of them
+        what = 'a numpy array or dtype that was never filled in' if isinstance(
+            value, Buildable) else f'a {type(value).__name__}'
+        raise UnsafeWeightsError(f'{self.path}: refused to load: it holds {what}, which is '
+                                 f'not plain data.')
 
 
-def _check_plain(value: Any, path: str) -> None:
-    """Refuse object arrays anywhere in the loaded structure."""
-    if isinstance(value, np.ndarray) and value.dtype.hasobject:
-        raise UnsafeWeightsError(f'{path}: refused to load: it holds a numpy array of Python '
-                                 f'objects, which a weights file never needs.')
-    if isinstance(value, dict):
-        for item in value.values():
-            _check_plain(item, path)
-    elif isinstance(value, (list, tuple, set, frozenset)):
-        for item in value:
-            _check_plain(item, path)
-
-
-def _join_big_params(state: dict) -> dict:
-    """Undo Paddle's split of huge arrays (pickle protocols 2-3) as ``paddle.load`` does."""
+def _join_big_params(state: dict, path: str, budget: Budget) -> dict:
+    """Undo Paddle's split of huge arrays (pickle protocols 2-3) as ``paddle.load`` does,
+    checking that the listed 1-D parts exist, share a dtype and make up the shape exactly."""
     info = state.pop(_BIG_PARAM_KEY, None)
-    if not isinstance(info, dict):
+    if info is None:
         return state
+    if not isinstance(info, dict):
+        raise WeightsFormatError(f'{path}: not a readable Paddle weights file ({_BIG_PARAM_KEY} '
+                                 f'is a {type(info).__name__}, not a dict).')
     for key, value in info.items():
-        parts = [state.pop(part) for part in value['slices']]
-        state[key] = np.concatenate(parts).reshape(value['OriginShape'])
+        slices = value.get('slices') if isinstance(value, dict) else None
+        shape = value.get('OriginShape') if isinstance(value, dict) else None
+        if (not isinstance(slices, list) or not isinstance(shape, (list, tuple))
+                or not all(isinstance(name, str) for name in slices)
+                or len(set(slices)) != len(slices)):
+            raise WeightsFormatError(f'{path}: not a readable Paddle weights file (the split '
+                                     f'parameter {str(key)[:80]!r} has no list of slices).')
+        parts = [state.pop(name, None) for name in slices]
+        state[key] = _joined(parts, shape, key, path, budget)
     return state
 
 
-def _load_pickle(path: str) -> Any:
+def _joined(parts: list, shape: Any, key: Any, path: str, budget: Budget) -> np.ndarray:
+    """The parts of one split parameter, concatenated and reshaped to ``shape``."""
+    if not parts or not all(isinstance(p, np.ndarray) and p.ndim == 1 for p in parts):
+        raise WeightsFormatError(f'{path}: not a readable Paddle weights file (a slice of the '
+                                 f'split parameter {str(key)[:80]!r} is missing or not 1-D).')
+    if not all(type(n) is int and n >= 0 for n in shape) or len({p.dtype for p in parts}) != 1:
+        raise UnsafeWeightsError(f'{path}: refused to load: the split parameter '
+                                 f'{str(key)[:80]!r} has mixed dtypes or the shape {str(shape)[:80]}.')
+    total = sum(p.size for p in parts)
+    if total != math.prod(shape):
+        raise UnsafeWeightsError(f'{path}: refused to load: the slices of {str(key)[:80]!r} hold '
+                                 f'{total} elements, but its shape {list(shape)} needs '
+                                 f'{math.prod(shape)}.')
+    budget.add_bytes(total * parts[0].itemsize, f'joining the split parameter {str(key)[:80]!r}')
+    return np.concatenate(parts).reshape(shape)
+
+
+def _read_bytes(path: str, size: int) -> bytearray:
+    """The whole file in a writable buffer (arrays become views of it, not copies)."""
+    data = bytearray(size)
     with open(path, 'rb') as f:
-        data = f.read()
-    try:
-        # latin1: numpy arrays pickled by Python 2 carry their bytes as str
-        loaded = _RestrictedUnpickler(io.BytesIO(data), encoding='latin1').load()
-    except _RefusedGlobal as e:
-        raise UnsafeWeightsError(
-            f'{path}: refused to load: the file asks to call the Python global '
-            f'{e.global_name!r}, and weights files may only hold dicts, lists, numbers, '
-            f'strings and arrays (it may have been crafted to run code; use a file from a '
-            f'source you trust).') from None
-    except Exception as e:  # truncated or foreign files raise many types
-        raise WeightsFormatError(f'{path}: not a readable Paddle weights file '
-                                 f'({type(e).__name__}: {e}).') from None
-    _check_plain(loaded, path)
-    loaded = _from_paddle_tuple(loaded)
+        if f.readinto(data) != size:
+            raise WeightsFormatError(f'{path}: the file changed size while it was read.')
+    return data
+
+
+def _load_pickle(path: str, limits: ReadLimits, size: int) -> Any:
+    budget = Budget(limits, size, path)
+    loaded = read_pickle(_read_bytes(path, size), paddle_rules(budget), budget)
+    loaded = _Finisher(path)(loaded)
     if isinstance(loaded, dict):
-        loaded = _join_big_params(dict(loaded))
+        loaded = _join_big_params(dict(loaded), path, budget)
         loaded.pop(_NAME_TABLE_KEY, None)
     return loaded
 
 
 def weights_file_format(path: str) -> str:
     """Which format ``path`` is in, by its first bytes: ``'safetensors'``, ``'torch'`` (the
-    zip archive ``torch.save`` writes, usually ``.pth``/``.pt``/``.bin``) or ``'paddle'`` (a
-    pickle, as ``paddle.save`` writes ``.pdparams``/``.pdopt``)."""
+    zip archive ``torch.save`` writes, usually ``.pth``/``.pt``/``.bin``), ``'torch_legacy'``
+    (``torch.save`` before 1.6 or with ``_use_new_zipfile_serialization=False``) or
+    ``'paddle'`` (a pickle, as ``paddle.save`` writes ``.pdparams``/``.pdopt``)."""
     if str(path).endswith('.safetensors') or is_safetensors_file(path):
         return 'safetensors'
     if zipfile.is_zipfile(path):
         return 'torch'
+    with open(path, 'rb') as f:
+        if f.read(len(_TORCH_LEGACY_MAGIC)) == _TORCH_LEGACY_MAGIC:
+            return 'torch_legacy'
     return 'paddle'
 
 
-def load_weights_file(path: str) -> Any:
-    """The contents of a ``.pdparams``/``.pdopt``/``.safetensors`` file, without running code.
+def load_weights_file(path: str, limits: ReadLimits = DEFAULT_LIMITS) -> Any:
+    """The contents of a weights file, without running code and within ``limits``.
 
     Args:
-        path: a local file written by ``paddle.save`` (any pickle protocol) or safetensors.
+        path: a local ``.pdparams``/``.pdopt`` (``paddle.save``, any pickle protocol), a torch
+            zip checkpoint (``torch.save``) or a ``.safetensors`` file.
+        limits: what reading may cost (see ``safe_pickle.ReadLimits``; the defaults fit every
+            published weights file).
     Returns:
-        What ``paddle.load(path, return_numpy=True)`` would return: usually a dict of
-        name -> numpy array (plus plain data such as an optimizer's ``LR_Scheduler`` dict).
+        What ``paddle.load(path, return_numpy=True)`` (or ``torch.load`` with numpy tensors)
+        would return: usually a dict of name -> numpy array (plus plain data such as an
+        optimizer's ``LR_Scheduler`` dict). Arrays are of plain numeric or bool dtypes in
+        native byte order (torch's bfloat16 widened to float32).
     Raises:
         FileNotFoundError: ``path`` does not exist.
-        UnsafeWeightsError: the file names a pickle global that is not plain data (nothing
-            from the file has been called).
+        UnsafeWeightsError: the file asks for a global, dtype or view a weights file never
+            needs (nothing from the file has been called).
+        WeightsLimitError: reading it would cost more than ``limits`` allow.
         WeightsFormatError: the file is truncated or in another format.
     """
     path = os.fspath(path)
@@ -230,20 +210,43 @@ def load_weights_file(path: str) -> Any:
     file_format = weights_file_format(path)
     if file_format == 'safetensors':
         return _load_safetensors(path)
+    size = os.path.getsize(path)
     if file_format == 'torch':
-        raise WeightsFormatError(f'{path}: a PyTorch zip checkpoint; reading those is not '
-                                 f'supported yet: convert it to .safetensors.')
-    return _load_pickle(path)
+        return _Finisher(path)(load_torch_checkpoint(path, limits, size))
+    if file_format == 'torch_legacy':
+        raise WeightsFormatError(
+            f'{path}: a PyTorch checkpoint in the legacy format (torch.save before 1.6 or with '
+            f'_use_new_zipfile_serialization=False), which is not read; load it once in torch '
+            f'and save it again with torch.save (zip format) or as .safetensors.')
+    return _load_pickle(path, limits, size)
 
 
-def load_state_dict(path: str) -> Dict[str, Any]:
+def _check_optimizer_state(path: str, state: Dict[str, Any]) -> None:
+    """Refuse a model state dict saved under an optimizer file's name (``.pdopt``): it has
+    arrays, and none of their keys is an accumulator's (``conv2d_0.w_0_velocity_0``)."""
+    arrays = [key for key, value in state.items() if isinstance(value, np.ndarray)]
+    if not arrays or any(_ACCUMULATOR_KEY.search(str(key)) for key in arrays):
+        return
+    raise WeightsFormatError(
+        f'{path}: holds a model state dict (keys such as {str(arrays[:1])[1:-1] or "none"}), '
+        f'not an optimizer state: a {OPTIMIZER_SUFFIX} file is what optimizer.state_dict() '
+        f'saves (was model.pdparams copied over it?).')
+
+
+def load_state_dict(path: str, limits: ReadLimits = DEFAULT_LIMITS) -> Dict[str, Any]:
     """``load_weights_file`` for files that must hold a dict (state dicts, optimizer states).
 
+    A ``.pdopt`` file must hold an optimizer state: a model state dict (arrays none of whose
+    keys is an accumulator's ``<param>_<name>_<n>``) is refused.
     Raises:
-        WeightsFormatError: the file holds something other than a dict (named in the message).
+        WeightsFormatError: the file holds something other than a dict, or a model state dict
+            as ``.pdopt`` (named in the message).
     """
-    loaded = load_weights_file(path)
+    path = os.fspath(path)
+    loaded = load_weights_file(path, limits)
     if not isinstance(loaded, dict):
         raise WeightsFormatError(f'{path} holds a {type(loaded).__name__}, expected a dict of '
                                  f'parameter name -> array (a .pdparams state dict).')
+    if path.endswith(OPTIMIZER_SUFFIX):
+        _check_optimizer_state(path, loaded)
     return loaded

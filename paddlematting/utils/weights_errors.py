@@ -1,0 +1,22 @@
+"""The errors a weights file can raise when it is read (see ``weights_io``).
+
+Each message is one line that starts with the file (``path`` or ``archive.zip:member``) and
+says what was wrong; the command-line tools print it as it is and exit 2.
+"""
+
+__all__ = ['WeightsFormatError', 'UnsafeWeightsError', 'WeightsLimitError']
+
+
+class WeightsFormatError(ValueError):
+    """The file is not a readable weights file (truncated, foreign format, wrong structure)."""
+
+
+class UnsafeWeightsError(WeightsFormatError):
+    """The file asks for something a weights file never needs: a Python global outside the
+    allowed set, a structured or object dtype, an array view outside its bytes, ...
+    Nothing from the file has been called."""
+
+
+class WeightsLimitError(WeightsFormatError):
+    """The file would cost more memory or work than its size justifies (too many objects,
+    too deep a nesting, shared references that expand, more decoded bytes than allowed)."""
