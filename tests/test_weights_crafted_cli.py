@@ -10,6 +10,7 @@ import os
 import shutil
 import subprocess
 import sys
+import tarfile
 
 import numpy as np
 import paddle
@@ -24,14 +25,15 @@ from paddlematting.utils.image_io import write_png
 TINY_CONFIG = os.path.join(TEST_DATA_DIR, 'core_tiny.yml')
 RUN_LIMIT_S = 60
 PEAK_RSS_LIMIT_MIB = 1024
-COMMANDS = ['predict', 'val', 'export', 'train', 'download']
+# 'download': predict of the file's URL; 'archive': predict of a .tar.gz URL holding it
+COMMANDS = ['predict', 'val', 'export', 'train', 'download', 'archive']
 
 
 def _argv(command, weights, folder):
     """The command line of one run; ``weights`` is a path (a URL for 'download')."""
     out = os.path.join(folder, 'out')
     common = ['--config', TINY_CONFIG, '--device', 'cpu']
-    if command in ('predict', 'download'):
+    if command in ('predict', 'download', 'archive'):
         return 'predict', common + ['--model_path', weights, '--image_path',
                                     os.path.join(folder, 'in.png'), '--save_dir', out,
                                     '--backend', 'dygraph']
@@ -62,6 +64,9 @@ def results(tmp_path_factory):
     www = root / 'www'
     www.mkdir()
     paths = write_crafted(str(www))
+    for case, path in paths.items():
+        with tarfile.open(str(www / f'{case}.tar.gz'), 'w:gz') as tf:
+            tf.add(path, arcname=f'{case}/model.pdparams')
     runs = []
     with serve_folder(str(www)) as (base_url, _):
         for case in ACCEPTANCE_CASES:
@@ -69,8 +74,8 @@ def results(tmp_path_factory):
                 folder = root / f'{case}-{command}'
                 folder.mkdir()
                 write_png(str(folder / 'in.png'), np.full((16, 16, 3), 90, np.uint8))
-                weights = (f'{base_url}/{case}.pdparams' if command == 'download'
-                           else paths[case])
+                weights = {'download': f'{base_url}/{case}.pdparams',
+                           'archive': f'{base_url}/{case}.tar.gz'}.get(command, paths[case])
                 name, argv = _argv(command, weights, str(folder))
                 runs.append({'name': f'{case}-{command}', 'command': name, 'argv': argv})
         checkpoint = _model_state_as_pdopt(str(root / 'pdopt'))
@@ -105,11 +110,12 @@ def _check_one_line_refusal(result, expected_parts):
 @pytest.mark.parametrize('case', ACCEPTANCE_CASES)
 def test_crafted_weights_are_refused_in_one_line(results, case, command):
     by_name, root = results
-    named = 'iter_1/model.pdparams' if command == 'train' else f'{case}.pdparams'
+    named = {'train': 'iter_1/model.pdparams',
+             'archive': f'{case}.tar.gz'}.get(command, f'{case}.pdparams')
     expected = [named, CRAFTED[case][1]]
     _check_one_line_refusal(by_name[f'{case}-{command}'], expected)
     assert not os.path.exists(root / f'{case}-{command}' / 'out' / 'in_alpha.png')
-    if command == 'download':  # the check ran before the file could enter the cache
+    if command in ('download', 'archive'):  # checked before anything entered the cache
         cache = root / 'cache'
         assert not cache.exists() or os.listdir(cache) == []
 

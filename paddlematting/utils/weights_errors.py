@@ -16,11 +16,13 @@ class UnsafeWeightsError(WeightsFormatError):
     """The file asks for something a weights file never needs: a Python global outside the
     allowed set, a structured or object dtype, an array view outside its bytes, ...
     Nothing from the file has been called."""
+    permanent = True  # downloading the file again cannot change the answer
 
 
 class WeightsLimitError(WeightsFormatError):
     """The file would cost more memory or work than its size justifies (too many objects,
     too deep a nesting, shared references that expand, more decoded bytes than allowed)."""
+    permanent = True
 
 
 def short_repr(value: object, limit: int = 80) -> str:

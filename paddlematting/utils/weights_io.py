@@ -36,7 +36,7 @@ from .weights_errors import UnsafeWeightsError, WeightsFormatError, WeightsLimit
 
 __all__ = ['UnsafeWeightsError', 'WeightsFormatError', 'WeightsLimitError', 'ReadLimits',
            'DEFAULT_LIMITS', 'load_weights_file', 'load_state_dict', 'is_safetensors_file',
-           'weights_file_format']
+           'weights_file_format', 'check_weights_member', 'WEIGHTS_SUFFIXES']
 
 _NAME_TABLE_KEY = 'StructuredToParameterName@@'
 _BIG_PARAM_KEY = 'UnpackBigParamInfor@@'  # Paddle's own spelling
@@ -46,6 +46,8 @@ _TORCH_LEGACY_MAGIC = b'\x80\x02\x8a\x0a\x6c\xfc\x9c\x46\xf9\x20\x6a\xa8\x50\x19
 # Paddle names an optimizer's accumulators <parameter>_<accumulator>_<n>
 _ACCUMULATOR_KEY = re.compile(r'_\d+$')
 OPTIMIZER_SUFFIX = '.pdopt'
+# the files of an archive that check_weights_member reads
+WEIGHTS_SUFFIXES = ('.pdparams', '.pdopt', '.safetensors', '.pth', '.pt')
 
 
 def is_safetensors_file(path: str) -> bool:
@@ -242,3 +244,15 @@ def load_state_dict(path: str, limits: ReadLimits = DEFAULT_LIMITS) -> Dict[str,
     if path.endswith(OPTIMIZER_SUFFIX):
         _check_optimizer_state(path, loaded)
     return loaded
+
+
+def check_weights_member(path: str) -> None:
+    """Read ``path`` as a weights file when its name says it is one (``WEIGHTS_SUFFIXES``),
+    so that a downloaded archive is kept only if each of its weights files loads; others
+    (configs, notes, Paddle Inference files) are left to whoever reads them.
+
+    Raises:
+        WeightsFormatError: the file is not a readable, safe weights file.
+    """
+    if os.fspath(path).lower().endswith(WEIGHTS_SUFFIXES):
+        load_weights_file(path)
