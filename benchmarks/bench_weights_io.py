@@ -124,8 +124,16 @@ def main() -> None:
     parser.add_argument('--params', type=float, default=25.6, help='millions of parameters')
     parser.add_argument('--keep', default=None, help='write the files here (default: a temp dir)')
     args = parser.parse_args()
-    folder = args.keep or tempfile.mkdtemp(prefix='bench_weights_io.')
-    os.makedirs(folder, exist_ok=True)
+    if args.keep:
+        os.makedirs(args.keep, exist_ok=True)
+        run(args, args.keep)
+    else:
+        with tempfile.TemporaryDirectory(prefix='bench_weights_io.') as folder:
+            run(args, folder)
+
+
+def run(args, folder) -> None:
+    """Write the files into ``folder``, read them in turns, print the medians."""
     pdparams, pth, count, params = write_files(folder, args.params)
     readers = [('old (C unpickler)', old_reader, pdparams), ('new (safe_pickle)', new_reader, pdparams),
                ('paddle.load', paddle_reader, pdparams), ('new, torch .pth', new_reader, pth)]
