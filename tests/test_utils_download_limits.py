@@ -200,4 +200,11 @@ def test_temporary_files_of_killed_downloads_are_swept(www, isolated_cache, monk
         fresh.write_bytes(b'y')
         os.utime(old, (time.time() - 3600, time.time() - 3600))
         cached_download(url, progress=False)
-    assert _cache_entries(isolated_cache) == sorted([name, fresh.name])
+        assert _cache_entries(isolated_cache) == sorted([name, fresh.name])
+        # and an unpacking folder a killed extraction left, beside its archive's entry
+        _tar_gz(www / 'a.tar.gz', {'m/model.pdparams': (www / 'w.pdparams').read_bytes()})
+        unpacked = cache_file_name(base + '/a.tar.gz')[:-len('.tar.gz')]
+        (isolated_cache / f'{unpacked}.ghi.part').mkdir()
+        os.utime(isolated_cache / f'{unpacked}.ghi.part', (time.time() - 3600, time.time() - 3600))
+        cached_download(base + '/a.tar.gz', extract=True, progress=False)
+    assert _cache_entries(isolated_cache) == sorted([name, fresh.name, unpacked, unpacked + '.tar.gz'])

@@ -457,6 +457,9 @@ def cached_download(url: str, cache_dir: Optional[str] = None, extract: bool = F
         return target
     if extract:
         limits, member_check = DownloadLimits.from_env(timeout), check
+        # unpacking folders a SIGKILL left (download_file sweeps the archive's own)
+        _remove_stale_partials(os.path.dirname(unpacked), os.path.basename(unpacked),
+                               limits.deadline + 60)
 
         def check(partial: str) -> None:  # unpacked (and checked) before the archive is kept
             check_archive(partial)
