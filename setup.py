@@ -44,7 +44,8 @@ setup(
         # need, so it is optional rather than in install_requires
         'classical': ['pymatting>=1.1'],
         # pytest-xdist: the suite runs on every core (scripts/test.sh passes -n auto)
-        'test': ['pytest', 'pytest-timeout', 'pytest-xdist', 'pymatting>=1.1'],
+        # cryptography: a self-signed certificate for the https download tests
+        'test': ['pytest', 'pytest-timeout', 'pytest-xdist', 'pymatting>=1.1', 'cryptography'],
         # ONNX export and the ONNX Runtime engine; onnx and ml_dtypes are what onnxruntime's
         # INT8 quantization tools import (export.py --quantize int8)
         'onnx': ['paddle2onnx', 'onnxruntime', 'onnx', 'ml_dtypes'],
