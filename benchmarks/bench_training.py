@@ -27,6 +27,7 @@ REPO_ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, REPO_ROOT)
 
 from paddlematting import Config  # noqa: E402
+from paddlematting.builders import Built  # noqa: E402
 from paddlematting.core.evaluator import evaluate  # noqa: E402
 from paddlematting.core.input_collection import collect_inputs  # noqa: E402
 from paddlematting.core.predictor import predict_images  # noqa: E402
@@ -60,7 +61,7 @@ def main() -> None:
     build_training_set(os.path.join(work, 'train'), REAL_DATA, long_side=800)
     opts = [f'train_dataset.dataset_root={os.path.join(work, "train")}',
             f'val_dataset.dataset_root={REAL_DATA}', 'model.backbone.pretrained=null']
-    cfg = Config(CONFIG, opts=opts, batch_size=args.batch_size, iters=args.iters)
+    cfg = Built(Config(CONFIG, opts=opts, batch_size=args.batch_size, iters=args.iters))
     rows = []
     load_before = os.getloadavg()
 
@@ -88,7 +89,7 @@ def main() -> None:
     backends = {'dygraph': runner}
     try:
         from paddlematting import inference
-        folder = inference.export_checkpoint_cached(cfg, None, os.path.join(work, 'export'))
+        folder = inference.export_checkpoint_cached(cfg.config, None, os.path.join(work, 'export'))
         backends['inference'] = inference.Predictor(folder, device=device)
     except Exception as error:  # report dygraph only, say why
         print(f'inference backend unavailable: {error}')

@@ -99,7 +99,7 @@ def main(argv: Optional[List[str]] = None) -> None:
     diff = float(np.abs(out - ref).max())
     print(f'split IBNorm: {count} blocks rewritten; dygraph max |diff| to the original = {diff:.1e} '
           f'({"OK" if diff < 1e-4 else "FAIL"}, limit 1e-4)')
-    transforms = config_inference_transforms(cfg)
+    transforms = config_inference_transforms(cfg.config)
     runners = {}
     with tempfile.TemporaryDirectory(prefix='graph_variants_') as work_dir:
         for label, model in (('as exported', cfg.model), ('split IBNorm', rewritten)):

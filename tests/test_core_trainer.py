@@ -17,14 +17,15 @@ from paddlematting.core.runtime import seed_everything
 from paddlematting.core.sample_order import ResumableBatchSampler, iterate_batches
 from paddlematting.core.trainer import Trainer, TrainOptions
 from paddlematting.utils.pretrained import WeightsMismatchError
+from paddlematting.builders import Built
 
 TINY_CONFIG = os.path.join(TEST_DATA_DIR, 'core_tiny.yml')
 
 
 def _tiny_trainer(save_dir, iters, resume=None, opts=(), with_val=False, **option_overrides):
     seed_everything(0)
-    cfg = Config(TINY_CONFIG, opts=list(opts))
-    options = TrainOptions(iters=iters, batch_size=cfg.batch_size, save_dir=str(save_dir),
+    cfg = Built(Config(TINY_CONFIG, opts=list(opts)))
+    options = TrainOptions(iters=iters, batch_size=cfg.config.batch_size, save_dir=str(save_dir),
                            save_interval=option_overrides.pop('save_interval', 100),
                            log_iters=option_overrides.pop('log_iters', 100), seed=7,
                            resume_model=resume, **option_overrides)
@@ -157,7 +158,7 @@ class _BrokenSet(core_plugin.CoreTestSet):
 
 def test_a_bad_sample_raises_instead_of_hanging(tmp_path):
     seed_everything(0)
-    cfg = Config(TINY_CONFIG)
+    cfg = Built(Config(TINY_CONFIG))
     options = TrainOptions(iters=10, batch_size=4, save_dir=str(tmp_path), seed=7)
     trainer = Trainer(cfg.model, cfg.optimizer, _BrokenSet(8), options)
     with pytest.raises(ValueError, match='sample 5 is unreadable'):

@@ -13,6 +13,7 @@ from paddlematting.inference import engines as engines_module
 from paddlematting.inference.engine_choice import representative_size
 from paddlematting.inference.engines import ENGINES, default_threads
 from paddlematting.utils.image_io import read_image
+from paddlematting.builders import Built
 
 CONFIG = os.path.join(REPO_ROOT, 'configs', 'modnet', 'modnet_mobilenetv2.yml')
 TRANSFORMS = [{'type': 'LoadImages'}, {'type': 'ResizeByShort', 'short_size': 128},
@@ -24,7 +25,7 @@ SHIPPED = [os.path.join(REAL_DATA_ROOT, 'val', 'fg', name) for name in ('GT05.pn
 def modnet_export(tmp_path_factory):
     """MODNet-MobileNetV2 (seeded random weights), exported with ONNX and the engine timing."""
     paddle.seed(3)
-    model = Config(CONFIG, opts=['model.backbone.pretrained=null']).model
+    model = Built(Config(CONFIG, opts=['model.backbone.pretrained=null'])).model
     model.eval()
     folder = export_model(model, str(tmp_path_factory.mktemp('x') / 'modnet'), TRANSFORMS,
                           onnx=True, choose_engine=True)
@@ -83,7 +84,7 @@ def test_the_stored_choice_is_honoured_and_can_be_overridden(modnet_export, tmp_
 
 
 def test_onnxruntime_without_an_onnx_file_is_refused_by_name(tmp_path):
-    model = Config(CONFIG, opts=['model.backbone.pretrained=null']).model
+    model = Built(Config(CONFIG, opts=['model.backbone.pretrained=null'])).model
     folder = export_model(model, str(tmp_path / 'plain'), TRANSFORMS, onnx=False)
     assert load_deploy_config(folder).cpu_engine is None
     assert Predictor(folder, device='cpu').engine_name == 'paddle_inference'
@@ -148,7 +149,7 @@ def test_an_onnx_model_that_disagrees_is_never_chosen(modnet_export, tmp_path, m
 def test_a_crashing_onnx_conversion_is_reported_not_fatal(tmp_path, monkeypatch):
     from paddlematting.inference import export as export_module
     monkeypatch.setattr(export_module, '_ONNX_CONVERTER', 'import os; os.abort()')
-    model = Config(CONFIG, opts=['model.backbone.pretrained=null']).model
+    model = Built(Config(CONFIG, opts=['model.backbone.pretrained=null'])).model
     with pytest.raises(RuntimeError, match=r'paddle2onnx could not convert .*exit status -6'):
         export_model(model, str(tmp_path / 'strict'), TRANSFORMS, onnx=True)
     folder = export_model(model, str(tmp_path / 'cached'), TRANSFORMS, onnx=True,

@@ -12,8 +12,8 @@ import yaml
 from paddlematting.inference import (DeployConfig, Predictor, export_checkpoint_cached, export_model,
                                      load_deploy_config, write_deploy_config)
 from paddlematting.inference import export as export_module
-from paddlematting.utils import manager
-from paddlematting.utils.config import Config
+from paddlematting.config import manager
+from paddlematting.config import Config
 
 TRANSFORMS = [{'type': 'LoadImages'}, {'type': 'ResizeByShort', 'short_size': 64},
               {'type': 'ResizeToIntMult', 'mult_int': 32}, {'type': 'Normalize'}]

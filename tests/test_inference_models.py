@@ -14,6 +14,7 @@ from paddlematting.inference import Predictor, export_model
 from paddlematting.builders import build_transforms
 from paddlematting.pipeline import predict_alpha
 from paddlematting.utils.image_io import read_image, read_trimap
+from paddlematting.builders import Built
 
 # smaller than the val configs (short side 512 / long side 3840) to keep CPU time low
 MODNET_TRANSFORMS = [{'type': 'LoadImages'}, {'type': 'ResizeByShort', 'short_size': 128},
@@ -28,8 +29,8 @@ def _load_model(config_name, manifest_name):
     """The config's model with the team's deterministic weights when ../shared is present,
     else a seeded random init (still a fair dygraph-vs-exported comparison)."""
     paddle.seed(0)
-    cfg = Config(os.path.join(REPO_ROOT, 'configs', config_name),
-                 opts=['model.backbone.pretrained=null', 'model.pretrained=null'])
+    cfg = Built(Config(os.path.join(REPO_ROOT, 'configs', config_name),
+                       opts=['model.backbone.pretrained=null', 'model.pretrained=null']))
     model = cfg.model
     recipe = os.path.join(SHARED_REFERENCE, 'det_weights.py')
     if os.path.isfile(recipe):
@@ -39,7 +40,7 @@ def _load_model(config_name, manifest_name):
         weights = det_weights.make_weights(os.path.join(SHARED_REFERENCE, 'manifests', manifest_name + '.json'))
         model.set_state_dict({k: paddle.to_tensor(v) for k, v in weights.items()})
     model.eval()
-    return cfg, model
+    return cfg.config, model
 
 
 def _dygraph_runner(model):

@@ -24,7 +24,7 @@ from paddlematting.cli import val as val_cli
 from paddlematting.core.runner import alpha_to_uint8
 from paddlematting.metrics import SAD
 from paddlematting.models import classical
-from paddlematting.utils import manager
+from paddlematting.config import manager
 
 METHODS = {  # registered name -> (config file, pymatting solver)
     'CloseFormMatting': ('closeform_matting.yml', 'estimate_alpha_cf'),

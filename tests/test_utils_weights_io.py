@@ -20,6 +20,7 @@ from paddlematting.utils.image_io import write_png
 from paddlematting.utils.pretrained import load_pretrained_weights
 from paddlematting.utils.weights_io import (UnsafeWeightsError, WeightsFormatError,
                                             load_state_dict, load_weights_file)
+from paddlematting.builders import Built
 
 TINY_CONFIG = os.path.join(TEST_DATA_DIR, 'core_tiny.yml')
 DEMO_CONFIG = os.path.join(REPO_ROOT, 'configs', 'quick_start', 'modnet_mobilenetv2_demo.yml')
@@ -192,8 +193,8 @@ def test_load_pretrained_weights_and_model_pretrained_refuse(crafted):
 def test_config_model_pretrained_refuses(crafted):
     path, marker = crafted
     with pytest.raises(ValueError) as info:  # the config names the key it was building
-        Config(DEMO_CONFIG, opts=['model.backbone.pretrained=null',
-                                  f'model.pretrained={path}']).model
+        Built(Config(DEMO_CONFIG, opts=['model.backbone.pretrained=null',
+                                        f'model.pretrained={path}'])).model
     _assert_refused(str(info.value), path, marker)
 
 

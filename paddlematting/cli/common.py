@@ -15,7 +15,7 @@ from ..core.runtime import DEVICES, environment_report, resolve_device
 from ..core.visualization import DEFAULT_FG_METHOD, FG_METHODS, read_background
 from ..models.traits import ModelTraits, model_traits
 from ..pipeline.prediction import Runner
-from ..utils.config import Config
+from ..config import Config
 from ..utils.download import DownloadError
 from ..utils.pretrained import resolve_weights_path
 

@@ -16,6 +16,7 @@ import logging
 import sys
 from typing import List, Optional
 
+from ..builders import build_val_transforms
 from ..core.predictor import predict_images
 from ..utils.output_files import check_output_dir, hold_output_dir
 from .errors import reports_user_errors
@@ -56,7 +57,7 @@ def main(argv: Optional[List[str]] = None) -> int:
     inputs, background = gathered
     runner, backend = build_runner(cfg, args.model_path, device, args.backend)
     logger.info('Predicting %d images with the %s backend...', len(inputs), backend)
-    result = predict_images(runner, cfg.val_transforms, inputs, args.save_dir,
+    result = predict_images(runner, build_val_transforms(cfg), inputs, args.save_dir,
                             needs_trimap=needs_trimap, background=background,
                             fg_method=args.fg_method, temporal_ofd=args.temporal_ofd,
                             save_names=args.save_names, batch_size=args.batch_size)

@@ -12,6 +12,7 @@ import logging
 import sys
 from typing import List, Optional
 
+from ..builders import build_dataset
 from ..core.evaluator import PER_IMAGE_CSV, evaluate
 from ..core.visualization import DEFAULT_FG_METHOD, FG_METHODS, read_background
 from ..metrics import metric_names
@@ -59,7 +60,7 @@ def main(argv: Optional[List[str]] = None) -> int:
     background = read_background(args.background) if args.background else None
     if background is not None and not args.save_results:
         logger.warning('--background only matters with --save_results; no composites are written.')
-    dataset = cfg.val_dataset
+    dataset = build_dataset(cfg, 'val_dataset')
     runner, backend = build_runner(cfg, args.model_path, device, args.backend)
     logger.info('Evaluating %d images with the %s backend...', len(dataset), backend)
     result = evaluate(runner, dataset, metric_names=args.metrics, num_workers=args.num_workers,

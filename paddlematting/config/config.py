@@ -1,9 +1,10 @@
 """``Config``: a training/evaluation configuration read from YAML. Config holds; builders build.
 
-Reading (``_base_``, merging, ``--opts``) lives in :mod:`.config_loading`. The values are
-checked when the config is read (top-level keys, counts, optimizer and schedule argument
-types, ``best_metric``); the built parts (``cfg.model``, ``cfg.optimizer``, ...) are cached
-calls into :mod:`paddlematting.builders`, imported when first used.
+Reading (``_base_``, merging, ``--opts``) lives in :mod:`.loading` and the checks in
+:mod:`.schema`; both run when the config is read (top-level keys, counts, optimizer and
+schedule argument types, ``best_metric``). Config builds nothing: the objects it describes
+(model, datasets, optimizer, schedule) come from ``paddlematting.builders``
+(``build_model(cfg)``, or ``Built(cfg).model`` and friends, PaddleSeg's builder object).
 """
 import copy
 import os
@@ -12,17 +13,14 @@ from typing import Any, Dict, Optional, Sequence
 import yaml
 
 from . import manager
-from .component_builder import build_component, check_component, closest_hint
-from .config_loading import ConfigError, apply_opts, load_yaml_with_bases, merge_config, parse_yaml
+from .loading import ConfigError, apply_opts, load_yaml_with_bases
+from .schema import DEFAULT_BEST_METRIC, check_config, is_piecewise
 
-__all__ = ['Config', 'ConfigError', 'apply_opts', 'build_component', 'check_component',
-           'load_yaml_with_bases', 'merge_config', 'parse_yaml', 'DEFAULT_BEST_METRIC']
+__all__ = ['Config', 'ConfigError', 'DEFAULT_BEST_METRIC']
 
-# the top-level keys a config may hold; keys starting with '_' are free for users' own notes
-KNOWN_TOP_LEVEL_KEYS = ('batch_size', 'iters', 'train_dataset', 'val_dataset', 'model', 'optimizer',
-                        'lr_scheduler', 'learning_rate', 'export', 'best_metric')
-# the validation metric that picks best_model when the config names none (lower is better)
-DEFAULT_BEST_METRIC = 'sad'
+# the attributes Config once built itself; reading one says where it is built now
+BUILT_PARTS = ('model', 'train_dataset', 'val_dataset', 'val_transforms', 'lr_scheduler',
+               'optimizer')
 
 
 class Config:
@@ -34,9 +32,9 @@ class Config:
         iters, batch_size, learning_rate: the common command-line overrides; ``None``
             keeps the file's value.
 
-    Built parts (each built once, on first access, by :mod:`paddlematting.builders`):
-    ``model``, ``train_dataset``, ``val_dataset``, ``val_transforms``, ``lr_scheduler``,
-    ``optimizer``.
+    The objects it describes are built by ``paddlematting.builders``: ``Built(cfg).model``,
+    ``.train_dataset``, ``.val_dataset``, ``.val_transforms``, ``.lr_scheduler``,
+    ``.optimizer`` (what ``cfg.model`` ... were before config became a layer of its own).
     """
 
     def __init__(self, path: str, opts: Optional[Sequence[str]] = None,
@@ -51,30 +49,13 @@ class Config:
         if batch_size is not None:
             dic['batch_size'] = batch_size
         if learning_rate is not None:
-            dic = _override_learning_rate(dic, learning_rate, self.path)
+            dic = _override_learning_rate(dic, learning_rate)
         self.dic = dic
-        self._built: Dict[str, Any] = {}
         self._validate()
 
     # ------------------------------------------------------------------ plain values
     def _validate(self) -> None:
-        for key in self.dic:
-            if key in KNOWN_TOP_LEVEL_KEYS or (isinstance(key, str) and key.startswith('_')):
-                continue
-            where = self.path if key in self._file_keys else f'--opts (on {self.path})'
-            guess = closest_hint(str(key), KNOWN_TOP_LEVEL_KEYS)
-            raise ConfigError(f'{where}: unknown top-level key "{key}"{guess}; known keys: '
-                              f'{", ".join(KNOWN_TOP_LEVEL_KEYS)} (keys starting with "_" are free)')
-        for key in ('iters', 'batch_size'):
-            value = self.dic.get(key)
-            if value is not None and (isinstance(value, bool) or not isinstance(value, int) or value <= 0):
-                raise ConfigError(f'{self.path}: key "{key}" must be a positive integer, got {value!r}')
-        for key in ('model', 'train_dataset', 'val_dataset', 'optimizer', 'lr_scheduler', 'learning_rate'):
-            value = self.dic.get(key)
-            if value is not None and not isinstance(value, dict):
-                raise ConfigError(f'{self.path}: key "{key}" must be a mapping, got {type(value).__name__}')
-        from ..builders.optimizer import check_optimization_config
-        check_optimization_config(self.dic, self.path)
+        check_config(self.dic, self.path, self._file_keys)
         self.best_metric  # noqa: B018  (checked now, not at the first evaluation)
 
     @property
@@ -114,51 +95,12 @@ class Config:
             raise ConfigError(f'{self.path}: key "{key}" is missing')
         return self.dic[key]
 
-    # ------------------------------------------------------------------ built parts
-    def _build_once(self, key: str, factory):
-        if key not in self._built:
-            self._built[key] = factory()
-        return self._built[key]
-
-    @property
-    def model(self):
-        """The model with the config's ``pretrained`` weights (``builders.build_model``)."""
-        from ..builders.model import build_model
-        return self._build_once('model', lambda: build_model(self))
-
-    @property
-    def train_dataset(self):
-        """The training dataset (``builders.build_dataset``)."""
-        from ..builders.dataset import build_dataset
-        return self._build_once('train_dataset', lambda: build_dataset(self, 'train_dataset'))
-
-    @property
-    def val_dataset(self):
-        """The validation dataset (``builders.build_dataset``)."""
-        from ..builders.dataset import build_dataset
-        return self._build_once('val_dataset', lambda: build_dataset(self, 'val_dataset'))
-
-    @property
-    def val_transforms(self) -> list:
-        """The val dataset's transforms, built, without the dataset
-        (``builders.build_val_transforms``)."""
-        from ..builders.dataset import build_val_transforms
-        return self._build_once('val_transforms', lambda: build_val_transforms(self))
-
-    @property
-    def lr_scheduler(self):
-        """A ``paddle.optimizer.lr.LRScheduler`` or a float for a constant rate
-        (``builders.build_lr_scheduler``)."""
-        from ..builders.optimizer import build_lr_scheduler
-        return self._build_once('lr_scheduler', lambda: build_lr_scheduler(self))
-
-    @property
-    def optimizer(self):
-        """The paddle optimizer over ``self.model``'s parameters with ``self.lr_scheduler``
-        (``builders.build_optimizer``)."""
-        from ..builders.optimizer import build_optimizer
-        return self._build_once('optimizer', lambda: build_optimizer(
-            self, self.model.parameters(), self.lr_scheduler))
+    def __getattr__(self, name: str) -> Any:
+        # only reached for attributes Config does not have
+        if name in BUILT_PARTS:
+            raise AttributeError(f'Config builds nothing: use paddlematting.builders.Built(cfg).{name} '
+                                 f'(from paddlematting.builders import Built)')
+        raise AttributeError(f'{type(self).__name__!r} object has no attribute {name!r}')
 
     # ------------------------------------------------------------------ display
     def to_yaml(self) -> str:
@@ -171,7 +113,7 @@ class Config:
         return f'Config({self.path!r})'
 
 
-def _override_learning_rate(dic: Dict[str, Any], lr: float, path: str) -> Dict[str, Any]:
+def _override_learning_rate(dic: Dict[str, Any], lr: float) -> Dict[str, Any]:
     """Set the base learning rate of whichever schedule the config uses.
 
     PiecewiseDecay has no single base rate: its ``values`` are rescaled so that the
@@ -188,16 +130,9 @@ def _override_learning_rate(dic: Dict[str, Any], lr: float, path: str) -> Dict[s
         block = dic.setdefault('learning_rate', {})
         block['value'] = lr
         decay = block.get('decay')
-        if isinstance(decay, dict) and decay.get('values') and _is_piecewise(decay.get('type')):
+        if isinstance(decay, dict) and decay.get('values') and is_piecewise(decay.get('type')):
             decay['values'] = _rescaled_rates(decay['values'], lr)
     return dic
-
-
-def _is_piecewise(type_name: Any) -> bool:
-    """Whether a scheduler ``type`` (class name or ``learning_rate.decay`` alias) is PiecewiseDecay."""
-    from ..builders.optimizer import DECAY_ALIASES
-    return (isinstance(type_name, str)
-            and DECAY_ALIASES.get(type_name, type_name) == 'PiecewiseDecay')
 
 
 def _rescaled_rates(values: Sequence[Any], lr: float) -> list:

@@ -4,9 +4,11 @@ Registered names equal PaddleSeg Matting's, so its YAML files build unchanged. T
 one PaddleSeg users know (``manager.MODELS.add_component``, ``manager.MODELS['MODNet']``,
 ``components_dict``), written here so that nothing depends on the paddleseg package.
 
-Registration is lazy: each registry names the package whose import fills it, and imports it
-on the first lookup. So ``import paddlematting`` or ``import paddlematting.metrics`` loads
-no model (and no paddle); building a config fills what it looks up.
+Registration is lazy: a registry imports the modules that fill it on its first lookup. Which
+modules those are is declared by the package root (``paddlematting/__init__.py``, the one
+module that knows every layer), not here, so this layer names nothing above it. So
+``import paddlematting`` or ``import paddlematting.metrics`` loads no model (and no paddle);
+building a config fills what it looks up.
 """
 import importlib
 import inspect
@@ -28,13 +30,23 @@ class ComponentManager:
         name: the kind, used in messages ('models').
         modules: dotted names of the modules whose import registers this kind's components;
             imported on the first lookup (``[]``, ``in``, ``len``, ``components_dict``).
+            ``filled_by`` adds more later.
     """
 
     def __init__(self, name: str, modules: Sequence[str] = ()):
         self.name = name
         self._components: Dict[str, Any] = {}
-        self._modules = tuple(modules)
-        self._loaded = not self._modules
+        self._modules: tuple = ()
+        self._loaded = True
+        self.filled_by(*modules)
+
+    def filled_by(self, *modules: str) -> None:
+        """Declare more modules whose import registers components here (imported on the next
+        lookup)."""
+        new = tuple(m for m in modules if m not in self._modules)
+        if new:
+            self._modules += new
+            self._loaded = False
 
     def load(self) -> None:
         """Import the modules that register this kind's components (once)."""
@@ -96,16 +108,13 @@ class ComponentManager:
         return components
 
 
-# A new model, backbone or loss is registered by importing its module in its package's
-# __init__.py; only a new dataset module must also be listed here (the datasets package
-# itself imports no paddle, so that its numpy helpers stay light).
-MODELS = ComponentManager('models', ['paddlematting.models'])
-BACKBONES = ComponentManager('backbones', ['paddlematting.models'])
-LOSSES = ComponentManager('losses', ['paddlematting.models'])
-DATASETS = ComponentManager('datasets', ['paddlematting.datasets.matting_dataset',
-                                         'paddlematting.datasets.benchmark_sets'])
-TRANSFORMS = ComponentManager('transforms', ['paddlematting.transforms'])
-METRICS = ComponentManager('metrics', ['paddlematting.metrics'])
+# Filled by the modules the package root names (``paddlematting/__init__.py``).
+MODELS = ComponentManager('models')
+BACKBONES = ComponentManager('backbones')
+DATASETS = ComponentManager('datasets')
+TRANSFORMS = ComponentManager('transforms')
+LOSSES = ComponentManager('losses')
+METRICS = ComponentManager('metrics')
 
 # searched for the `type` of a config section (metrics are named by flags, not sections)
 ALL_REGISTRIES: Iterable[ComponentManager] = (MODELS, BACKBONES, DATASETS, TRANSFORMS, LOSSES)

@@ -17,7 +17,7 @@ import yaml
 
 from ..models.alpha_model import AlphaOnlyModel, RecurrentStepModel
 from ..models.traits import INPUT_CHANNELS, model_traits
-from ..utils.config import Config
+from ..config import Config
 from ..utils.download import cache_home
 from . import export_cache
 from .deploy_config import DEPLOY_FILE, DeployConfig, default_inference_transforms, write_deploy_config
