@@ -28,12 +28,12 @@ sys.path.insert(0, REPO_ROOT)
 
 from paddlematting import Config  # noqa: E402
 from paddlematting.builders import Built  # noqa: E402
-from paddlematting.core.evaluator import evaluate  # noqa: E402
-from paddlematting.core.input_collection import collect_inputs  # noqa: E402
-from paddlematting.core.predictor import predict_images  # noqa: E402
-from paddlematting.core.runner import dygraph_runner  # noqa: E402
-from paddlematting.core.runtime import resolve_device, seed_everything  # noqa: E402
-from paddlematting.core.trainer import Trainer, TrainOptions  # noqa: E402
+from paddlematting.engine.evaluator import evaluate  # noqa: E402
+from paddlematting.predict.input_collection import collect_inputs  # noqa: E402
+from paddlematting.predict.images import predict_images  # noqa: E402
+from paddlematting.pipeline.runner import dygraph_runner  # noqa: E402
+from paddlematting.engine.runtime import resolve_device, seed_everything  # noqa: E402
+from paddlematting.engine.trainer import Trainer, TrainOptions  # noqa: E402
 from paddlematting.datasets.tiny_sets import build_training_set
 
 CONFIG = os.path.join(REPO_ROOT, 'configs', 'modnet', 'modnet_mobilenetv2.yml')

@@ -14,9 +14,9 @@ import pytest
 
 from conftest import REAL_DATA_ROOT, REPO_ROOT
 from paddlematting import Config
-from paddlematting.core.runtime import seed_everything
-from paddlematting.core.trainer import Trainer, TrainOptions
-from paddlematting.core.visualization import cutout_foreground
+from paddlematting.engine.runtime import seed_everything
+from paddlematting.engine.trainer import Trainer, TrainOptions
+from paddlematting.pipeline.outputs import cutout_foreground
 from paddlematting.utils.image_io import read_alpha, read_image
 from paddlematting.datasets.tiny_sets import build_training_set, build_validation_set
 from paddlematting.builders import Built

@@ -8,7 +8,7 @@ import pytest
 import core_plugin  # noqa: F401  (registers CoreTestSet / CoreTestNet)
 from conftest import TEST_DATA_DIR
 from paddlematting.cli import predict as predict_cli
-from paddlematting.core.visualization import composite, cutout_foreground
+from paddlematting.pipeline.outputs import composite, cutout_foreground
 from paddlematting.utils.image_io import read_alpha, read_image, write_png
 from paddlematting.builders import Built
 

@@ -7,10 +7,11 @@ import numpy as np
 import pytest
 
 from conftest import REAL_DATA_ROOT, REPO_ROOT
-from paddlematting.core.evaluator import composite_path, evaluate
-from paddlematting.core.input_collection import collect_inputs
-from paddlematting.core.predictor import predict_images
-from paddlematting.core.visualization import composite, cutout_foreground, matting_showcase
+from paddlematting.engine.evaluator import composite_path, evaluate
+from paddlematting.predict.input_collection import collect_inputs
+from paddlematting.predict.images import predict_images
+from paddlematting.pipeline.outputs import composite, cutout_foreground
+from paddlematting.predict.visualization import matting_showcase
 from paddlematting.datasets import MattingDataset
 from paddlematting.transforms import LoadImages, Normalize
 from paddlematting.utils.image_io import read_alpha, read_image, write_png
@@ -111,7 +112,7 @@ def test_showcase_cutout_uses_the_estimated_foreground(known_composite):
 
 
 def test_labelled_rows_stack_into_one_picture():
-    from paddlematting.core.visualization import labelled, stacked
+    from paddlematting.predict.visualization import labelled, stacked
     row = labelled(np.zeros((20, 300, 3), np.uint8), 'a label')
     assert row.shape == (60, 300, 3) and row[:40].min() == 0 and row[:40].max() == 255  # black text on white
     picture = stacked([row, row])

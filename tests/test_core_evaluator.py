@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from conftest import REAL_DATA_ROOT
-from paddlematting.core.evaluator import PER_IMAGE_CSV, evaluate
+from paddlematting.engine.evaluator import PER_IMAGE_CSV, evaluate
 from paddlematting.datasets import MattingDataset
 from paddlematting.transforms import LoadImages, Normalize, ResizeByShort, ResizeToIntMult
 from paddlematting.utils.image_io import read_alpha, read_trimap
@@ -121,7 +121,7 @@ def test_composited_samples_get_distinct_names_and_results_are_png(tmp_path):
 
 
 def test_result_paths_stay_under_save_dir():
-    from paddlematting.core.evaluator import result_path
+    from paddlematting.engine.evaluator import result_path
     assert result_path('out', 'val/fg/GT05.png') == os.path.join('out', 'val', 'fg', 'GT05.png')
     assert result_path('out', 'a/b.jpg') == os.path.join('out', 'a', 'b.png')
     assert result_path('out', '/abs/../x.jpg') == os.path.join('out', 'abs', 'x.png')

@@ -5,9 +5,9 @@ import os
 import numpy as np
 import pytest
 
-from paddlematting.core.input_collection import collect_inputs
-from paddlematting.core.predictor import predict_images
-from paddlematting.core.visualization import read_background
+from paddlematting.predict.input_collection import collect_inputs
+from paddlematting.predict.images import predict_images
+from paddlematting.predict.visualization import read_background
 from paddlematting.transforms import LoadImages, Normalize, ResizeByShort, ResizeToIntMult
 from paddlematting.utils.image_io import read_alpha, read_image, write_png
 

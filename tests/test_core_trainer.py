@@ -10,12 +10,12 @@ import pytest
 import core_plugin  # noqa: F401  (registers CoreTestSet / CoreTestNet)
 from conftest import TEST_DATA_DIR, run_in_fresh_process
 from paddlematting import Config
-from paddlematting.core import checkpoint
-from paddlematting.core import trainer as trainer_module
-from paddlematting.core.evaluator import EvalResult
-from paddlematting.core.runtime import seed_everything
-from paddlematting.core.sample_order import ResumableBatchSampler, iterate_batches
-from paddlematting.core.trainer import Trainer, TrainOptions
+from paddlematting.engine import checkpoint
+from paddlematting.engine import trainer as trainer_module
+from paddlematting.engine.evaluator import EvalResult
+from paddlematting.engine.runtime import seed_everything
+from paddlematting.engine.sample_order import ResumableBatchSampler, iterate_batches
+from paddlematting.engine.trainer import Trainer, TrainOptions
 from paddlematting.utils.pretrained import WeightsMismatchError
 from paddlematting.builders import Built
 

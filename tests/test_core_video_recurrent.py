@@ -8,7 +8,7 @@ import pytest
 from conftest import REAL_DATA_ROOT
 from paddlematting.builders.dataset import build_transforms
 from paddlematting.cli import predict as predict_cli
-from paddlematting.core.runner import clip_runner, dygraph_runner
+from paddlematting.pipeline.runner import clip_runner, dygraph_runner
 from paddlematting.inference import Predictor, export_model
 from paddlematting.pipeline.prediction import predict_alpha
 from paddlematting.utils.image_io import read_image

@@ -11,8 +11,8 @@ import numpy as np
 import pytest
 
 from conftest import REPO_ROOT, TEST_DATA_DIR
-from paddlematting.core.input_collection import collect_inputs
-from paddlematting.core.predictor import predict_images
+from paddlematting.predict.input_collection import collect_inputs
+from paddlematting.predict.images import predict_images
 from paddlematting.transforms import LoadImages, Normalize
 from paddlematting.utils.image_io import read_alpha, write_png
 from paddlematting.utils.weights_io import load_state_dict

@@ -10,7 +10,7 @@ import paddle
 from conftest import REAL_DATA_ROOT, REPO_ROOT
 from paddlematting import Config
 from paddlematting.cli.export import run as export_run
-from paddlematting.core.visualization import composite, cutout_foreground
+from paddlematting.pipeline.outputs import composite, cutout_foreground
 from paddlematting.inference import DeployConfig, load_deploy_config, write_deploy_config
 from paddlematting.builders import build_transforms
 from paddlematting.pipeline import predict_alpha

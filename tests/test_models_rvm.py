@@ -8,7 +8,7 @@ import paddle
 import pytest
 
 from paddlematting import Config
-from paddlematting.core.runner import dygraph_runner
+from paddlematting.pipeline.runner import dygraph_runner
 from paddlematting.inference import Predictor, export_model, load_deploy_config
 from paddlematting.models import RVM
 from paddlematting.models.backbones import MobileNetV3_large_x1_0_os16

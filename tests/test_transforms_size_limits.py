@@ -3,8 +3,8 @@
 import numpy as np
 import pytest
 
-from paddlematting.core.input_collection import collect_inputs
-from paddlematting.core.predictor import predict_images
+from paddlematting.predict.input_collection import collect_inputs
+from paddlematting.predict.images import predict_images
 from paddlematting.transforms import (LimitLong, LimitShort, LoadImages, Normalize, RandomResize,
                                       Resize, ResizeByLong, ResizeByShort, ResizeToIntMult)
 from paddlematting.transforms.size_limits import DEFAULT_MAX_LONG, ImageTooLargeError

@@ -7,7 +7,7 @@ import cv2
 import numpy as np
 import pytest
 
-from paddlematting.core.evaluator import PER_IMAGE_CSV, evaluate
+from paddlematting.engine.evaluator import PER_IMAGE_CSV, evaluate
 from paddlematting.datasets import MattingDataset
 from paddlematting.transforms import LoadImages, Normalize
 from paddlematting.utils.image_io import as_trimap_uint8, read_alpha, read_trimap

@@ -3,8 +3,8 @@ import cv2
 import numpy as np
 import pytest
 
-from paddlematting.core.input_collection import collect_inputs
-from paddlematting.core.predictor import predict_images
+from paddlematting.predict.input_collection import collect_inputs
+from paddlematting.predict.images import predict_images
 from paddlematting.transforms import LoadImages, Normalize
 from paddlematting.utils.image_checks import TruncatedImageError
 from paddlematting.utils.image_io import read_image

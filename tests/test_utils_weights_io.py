@@ -14,8 +14,8 @@ from paddlematting import Config
 from paddlematting.cli import export as export_cli
 from paddlematting.cli import predict as predict_cli
 from paddlematting.cli import val as val_cli
-from paddlematting.core import checkpoint
-from paddlematting.core.runtime import capture_rng_state, restore_rng_state
+from paddlematting.engine import checkpoint
+from paddlematting.engine.runtime import capture_rng_state, restore_rng_state
 from paddlematting.utils.image_io import write_png
 from paddlematting.utils.pretrained import load_pretrained_weights
 from paddlematting.utils.weights_io import (UnsafeWeightsError, WeightsFormatError,

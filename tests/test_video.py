@@ -11,9 +11,9 @@ import pytest
 
 import core_plugin  # noqa: F401  (registers CoreTestNet for the CLI check)
 from conftest import REAL_DATA_ROOT, REPO_ROOT, TEST_DATA_DIR
-from paddlematting.core.input_collection import collect_inputs
-from paddlematting.core.predictor import predict_images
-from paddlematting.core.visualization import composite, cutout_foreground
+from paddlematting.predict.input_collection import collect_inputs
+from paddlematting.predict.images import predict_images
+from paddlematting.pipeline.outputs import composite, cutout_foreground
 from paddlematting.transforms import Compose, LoadImages, Normalize, ResizeByShort, ResizeToIntMult
 from paddlematting.pipeline.prediction import predict_alpha
 from paddlematting.video import OneFrameDelay, VideoReader, VideoWriter

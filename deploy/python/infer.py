@@ -28,7 +28,7 @@ if REPO_ROOT not in sys.path:  # run from a checkout without `pip install -e .`
 from paddlematting.cli.errors import reports_user_errors  # noqa: E402
 from paddlematting.cli.common import (EXIT_BAD_INPUTS, add_prediction_input_args,  # noqa: E402
                                       gather_prediction_args, report_prediction, setup_logging)
-from paddlematting.core.predictor import predict_images  # noqa: E402
+from paddlematting.predict.images import predict_images  # noqa: E402
 from paddlematting.inference import Predictor, load_deploy_config  # noqa: E402
 from paddlematting.utils.output_files import check_output_dir, hold_output_dir  # noqa: E402
 

@@ -7,12 +7,13 @@ from typing import Optional, Tuple
 
 import numpy as np
 
-from ..core.input_collection import collect_inputs
-from ..core.predictor import PredictResult
+from ..predict.input_collection import collect_inputs
+from ..predict.images import PredictResult
 from ..builders.model import build_model, model_class
-from ..core.runner import dygraph_runner
-from ..core.runtime import DEVICES, environment_report, resolve_device
-from ..core.visualization import DEFAULT_FG_METHOD, FG_METHODS, read_background
+from ..pipeline.runner import dygraph_runner
+from ..engine.runtime import DEVICES, environment_report, resolve_device
+from ..pipeline.outputs import DEFAULT_FG_METHOD, FG_METHODS
+from ..predict.visualization import read_background
 from ..models.traits import ModelTraits, model_traits
 from ..pipeline.prediction import Runner
 from ..config import Config
@@ -198,7 +199,7 @@ def build_runner(cfg: Config, model_path: Optional[str], device: str,
 
 def report_prediction(result: PredictResult, n_inputs: int, save_dir: str,
                       composites: bool = False) -> int:
-    """Log what ``core.predictor.predict_images`` wrote and failed; return the exit status
+    """Log what ``predict.images.predict_images`` wrote and failed; return the exit status
     (``EXIT_OK``, or ``EXIT_SOME_FAILED`` when any input failed)."""
     logger.info('Wrote %d alpha mattes (and cut-outs%s) to %s.', len(result.written),
                 ', composites' if composites else '', save_dir)

@@ -66,7 +66,7 @@ def run(argv: Optional[List[str]] = None) -> str:
     transforms = config_inference_transforms(cfg)
     calib_images = []
     if args.quantize:
-        from ..core.input_collection import collect_paths
+        from ..predict.input_collection import collect_paths
         calib_images = [full for full, _ in collect_paths(args.calib_images, '--calib_images')]
     folder = export_model(model, args.save_dir, transforms, model_type=cfg.model_config.get('type'),
                           input_shape=args.input_shape, onnx=args.onnx,

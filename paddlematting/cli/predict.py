@@ -3,7 +3,7 @@
 For each input ``REL/NAME.ext`` writes ``save_dir/REL/NAME_alpha.png`` and
 ``save_dir/REL/NAME_rgba.png`` (inputs differing only in extension keep it, ``a.jpg_alpha.png``;
 list lines outside the list's folder go straight into save_dir; see
-``paddlematting.core.input_collection`` for the naming rules), and with ``--background`` (an image
+``paddlematting.predict.input_collection`` for the naming rules), and with ``--background`` (an image
 file or a colour ``#RRGGBB`` / ``r,g,b``) also ``save_dir/REL/NAME_composite.png``; the cut-outs'
 colours are the foreground estimated by ``--fg_method``. A video input writes ``NAME_alpha.mp4``
 (and ``NAME_composite.mp4``) at its fps, size and frame count, without its audio.
@@ -17,7 +17,7 @@ import sys
 from typing import List, Optional
 
 from ..builders import build_val_transforms
-from ..core.predictor import predict_images
+from ..predict.images import predict_images
 from ..utils.output_files import check_output_dir, hold_output_dir
 from .errors import reports_user_errors
 from .common import (EXIT_BAD_INPUTS, add_backend_arg, add_config_args, add_prediction_input_args,

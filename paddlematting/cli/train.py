@@ -11,8 +11,8 @@ from typing import List, Optional
 import paddle
 
 from ..builders import Built
-from ..core.runtime import is_main_process, seed_everything
-from ..core.trainer import Trainer, TrainOptions
+from ..engine.runtime import is_main_process, seed_everything
+from ..engine.trainer import Trainer, TrainOptions
 from ..utils.output_files import check_output_dir, hold_output_dir
 from .common import add_config_args, declared_traits, start
 from .errors import reports_user_errors

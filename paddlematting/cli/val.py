@@ -13,8 +13,9 @@ import sys
 from typing import List, Optional
 
 from ..builders import build_dataset
-from ..core.evaluator import PER_IMAGE_CSV, evaluate
-from ..core.visualization import DEFAULT_FG_METHOD, FG_METHODS, read_background
+from ..engine.evaluator import PER_IMAGE_CSV, evaluate
+from ..pipeline.outputs import DEFAULT_FG_METHOD, FG_METHODS
+from ..predict.visualization import read_background
 from ..metrics import metric_names
 from ..utils.output_files import check_output_dir, hold_output_dir
 from .common import add_backend_arg, add_config_args, build_runner, declared_traits, start

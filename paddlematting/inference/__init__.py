@@ -1,6 +1,6 @@
 """Fast inference: export a model to a static program and run it with Paddle Inference.
 
-Needs nothing from ``paddlematting.core``; the dygraph predictor there shares
+Needs nothing from ``paddlematting.engine`` or ``paddlematting.predict``; they share
 ``prepare_sample`` / ``finish_alpha`` / ``predict_alpha`` from ``paddlematting.pipeline``
 (import them from there).
 """

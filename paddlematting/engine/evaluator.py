@@ -21,9 +21,9 @@ from ..utils.trimap_values import force_known_regions
 from ..utils.image_io import write_png
 from ..utils.output_files import atomic_write
 from ..utils.trimap_values import TRIMAP_UNKNOWN
-from .runner import as_numpy, predict_batch
+from ..pipeline.runner import as_numpy, predict_batch
 from .sample_order import iterate_batches
-from .visualization import DEFAULT_FG_METHOD, composite, cutout_foreground, network_input_picture
+from ..pipeline.outputs import DEFAULT_FG_METHOD, composite, cutout_foreground
 
 logger = logging.getLogger(__name__)
 PER_IMAGE_CSV = 'metrics_per_image.csv'
@@ -110,6 +110,18 @@ def report_unscored(names: List[str], total: int) -> None:
                    len(names), total, shown)
 
 
+def network_input_picture(img_chw: np.ndarray) -> np.ndarray:
+    """A normalised image float [3,H,W] stretched to uint8 [H,W,3] for display.
+
+    The values are shifted and scaled so their minimum becomes 0 and their maximum 255
+    (a constant image becomes all zeros).
+    """
+    img = np.transpose(np.asarray(img_chw, dtype=np.float32), (1, 2, 0))
+    low, high = float(img.min()), float(img.max())
+    scale = 255.0 / (high - low) if high > low else 0.0
+    return np.clip((img - low) * scale, 0, 255).astype(np.uint8)
+
+
 def evaluate(runner: Runner, dataset: paddle.io.Dataset,
              metric_names: Optional[Sequence[str]] = None, num_workers: int = 0,
              save_dir: Optional[str] = None, save_results: bool = False,
@@ -118,7 +130,7 @@ def evaluate(runner: Runner, dataset: paddle.io.Dataset,
     """Predict every image of a val-mode dataset and score it.
 
     Args:
-        runner: see ``paddlematting.core.runner``.
+        runner: see ``paddlematting.pipeline.runner``.
         dataset: samples with ``img``, ``trans_info``, ``ori_alpha`` uint8 [H0,W0], optional
             ``trimap``/``ori_trimap`` and ``img_name``.
         metric_names: registered metric names (``metrics.metric_names()``); None for all.

@@ -1,4 +1,4 @@
-"""Run a model on prepared inputs and bring its alpha back to the original image size.
+"""Runners over a paddle Layer: run a model on prepared inputs, bring its alpha back.
 
 A *runner* is any callable ``runner(img, trimap) -> alpha`` (see
 ``paddlematting.pipeline``): ``img`` float32 [N,3,H,W] normalised, ``trimap``
@@ -6,8 +6,8 @@ float32 [N,1,H,W] in {0,128,255} or None (ignored by models without a trimap inp
 result float32 [N,1,H,W] alpha in [0,1]. ``dygraph_runner`` wraps a paddle Layer;
 ``paddlematting.inference.Predictor`` is the other implementation.
 
-Preparing raw images and undoing the val transforms live in
-``paddlematting.pipeline``; the evaluator and the predictor both use them.
+Preparing raw images and undoing the val transforms live in ``pipeline.prediction``; the
+evaluator, the predictor and the Paddle Inference predictor all use them.
 """
 from typing import Any, List, Optional
 
@@ -16,7 +16,7 @@ import paddle
 
 from ..models.alpha_model import AlphaOnlyModel
 from ..models.traits import model_traits
-from ..pipeline.prediction import Runner, finish_alpha
+from .prediction import Runner, finish_alpha
 
 __all__ = ['as_numpy', 'dygraph_runner', 'shape_checked', 'alpha_to_uint8', 'predict_batch']
 

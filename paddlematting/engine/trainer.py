@@ -24,7 +24,7 @@ import paddle.distributed as dist
 from . import checkpoint
 from ..metrics import metric_classes
 from .evaluator import EvalResult, evaluate
-from .runner import dygraph_runner
+from ..pipeline.runner import dygraph_runner
 from .runtime import capture_rng_state, init_distributed, is_main_process, restore_rng_state
 from .sample_errors import SampleError
 from .sample_order import ResumableBatchSampler, SeededSamples, iterate_batches

@@ -15,8 +15,8 @@ from tqdm import tqdm
 from ..datasets.composition import composite_on_background, fit_background
 from ..pipeline.prediction import Runner, predict_alpha
 from ..video import OneFrameDelay, VideoReader, VideoWriter
-from .runner import alpha_to_uint8
-from .visualization import DEFAULT_FG_METHOD, cutout_foreground
+from ..pipeline.outputs import DEFAULT_FG_METHOD, cutout_foreground
+from ..pipeline.runner import alpha_to_uint8
 
 logger = logging.getLogger(__name__)
 

@@ -1,14 +1,14 @@
 """Predict alphas for user images: prepare, run, restore, write PNGs.
 
-For every input (found and named by ``core.input_collection``) with output name ``REL/NAME``
+For every input (found and named by ``predict.input_collection``) with output name ``REL/NAME``
 it writes ``save_dir/REL/NAME_alpha.png`` (8-bit matte at the input's size) and
 ``save_dir/REL/NAME_rgba.png`` (the estimated foreground colours F with the matte as its
 fourth channel); given a background, also ``save_dir/REL/NAME_composite.png`` (RGB,
 ``alpha * F + (1 - alpha) * background``, the background fitted to the input by
-``core.visualization.composite``). F comes from ``core.visualization.cutout_foreground``
+``pipeline.outputs.composite``). F comes from ``pipeline.outputs.cutout_foreground``
 (``fg_method``; 'none' keeps the photo's own colours). An unreadable input is reported and skipped; the caller
 decides the exit code from ``PredictResult.failed``. A video input (``video.is_video``) writes
-``NAME_alpha.mp4`` and ``NAME_composite.mp4`` instead (``core.video_predictor``).
+``NAME_alpha.mp4`` and ``NAME_composite.mp4`` instead (``predict.videos``).
 """
 import logging
 import os
@@ -22,10 +22,10 @@ from ..transforms import Compose
 from ..pipeline.prediction import Runner, finish_alpha, prepare_sample
 from ..utils.image_io import read_image, read_trimap, write_png
 from ..video import is_video
+from ..pipeline.outputs import DEFAULT_FG_METHOD, composite, cutout_foreground
+from ..pipeline.runner import alpha_to_uint8, clip_runner, shape_checked
 from .input_collection import InputImage
-from .runner import alpha_to_uint8, clip_runner, shape_checked
-from .video_predictor import predict_video
-from .visualization import DEFAULT_FG_METHOD, composite, cutout_foreground
+from .videos import predict_video
 
 logger = logging.getLogger(__name__)
 
@@ -64,13 +64,13 @@ def predict_images(runner: Runner, transforms: Sequence[Callable], inputs: List[
 
     Args:
         transforms: the built val transforms (LoadImages first), composed here.
-        inputs: from ``core.input_collection.collect_inputs``; each writes under its
+        inputs: from ``predict.input_collection.collect_inputs``; each writes under its
             ``output_name``.
         needs_trimap: the model cannot run without a trimap (DIM); inputs lacking one fail.
         background: uint8 [Hb, Wb, 3] RGB of any size (e.g. from
-            ``core.visualization.read_background``); when given, each input also gets
+            ``predict.visualization.read_background``); when given, each input also gets
             ``NAME_composite.png``, uint8 [H, W, 3] RGB. None: no composite is written.
-        fg_method: how the cut-outs' colours are estimated (``core.visualization.FG_METHODS``).
+        fg_method: how the cut-outs' colours are estimated (``pipeline.outputs.FG_METHODS``).
         temporal_ofd: videos only: MODNet's one-frame-delay flicker filter.
         batch_size: how many images the model runs at once; consecutive inputs that the
             transforms bring to the same size share a run (a folder of same-size photos runs in
