@@ -98,11 +98,9 @@ def build_model(name: str):
 def export_to(cfg, folder: str, onnx: bool = True, choose: bool = True) -> str:
     """Export as a user would: with ONNX, timing both engines to record ``cpu_engine``
     (``choose``)."""
-    from paddlematting.inference import export_model
+    from paddlematting.inference import ExportOptions, export_model
     from paddlematting.inference.export import config_inference_transforms
-    return export_model(cfg.model, folder, config_inference_transforms(cfg.config),
-                        model_type=cfg.config.model_config['type'], onnx=onnx,
-                        choose_engine=onnx and choose, onnx_optional=True)
+    return export_model(cfg.model, folder, config_inference_transforms(cfg.config), ExportOptions(model_type=cfg.config.model_config['type'], onnx=onnx, choose_engine=onnx and choose, onnx_optional=True))
 
 
 def model_inputs(cfg, side: int) -> Tuple[np.ndarray, Optional[np.ndarray]]:

@@ -306,12 +306,12 @@ def test_encoder_refuses_other_input_channels():
 @pytest.mark.slow
 def test_static_and_onnx_exports_equal_dygraph(reference_gca, det_weights, tmp_path):
     from paddlematting.inference import Predictor
-    from paddlematting.inference.export import export_model
+    from paddlematting.inference.export import ExportOptions, export_model
     import onnxruntime
     model, weights, _ = reference_gca
     model.eval()
-    folder = export_model(model, str(tmp_path / 'gca'), [{'type': 'LoadImages'}, {'type': 'Normalize'}],
-                          onnx=True)
+    folder = export_model(model, str(tmp_path / 'gca'),
+                          [{'type': 'LoadImages'}, {'type': 'Normalize'}], ExportOptions(onnx=True))
     # exporting neither ran a power iteration nor changed the stored vectors
     for key, value in _sn_vectors(model).items():
         np.testing.assert_array_equal(value, weights[key], err_msg=key)

@@ -406,9 +406,9 @@ def test_static_and_onnx_export_match_dygraph(w18, tmp_path):
     """Dynamic-size export: Paddle Inference and ONNX Runtime equal dygraph at two sizes and
     batch sizes (near-tie pixels of the argmax excused)."""
     import onnxruntime as ort
-    from paddlematting.inference import Predictor, export_model
+    from paddlematting.inference import ExportOptions, Predictor, export_model
     folder = export_model(w18.model, str(tmp_path / 'export'), [{'type': 'Normalize'}],
-                          onnx=True)
+                          ExportOptions(onnx=True))
     predictor = Predictor(folder, device='cpu', threads=1)
     assert predictor.deploy.input_names == ['img']
     session = ort.InferenceSession(os.path.join(folder, 'model.onnx'),

@@ -9,7 +9,7 @@ import pytest
 
 from paddlematting import Config
 from paddlematting.pipeline.runner import dygraph_runner
-from paddlematting.inference import Predictor, export_model, load_deploy_config
+from paddlematting.inference import ExportOptions, Predictor, export_model, load_deploy_config
 from paddlematting.models import RVM
 from paddlematting.models.backbones import MobileNetV3_large_x1_0_os16
 from paddlematting.config import manager
@@ -235,7 +235,7 @@ def test_export_paddle_inference_and_onnx_carry_state(shared_reference, det_weig
     dygraph = _run_frames(model, frames)
     transforms = [{'type': 'LoadImages', 'to_rgb': True},
                   {'type': 'Normalize', 'mean': [0, 0, 0], 'std': [1, 1, 1]}]
-    folder = export_model(model, str(tmp_path / 'rvm'), transforms, onnx=True)
+    folder = export_model(model, str(tmp_path / 'rvm'), transforms, ExportOptions(onnx=True))
     deploy = load_deploy_config(folder)
     assert deploy.state_names == ['r1', 'r2', 'r3', 'r4'] and deploy.state_channels == [16, 20, 40, 64]
     assert deploy.output_names == list(KEYS)

@@ -5,8 +5,8 @@ Needs nothing from ``paddlematting.engine`` or ``paddlematting.predict``; they s
 (import them from there).
 """
 from .deploy_config import DeployConfig, default_inference_transforms, load_deploy_config, write_deploy_config
-from .export import export_checkpoint_cached, export_model, export_onnx
+from .export import ExportOptions, export_checkpoint_cached, export_model, export_onnx
 from .predictor import Predictor
 
 __all__ = ['DeployConfig', 'default_inference_transforms', 'load_deploy_config', 'write_deploy_config',
-           'export_checkpoint_cached', 'export_model', 'export_onnx', 'Predictor']
+           'ExportOptions', 'export_checkpoint_cached', 'export_model', 'export_onnx', 'Predictor']
