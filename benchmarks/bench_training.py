@@ -35,6 +35,8 @@ from paddlematting.pipeline.runner import dygraph_runner  # noqa: E402
 from paddlematting.engine.runtime import resolve_device, seed_everything  # noqa: E402
 from paddlematting.engine.trainer import Trainer, TrainOptions  # noqa: E402
 from paddlematting.datasets.tiny_sets import build_training_set
+from paddlematting.engine.evaluator import EvalOptions  # noqa: E402
+from paddlematting.predict import PredictOptions  # noqa: E402
 
 CONFIG = os.path.join(REPO_ROOT, 'configs', 'modnet', 'modnet_mobilenetv2.yml')
 REAL_DATA = os.path.join(REPO_ROOT, 'data', 'alphamatting_lowres')
@@ -80,7 +82,7 @@ def main() -> None:
     runner = dygraph_runner(cfg.model)
     val_rates = []
     for _ in range(args.repeats):
-        result = evaluate(runner, cfg.val_dataset, show_progress=False)
+        result = evaluate(runner, cfg.val_dataset, EvalOptions(show_progress=False))
         val_rates.append(len(cfg.val_dataset) / result.seconds)
     rows.append(('val (predict + 4 metrics), dygraph', 'images/s', statistics.median(val_rates),
                  peak_memory_mib(device)))
@@ -98,7 +100,7 @@ def main() -> None:
         for _ in range(args.repeats):
             start = time.time()
             predict_images(backend, cfg.val_transforms, inputs, os.path.join(work, 'pred'),
-                           show_progress=False)
+                           PredictOptions(show_progress=False))
             rates.append(len(inputs) / (time.time() - start))
         rows.append((f'predict (read, run, restore, write), {name}', 'images/s',
                      statistics.median(rates), peak_memory_mib(device)))

@@ -38,7 +38,7 @@ def _script_evaluations(monkeypatch, sads):
     """Make every evaluation of the trainer report the next SAD of ``sads``."""
     scores = iter(sads)
 
-    def scripted(runner, dataset, **kwargs):
+    def scripted(runner, dataset, options=None):
         return EvalResult(metrics={'sad': next(scores)})
 
     monkeypatch.setattr(trainer_module, 'evaluate', scripted)
@@ -290,8 +290,8 @@ def test_best_model_follows_the_configured_metric(tmp_path, monkeypatch):
     scores = iter([{'sad': 5.0, 'mse': 0.1}, {'sad': 3.0, 'mse': 0.2}])
     seen = []
 
-    def scripted(runner, dataset, metric_names=None, **kwargs):
-        seen.append(list(metric_names))
+    def scripted(runner, dataset, options):
+        seen.append(list(options.metric_names))
         return EvalResult(metrics=next(scores))
 
     monkeypatch.setattr(trainer_module, 'evaluate', scripted)

@@ -9,21 +9,20 @@ import logging
 import os
 import time
 from dataclasses import dataclass, field
-from typing import Dict, List, Optional, Sequence
+from typing import Any, Dict, List, Optional, Sequence
 
 import numpy as np
 import paddle
 from tqdm import tqdm
 
 from ..metrics import build_metrics, metric_names as registered_metric_names
-from ..pipeline.prediction import Runner
-from ..utils.trimap_values import force_known_regions
-from ..utils.image_io import write_png
+from ..pipeline.outputs import (DEFAULT_FG_METHOD, OutputOptions, alpha_to_uint8, make_outputs,
+                                save_outputs)
+from ..pipeline.prediction import Runner, finish_alpha
+from ..pipeline.runner import shape_checked
 from ..utils.output_files import atomic_write
-from ..utils.trimap_values import TRIMAP_UNKNOWN
-from ..pipeline.runner import as_numpy, predict_batch
+from ..utils.trimap_values import TRIMAP_UNKNOWN, force_known_regions
 from .sample_order import iterate_batches
-from ..pipeline.outputs import DEFAULT_FG_METHOD, composite, cutout_foreground
 
 logger = logging.getLogger(__name__)
 PER_IMAGE_CSV = 'metrics_per_image.csv'
@@ -53,38 +52,67 @@ class EvalResult:
         return ', '.join(f'{name.upper()}: {value:.4f}' for name, value in self.metrics.items())
 
 
-def result_path(save_dir: str, img_name: str) -> str:
-    """Where ``--save_results`` writes the alpha of ``img_name``: ``save_dir/<stem>.png``.
+@dataclass
+class EvalOptions:
+    """How to evaluate; the names follow PaddleSeg Matting's val.py flags.
 
-    The extension is always .png (the file holds PNG bytes whatever the input's format);
-    a leading '/', a drive and '..' parts are dropped, so the file is always under save_dir.
+    Attributes:
+        metric_names: registered metric names (``metrics.metric_names()``); None for all.
+        num_workers: data loader worker processes.
+        save_dir: when given, ``metrics_per_image.csv`` is written there.
+        save_results: also write each alpha as an 8-bit PNG under save_dir, at its
+            ``img_name`` with the extension .png (see ``result_name``; known trimap regions
+            set to 0/255, as the metrics see it).
+        show_progress: a progress bar on stderr.
+        num_examples: how many (input, prediction, ground truth) triples to keep for display.
+        background: uint8 [Hb, Wb, 3] RGB; with ``save_results`` each image is also cut out
+            with its saved alpha (colours from ``cutout_foreground`` with ``fg_method``) and
+            written over it as ``<name>_composite.png``. Needs a dataset with
+            ``load_sample(idx)`` (MattingDataset), which gives the untransformed image.
+        fg_method: see ``pipeline.outputs.FG_METHODS``.
     """
+    metric_names: Optional[Sequence[str]] = None
+    num_workers: int = 0
+    save_dir: Optional[str] = None
+    save_results: bool = False
+    show_progress: bool = True
+    num_examples: int = 0
+    background: Optional[np.ndarray] = None
+    fg_method: str = DEFAULT_FG_METHOD
+
+
+def result_name(img_name: str) -> str:
+    """The output name (``pipeline.outputs``) of ``img_name``'s saved results: its path
+    without the extension; a leading '/', a drive and '..' parts are dropped, so the files
+    are always under save_dir (``val/fg/x.jpg`` -> ``val/fg/x``, written as ``x.png``, a
+    file holding PNG bytes whatever the input's format)."""
     stem = os.path.splitext(img_name)[0].replace('\\', '/')
     stem = os.path.splitdrive(stem)[1]
     parts = [part for part in stem.split('/') if part not in ('', '.', '..')]
-    return os.path.join(save_dir, *parts[:-1], (parts[-1] if parts else 'unnamed') + '.png')
+    return os.path.join(*parts) if parts else 'unnamed'
 
 
-def unique_result_path(save_dir: str, img_name: str, taken: Dict[str, str]) -> str:
-    """``result_path``, unless another image already took that path (``x.png`` and
-    ``x.jpg`` both give ``x.png``): then the extension is kept, ``x.jpg.png``.
+def unique_result_name(img_name: str, taken: Dict[str, str]) -> str:
+    """``result_name``, unless another image already took that name (``x.png`` and
+    ``x.jpg`` both give ``x``): then the extension is kept, ``x.jpg`` (written ``x.jpg.png``).
 
     Args:
-        taken: result path -> image name, filled in here; one dict per evaluation.
+        taken: result name -> image name, filled in here; one dict per evaluation.
     """
-    path = result_path(save_dir, img_name)
-    if taken.setdefault(path, img_name) != img_name:
-        path = result_path(save_dir, img_name.replace('\\', '/').rstrip('/') + '.png')
-        if taken.setdefault(path, img_name) != img_name:
+    name = result_name(img_name)
+    if taken.setdefault(name, img_name) != img_name:
+        name = result_name(img_name.replace('\\', '/').rstrip('/') + '.png')
+        if taken.setdefault(name, img_name) != img_name:
             raise ValueError(f'two val images are both named {img_name!r}; result PNGs would '
                              f'overwrite each other')
-    return path
+    return name
 
 
-def composite_path(result_png: str) -> str:
-    """Where ``--save_results`` with a background writes the composite whose alpha went to
-    ``result_png``: the same name with ``_composite`` before ``.png``."""
-    return result_png[:-len('.png')] + '_composite.png'
+def saved_result_options(options: EvalOptions) -> OutputOptions:
+    """What ``save_results`` writes: the matte as ``<name>.png`` (PaddleSeg's val.py names),
+    no cut-out, and the composite over ``options.background`` when one is given."""
+    return OutputOptions(cutout=False, background=options.background,
+                         fg_method=options.fg_method, save_names='paddleseg')
 
 
 def write_per_image_csv(path: str, per_image: List[Dict[str, object]],
@@ -122,76 +150,115 @@ def network_input_picture(img_chw: np.ndarray) -> np.ndarray:
     return np.clip((img - low) * scale, 0, 255).astype(np.uint8)
 
 
+def as_numpy(value: Any) -> np.ndarray:
+    """A paddle Tensor or array-like as a numpy array (no copy for numpy input)."""
+    if isinstance(value, paddle.Tensor):
+        return value.numpy()
+    return np.asarray(value)
+
+
+def predict_batch(runner: Runner, batch: dict) -> List[np.ndarray]:
+    """Alphas of a collated batch of val samples, restored to each image's original size.
+
+    Args:
+        runner: see ``pipeline.runner``.
+        batch: a collated sample dict with ``img`` [N,3,H,W], optional ``trimap``
+            [N,1,H,W] and ``trans_info`` (one list per image).
+
+    Returns:
+        N uint8 arrays [H0, W0] in [0, 255] (no trimap forcing: the metrics do that).
+    """
+    img = as_numpy(batch['img']).astype(np.float32, copy=False)
+    trimap = batch.get('trimap')
+    if trimap is not None:
+        trimap = as_numpy(trimap).astype(np.float32, copy=False)
+    alpha = shape_checked(runner)(img, trimap)
+    trans_infos = batch.get('trans_info') or [[] for _ in range(len(alpha))]
+    return [alpha_to_uint8(finish_alpha(alpha[i, 0], trans_infos[i])) for i in range(len(alpha))]
+
+
+class _ResultSaver:
+    """Writes each evaluated image's matte (and composite) for ``save_results``."""
+
+    def __init__(self, dataset: Any, options: EvalOptions):
+        self.dataset = dataset
+        self.save_dir = options.save_dir
+        self.outputs = saved_result_options(options)
+        self.taken: Dict[str, str] = {}
+
+    def save(self, pred: np.ndarray, trimap: Optional[np.ndarray], img_name: str,
+             index: int) -> None:
+        """``pred`` uint8 [H0,W0] of dataset sample ``index``, with the trimap's known regions
+        set, as the metrics see it."""
+        saved = force_known_regions(pred, trimap)
+        # batches hold one image each, taken in dataset order
+        image = self.dataset.load_sample(index)['img'] if self.outputs.needs_foreground else None
+        save_outputs(make_outputs(image, saved, self.outputs), self.save_dir,
+                     unique_result_name(img_name, self.taken), self.outputs)
+
+
+def _check_evaluation(dataset: Any, options: EvalOptions) -> None:
+    if len(dataset) == 0:
+        raise ValueError('The validation dataset is empty; check val_file in the config.')
+    if options.save_results and not options.save_dir:
+        raise ValueError('save_results=True needs a save_dir to write the alphas into.')
+    if options.save_results and options.background is not None and not hasattr(dataset, 'load_sample'):
+        raise ValueError(f'Saving composites needs the untransformed images, which '
+                         f'{type(dataset).__name__} does not provide (no load_sample method).')
+
+
+def _score(metrics: Dict[str, Any], pred: np.ndarray, gt: np.ndarray,
+           trimap: Optional[np.ndarray], name: str, result: EvalResult) -> None:
+    """Add one image's row to ``result`` (NaN, and listed as unscored, when its trimap has
+    no unknown pixel: errors are summed over the unknown region, an empty one would score 0)."""
+    row: Dict[str, object] = {'img_name': name}
+    if trimap is not None and not np.any(trimap == TRIMAP_UNKNOWN):
+        result.unscored.append(name)
+        row.update((metric_name, float('nan')) for metric_name in metrics)
+    for metric_name, metric in metrics.items():
+        if metric_name not in row:
+            row[metric_name] = metric.update(pred, gt, trimap)
+    result.per_image.append(row)
+
+
 def evaluate(runner: Runner, dataset: paddle.io.Dataset,
-             metric_names: Optional[Sequence[str]] = None, num_workers: int = 0,
-             save_dir: Optional[str] = None, save_results: bool = False,
-             show_progress: bool = True, num_examples: int = 0,
-             background: Optional[np.ndarray] = None, fg_method: str = DEFAULT_FG_METHOD) -> EvalResult:
+             options: Optional[EvalOptions] = None) -> EvalResult:
     """Predict every image of a val-mode dataset and score it.
 
     Args:
         runner: see ``paddlematting.pipeline.runner``.
         dataset: samples with ``img``, ``trans_info``, ``ori_alpha`` uint8 [H0,W0], optional
             ``trimap``/``ori_trimap`` and ``img_name``.
-        metric_names: registered metric names (``metrics.metric_names()``); None for all.
-        save_dir: when given, ``metrics_per_image.csv`` is written there.
-        save_results: also write each alpha as an 8-bit PNG under save_dir, at its
-            ``img_name`` with the extension .png (see ``result_path``; known trimap regions
-            set to 0/255, as the metrics see it).
-        num_examples: how many (input, prediction, ground truth) triples to keep for display.
-        background: uint8 [Hb, Wb, 3] RGB; with ``save_results`` each image is also cut out
-            with its saved alpha (colours from ``cutout_foreground`` with ``fg_method``) and
-            written over it as ``composite_path``. Needs a dataset with ``load_sample(idx)``
-            (MattingDataset), which gives the untransformed image.
+        options: see ``EvalOptions``; None for the defaults (every metric, nothing saved).
     """
-    if len(dataset) == 0:
-        raise ValueError('The validation dataset is empty; check val_file in the config.')
-    if save_results and not save_dir:
-        raise ValueError('save_results=True needs a save_dir to write the alphas into.')
-    if save_results and background is not None and not hasattr(dataset, 'load_sample'):
-        raise ValueError(f'Saving composites needs the untransformed images, which '
-                         f'{type(dataset).__name__} does not provide (no load_sample method).')
-    metrics = build_metrics(list(metric_names or registered_metric_names()))
+    options = options or EvalOptions()
+    _check_evaluation(dataset, options)
+    metrics = build_metrics(list(options.metric_names or registered_metric_names()))
     # one image per batch: val images keep their own sizes
     loader = iterate_batches(dataset, paddle.io.BatchSampler(dataset, batch_size=1),
-                             num_workers)
+                             options.num_workers)
+    saver = _ResultSaver(dataset, options) if options.save_results else None
     result = EvalResult(metrics={})
-    taken: Dict[str, str] = {}
     start = time.time()
     for batch in tqdm(loader, total=len(dataset), desc='eval', unit='img',
-                      disable=not show_progress, dynamic_ncols=True):
-        alphas = predict_batch(runner, batch)
-        for i, pred in enumerate(alphas):
+                      disable=not options.show_progress, dynamic_ncols=True):
+        for i, pred in enumerate(predict_batch(runner, batch)):
+            index = len(result.per_image)
             gt = as_numpy(batch['ori_alpha'][i])
             trimap = batch.get('ori_trimap')
             trimap = None if trimap is None else as_numpy(trimap[i]).astype(np.uint8)
-            name = batch['img_name'][i] if 'img_name' in batch else f'{len(result.per_image)}'
-            row = {'img_name': name}
-            if trimap is not None and not np.any(trimap == TRIMAP_UNKNOWN):
-                # errors are summed over the unknown region: an empty one would score 0
-                result.unscored.append(name)
-                row.update((metric_name, float('nan')) for metric_name in metrics)
-            for metric_name, metric in metrics.items():
-                if metric_name not in row:
-                    row[metric_name] = metric.update(pred, gt, trimap)
-            result.per_image.append(row)
-            if save_results:
-                saved = force_known_regions(pred, trimap)
-                result_png = unique_result_path(save_dir, name, taken)
-                write_png(result_png, saved)
-                if background is not None:
-                    # batches hold one image each, taken in dataset order
-                    image = dataset.load_sample(len(result.per_image) - 1)['img']
-                    write_png(composite_path(result_png),
-                              composite(cutout_foreground(image, saved, fg_method), saved, background))
-            if len(result.examples) < num_examples:
+            name = batch['img_name'][i] if 'img_name' in batch else f'{index}'
+            _score(metrics, pred, gt, trimap, name, result)
+            if saver is not None:
+                saver.save(pred, trimap, name, index)
+            if len(result.examples) < options.num_examples:
                 result.examples.append({'img_name': name, 'pred': pred, 'gt': gt,
                                         'input': network_input_picture(as_numpy(batch['img'][i]))})
     result.seconds = time.time() - start
     if result.unscored:
         report_unscored(result.unscored, len(result.per_image))
     result.metrics = {name: metric.evaluate() for name, metric in metrics.items()}
-    if save_dir:
-        write_per_image_csv(os.path.join(save_dir, PER_IMAGE_CSV), result.per_image,
+    if options.save_dir:
+        write_per_image_csv(os.path.join(options.save_dir, PER_IMAGE_CSV), result.per_image,
                             list(metrics), result.metrics)
     return result
