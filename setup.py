@@ -9,7 +9,7 @@ path fails on every bilinear interpolation (Paddle issue 79749:
 "ConvertPirAttribute2RuntimeAttribute not support ArrayAttribute<DoubleAttribute>"),
 and oneDNN is what makes CPU inference fast. 3.2.2 runs the same models fine.
 
-No paddleseg: the toolkit has its own registries (paddlematting.utils.manager), so
+No paddleseg: the toolkit has its own registries (paddlematting.config.manager), so
 it does not inherit paddleseg 2.8.0's opencv-python<=4.6 pin, nor the numpy<2
 pin that pin forced.
 """

@@ -6,12 +6,13 @@ import cv2
 import numpy as np
 import pytest
 
-from paddlematting.core.input_collection import collect_inputs
-from paddlematting.core.predictor import predict_images
+from paddlematting.predict.input_collection import collect_inputs
+from paddlematting.predict.images import predict_images
 from paddlematting.transforms import LoadImages, Normalize
 from paddlematting.utils import image_checks
 from paddlematting.utils.image_checks import CorruptImageError, TruncatedImageError
 from paddlematting.utils.image_io import read_image
+from paddlematting.predict import PredictOptions
 
 
 def _photo():
@@ -49,7 +50,7 @@ def test_predict_reports_a_truncated_photo_as_failed(tmp_path):
     (tmp_path / 'in' / 'cut.jpg').write_bytes(encoded.tobytes()[:800])
     result = predict_images(lambda img, tri: np.zeros((img.shape[0], 1) + img.shape[2:], 'float32'),
                             [LoadImages(), Normalize()], collect_inputs(str(tmp_path / 'in')),
-                            str(tmp_path / 'out'), show_progress=False)
+                            str(tmp_path / 'out'), PredictOptions(show_progress=False))
     assert result.written == [] and len(result.failed) == 1
     assert 'truncated' in result.failed[0][1]
 

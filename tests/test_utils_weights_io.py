@@ -15,12 +15,13 @@ from paddlematting import Config
 from paddlematting.cli import export as export_cli
 from paddlematting.cli import predict as predict_cli
 from paddlematting.cli import val as val_cli
-from paddlematting.core import checkpoint
-from paddlematting.core.runtime import capture_rng_state, restore_rng_state
+from paddlematting.engine import checkpoint
+from paddlematting.engine.runtime import capture_rng_state, restore_rng_state
 from paddlematting.utils.image_io import write_png
 from paddlematting.utils.pretrained import load_pretrained_weights
 from paddlematting.utils.weights_io import (ReadLimits, UnsafeWeightsError, WeightsFormatError,
                                             WeightsLimitError, load_state_dict, load_weights_file)
+from paddlematting.builders import Built
 
 TINY_CONFIG = os.path.join(TEST_DATA_DIR, 'core_tiny.yml')
 DEMO_CONFIG = os.path.join(REPO_ROOT, 'configs', 'quick_start', 'modnet_mobilenetv2_demo.yml')
@@ -193,8 +194,8 @@ def test_load_pretrained_weights_and_model_pretrained_refuse(crafted):
 def test_config_model_pretrained_refuses(crafted):
     path, marker = crafted
     with pytest.raises(ValueError) as info:  # the config names the key it was building
-        Config(DEMO_CONFIG, opts=['model.backbone.pretrained=null',
-                                  f'model.pretrained={path}']).model
+        Built(Config(DEMO_CONFIG, opts=['model.backbone.pretrained=null',
+                                        f'model.pretrained={path}'])).model
     _assert_refused(str(info.value), path, marker)
 
 
