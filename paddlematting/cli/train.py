@@ -70,10 +70,11 @@ def main(argv: Optional[List[str]] = None) -> int:
         seed_everything(args.seed)
     cfg, device = start(args, iters=args.iters, batch_size=args.batch_size,
                         learning_rate=args.learning_rate)
-    if not declared_traits(cfg).trainable:
-        raise ValueError(f'{args.config}: {cfg.model_config["type"]} has no parameters to train '
-                         f'(it declares trainable = False); evaluate it with val.py or run it '
-                         f'with predict.py')
+    traits = declared_traits(cfg)
+    if not traits.trainable:
+        raise ValueError(f'{args.config}: {cfg.model_config["type"]} cannot be trained: '
+                         f'{traits.untrainable_reason} (it declares trainable = False); '
+                         f'evaluate it with val.py or run it with predict.py')
     if is_main_process():
         logger.info('Config (merged)\n%s', cfg)
     options = TrainOptions(

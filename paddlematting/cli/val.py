@@ -17,7 +17,8 @@ from ..engine.evaluator import PER_IMAGE_CSV, EvalOptions, evaluate
 from ..pipeline.outputs import DEFAULT_FG_METHOD, FG_METHODS
 from ..predict.visualization import read_background
 from ..metrics import metric_names
-from .common import add_model_run_args, build_runner, claim_output_dir, declared_traits, start
+from .common import (add_model_run_args, build_runner, claim_output_dir, declared_traits,
+                     refuse_untrained, start)
 from .errors import reports_user_errors
 
 logger = logging.getLogger('paddlematting')
@@ -58,6 +59,7 @@ def main(argv: Optional[List[str]] = None) -> int:
     if background is not None and not args.save_results:
         logger.warning('--background only matters with --save_results; no composites are written.')
     dataset = build_dataset(cfg, 'val_dataset')
+    refuse_untrained(cfg, args)
     runner, backend = build_runner(cfg, args.model_path, device, args.backend)
     logger.info('Evaluating %d images with the %s backend...', len(dataset), backend)
     result = evaluate(runner, dataset, EvalOptions(
