@@ -104,8 +104,10 @@ def test_paddleseg_save_names_write_the_matte_as_name_png(tmp_path):
     # the same matte under PaddleSeg's name
     np.testing.assert_array_equal(read_alpha(str(tmp_path / 'ps' / 'a.png')),
                                   read_alpha(str(tmp_path / 'ours' / 'a_alpha.png')))
-    # into the input folder it would overwrite the photos: refused per image, photos intact
+    # into the input folder the mattes would overwrite the photos: they are named apart
     before = read_image(str(tmp_path / 'in' / 'a.png'))
     assert predict_cli.main(common + ['--save_dir', str(tmp_path / 'in'),
-                                      '--save_names', 'paddleseg']) == 1
+                                      '--save_names', 'paddleseg']) == 0
     np.testing.assert_array_equal(read_image(str(tmp_path / 'in' / 'a.png')), before)
+    np.testing.assert_array_equal(read_alpha(str(tmp_path / 'in' / 'a-2.png')),
+                                  read_alpha(str(tmp_path / 'ours' / 'a_alpha.png')))
