@@ -7,6 +7,7 @@ import paddle.nn as nn
 import paddle.nn.functional as F
 
 from ...config import manager
+from .reduction import as_loss_mask
 
 PYRAMID_LEVELS = 5
 
@@ -60,10 +61,7 @@ class LaplacianLoss(nn.Layer):
         if label.ndim == 3:
             label = label.unsqueeze(1)
         if mask is not None:
-            if mask.ndim == 3:
-                mask = mask.unsqueeze(1)
-            mask = mask.astype(logit.dtype)
-            mask.stop_gradient = True
+            mask = as_loss_mask(mask, logit.dtype)
             logit, label = logit * mask, label * mask
         # summed in level order, as the reference does
         return sum(F.l1_loss(a, b) for a, b in zip(self.pyramid(label), self.pyramid(logit)))
