@@ -244,7 +244,6 @@ def test_bn_running_stats_after_forward_match_reference(shared_reference, det_we
 # ------------------------------------------------------------------ reference-free
 def test_registered_and_declares_inputs():
     assert manager.MODELS['PPMattingV2'] is PPMattingV2
-    assert manager.LOSSES['GradientLoss'] is GradientLoss
     assert PPMattingV2.input_names == ('img',)
 
 

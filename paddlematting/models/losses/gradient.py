@@ -7,14 +7,12 @@ import paddle
 import paddle.nn as nn
 import paddle.nn.functional as F
 
-from ...config import manager
 from .reduction import as_loss_mask
 
 # Sobel x kernel scaled by the sum of its absolute values (8); the y kernel is its transpose
 _SOBEL_X = np.array([[-1, 0, 1], [-2, 0, 2], [-1, 0, 1]], 'float32') / 8.0
 
 
-@manager.LOSSES.add_component
 class GradientLoss(nn.Layer):
     """Mean absolute difference of Sobel gradient magnitudes.
 

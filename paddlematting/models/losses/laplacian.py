@@ -6,7 +6,6 @@ import paddle
 import paddle.nn as nn
 import paddle.nn.functional as F
 
-from ...config import manager
 from .reduction import as_loss_mask
 
 PYRAMID_LEVELS = 5
@@ -28,7 +27,6 @@ def pyramid_kernel(size: int = 5, sigma: float = 1.0) -> np.ndarray:
     return kernel[None, None]
 
 
-@manager.LOSSES.add_component
 class LaplacianLoss(nn.Layer):
     """Sum over a 5-level Laplacian pyramid (plus the coarsest residual) of the mean L1 error.
 
