@@ -157,15 +157,15 @@ def test_extract_of_a_plain_file_url_is_refused():
 
 
 def _count_connection_attempts(monkeypatch):
-    """Record the timeout of every urlopen call (each is one attempt to connect)."""
+    """Record the timeout of every opener.open call (each is one attempt to connect)."""
     timeouts = []
-    real_urlopen = urllib.request.urlopen
+    real_open = urllib.request.OpenerDirector.open
 
-    def counting_urlopen(url, *args, timeout=None, **kwargs):
+    def counting_open(self, url, *args, timeout=None, **kwargs):
         timeouts.append(timeout)
-        return real_urlopen(url, *args, timeout=timeout, **kwargs)
+        return real_open(self, url, *args, timeout=timeout, **kwargs)
 
-    monkeypatch.setattr(urllib.request, 'urlopen', counting_urlopen)
+    monkeypatch.setattr(urllib.request.OpenerDirector, 'open', counting_open)
     return timeouts
 
 

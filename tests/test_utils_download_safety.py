@@ -122,13 +122,13 @@ def test_a_stalled_server_times_out_quickly_with_a_clear_message(isolated_cache,
     monkeypatch.setenv('PADDLEMATTING_ALLOW_HTTP', '1')
     monkeypatch.setenv('PADDLEMATTING_DOWNLOAD_TIMEOUT', '1')
     timeouts = []
-    real_urlopen = urllib.request.urlopen
+    real_open = urllib.request.OpenerDirector.open
 
-    def counting_urlopen(url, *args, timeout=None, **kwargs):  # one call is one attempt
+    def counting_open(self, url, *args, timeout=None, **kwargs):  # one call is one attempt
         timeouts.append(timeout)
-        return real_urlopen(url, *args, timeout=timeout, **kwargs)
+        return real_open(self, url, *args, timeout=timeout, **kwargs)
 
-    monkeypatch.setattr(urllib.request, 'urlopen', counting_urlopen)
+    monkeypatch.setattr(urllib.request.OpenerDirector, 'open', counting_open)
     with stalled_server() as url:
         with pytest.raises(DownloadError) as info:
             load_pretrained_weights(core_plugin.CoreTestNet(), url)
