@@ -12,7 +12,7 @@ from conftest import TEST_DATA_DIR
 from paddlematting.builders.model import MAX_MODEL_PARAMETERS, build_model, parameter_count
 from paddlematting.config import Config, ConfigError, build_component, manager
 from paddlematting.config.loading import MAX_CONFIG_VALUES, expanded_size, parse_yaml
-from paddlematting.utils.bounded_repr import short_error, short_repr
+from paddlematting.config.bounded_repr import short_error, short_repr
 
 TINY_CONFIG = os.path.join(TEST_DATA_DIR, 'core_tiny.yml')
 

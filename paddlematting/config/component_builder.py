@@ -12,7 +12,7 @@ import types
 import typing
 from typing import Any, Dict, Optional, Sequence
 
-from ..utils.bounded_repr import short_error, short_repr
+from .bounded_repr import short_error, short_repr
 from . import manager
 from .loading import ConfigError
 from .manager import ComponentManager

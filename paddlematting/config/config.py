@@ -12,7 +12,7 @@ from typing import Any, Dict, Optional, Sequence
 
 import yaml
 
-from ..utils.bounded_repr import short_repr
+from .bounded_repr import short_repr
 from . import manager
 from .loading import ConfigError, apply_opts, load_yaml_with_bases, opts_keys
 from .schema import DEFAULT_BEST_METRIC, KeyOrigins, check_config, is_piecewise

@@ -12,7 +12,7 @@ from typing import Any, Dict, List, Optional, Sequence
 
 import yaml
 
-from ..utils.bounded_repr import short_repr
+from .bounded_repr import short_repr
 
 BASE_KEY = '_base_'
 INHERIT_KEY = '_inherited_'

@@ -12,7 +12,7 @@ import numbers
 import re
 from typing import Any, Collection, Dict, Iterator, List, Mapping, Optional, Tuple
 
-from ..utils.bounded_repr import short_repr, short_text
+from .bounded_repr import short_repr, short_text
 from .component_builder import closest_hint, describe_hint, matches_hint
 from .loading import ConfigError
 

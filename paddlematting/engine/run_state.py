@@ -14,7 +14,7 @@ import os
 import re
 from typing import Any, Dict, List, Mapping, Optional
 
-from ..utils.bounded_repr import short_repr
+from ..config.bounded_repr import short_repr
 
 __all__ = ['RunStateError', 'MAX_STATE_BYTES', 'read_run_state', 'check_run_state',
            'check_like']

@@ -33,7 +33,7 @@ class ExportedModelUnreadableError(OSError):
     ``model.pdiparams``, a foreign file): one line naming the files and the engine's reason."""
 
     def __init__(self, files: str, error: BaseException):
-        from ..utils.bounded_repr import short_error
+        from ..config.bounded_repr import short_error
         super().__init__(f'{files}: the exported model cannot be loaded ({short_error(error)}); '
                          f'is a file cut off or from another export? Export it again with '
                          f'export.py')

@@ -3,7 +3,7 @@
 Each message is one line that starts with the file's path and says what was wrong; the
 command-line tools print it as it is and exit 2.
 """
-from .bounded_repr import short_repr  # re-exported: the readers import it from here
+from ..config.bounded_repr import short_repr  # re-exported: the readers import it from here
 
 __all__ = ['WeightsFormatError', 'UnsafeWeightsError', 'WeightsLimitError', 'short_repr']
 

@@ -1,5 +1,8 @@
 """``short_repr``: a value shown in an error message, in bounded length and time.
 
+It lives in config/, the lowest layer, because configs, weights files and state.json
+messages all use it.
+
 Error messages name the value that was wrong. A value read from a file (a config, a weights
 file, a state.json) can be huge or shared many times over (a YAML "billion laughs" is nine
 lists of nine references to each other), so ``repr`` or ``str`` of it can take hours; these
