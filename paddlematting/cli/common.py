@@ -39,6 +39,8 @@ EXPORTED_BACKENDS = ('inference', 'paddle_inference', 'onnxruntime')
 EXIT_OK = 0
 EXIT_SOME_FAILED = 1  # some images could not be predicted (the others were written)
 EXIT_BAD_INPUTS = 2  # nothing was predicted: the inputs or flags are unusable
+# data loader worker processes a command may start (--num_workers): each is a process
+MAX_WORKERS = 1024
 
 # what "Paddle Inference cannot be used here" raises, so build_runner falls back to dygraph:
 # no paddle.inference or paddle2onnx (ImportError); no usable device, an op without a static
@@ -50,6 +52,29 @@ INFERENCE_UNAVAILABLE_ERRORS = (ImportError, RuntimeError, OSError, PaddleEnforc
 # ...except these OSErrors, which the dygraph backend would meet again: weights (the config's
 # pretrained files) that are missing or cannot be downloaded
 WEIGHTS_UNAVAILABLE_ERRORS = (FileNotFoundError, DownloadError)
+
+
+def _largest(high: int) -> str:
+    """``high - 1`` as a person reads it: ``2**63 - 1`` rather than its 19 digits."""
+    power = high.bit_length() - 1
+    return f'2**{power} - 1' if high == 1 << power and power > 16 else str(high - 1)
+
+
+def int_in(low: int, high: int):
+    """An argparse ``type`` for an integer flag in ``[low, high)``: out of range, argparse's
+    one-line usage error (exit 2) instead of a failure deep in paddle or numpy (a seed past
+    2**64 is a pybind traceback) or a silently meaningless run (``--num_workers -1``)."""
+    def parse(text: str) -> int:
+        try:
+            value = int(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f'expected an integer, got {text!r}') from None
+        if not low <= value < high:
+            raise argparse.ArgumentTypeError(f'must be an integer from {low} to {_largest(high)}, '
+                                             f'got {value}')
+        return value
+    parse.__name__ = 'integer'  # argparse names the type in its messages
+    return parse
 
 
 def setup_logging(level: int = logging.INFO) -> None:
@@ -95,7 +120,7 @@ def add_prediction_input_args(parser: argparse.ArgumentParser) -> None:
                              'under the matte, so the old background does not show through soft '
                              'edges such as hair; none keeps the photo\'s own colours. '
                              'Default %(default)s.')
-    parser.add_argument('--batch_size', type=int, default=1,
+    parser.add_argument('--batch_size', type=int_in(1, 4097), default=1,
                         help='Images per model run: consecutive images that the transforms bring '
                              'to one size (a folder of same-size photos) run together; the '
                              'results do not change. Default %(default)s.')
