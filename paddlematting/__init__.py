@@ -1,4 +1,4 @@
-"""paddlematting: image matting (DIM, MODNet) on PaddlePaddle.
+"""paddlematting: image matting on PaddlePaddle; ``paddlematting.remove(photo)`` cuts one out.
 
 Importing the package is light: nothing here imports paddle. The component registries
 (``manager.MODELS`` ...) fill themselves on their first lookup, so a YAML config builds from
@@ -24,11 +24,16 @@ _LAZY_ATTRIBUTES = {
     'Config': 'paddlematting.utils.config',
     'ConfigError': 'paddlematting.utils.config',
     'manager': 'paddlematting.utils.manager',
+    # the one-call API: paddle loads when a model does, not on import
+    'remove': 'paddlematting.api',
+    'Matting': 'paddlematting.api',
+    'MattingSettings': 'paddlematting.api',
 }
-_SUBPACKAGES = ('builders', 'cli', 'core', 'datasets', 'inference', 'metrics', 'models',
-                'pipeline', 'transforms', 'utils')
+_SUBPACKAGES = ('api', 'builders', 'cli', 'core', 'datasets', 'inference', 'metrics', 'models',
+                'pipeline', 'predict', 'transforms', 'utils', 'zoo')
 
-__all__ = ['Config', 'ConfigError', 'manager', 'register_all', '__version__']
+__all__ = ['Config', 'ConfigError', 'manager', 'remove', 'Matting', 'MattingSettings', 'register_all',
+           '__version__']
 
 
 def register_all() -> None:

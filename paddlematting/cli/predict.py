@@ -30,7 +30,7 @@ def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description='Predict alpha mattes for images and videos.')
     add_config_args(parser)
     add_backend_arg(parser)
-    parser.add_argument('--model_path', default=None,
+    parser.add_argument('--model_path', '--weights', default=None,
                         help='Weights: a .pdparams file, a checkpoint folder or a URL.')
     add_prediction_input_args(parser)
     parser.add_argument('--save_dir', default='./output/results', help='Where the PNGs go.')

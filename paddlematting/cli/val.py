@@ -26,7 +26,7 @@ def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description='Evaluate a matting model.')
     add_config_args(parser)
     add_backend_arg(parser)
-    parser.add_argument('--model_path', default=None,
+    parser.add_argument('--model_path', '--weights', default=None,
                         help='Weights to evaluate: a .pdparams file, a checkpoint folder or a URL.')
     parser.add_argument('--save_dir', default='./output/results',
                         help='Where the per-image CSV (and --save_results PNGs) go.')

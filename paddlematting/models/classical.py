@@ -102,7 +102,11 @@ class ClassicalMatting(nn.Layer):
 
     def solve(self, image: np.ndarray, trimap: np.ndarray) -> np.ndarray:
         """image float64 [H,W,3] in [0,1], trimap float64 [H,W] in {0, 0.5.., 1} -> alpha [H,W]."""
-        return np.clip(self.solver()(image, trimap, **self.solver_kwargs), 0.0, 1.0)
+        try:
+            alpha = self.solver()(image, trimap, **self.solver_kwargs)
+        except ValueError as error:  # pymatting's, e.g. "Trimap did not contain background values"
+            raise ValueError(f'{type(self).__name__}: {error}') from None
+        return np.clip(alpha, 0.0, 1.0)
 
     def forward(self, inputs: Dict[str, paddle.Tensor]) -> paddle.Tensor:
         if 'trimap' not in inputs or inputs['trimap'] is None:
