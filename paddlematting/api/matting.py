@@ -132,14 +132,26 @@ class Matting:
                              f'--trimap), or name a segmenter model (e.g. birefnet-lite, '
                              f'modnet-mobilenetv2).')
 
-    def check_inputs(self, mask: bool = False, trimap: bool = False) -> None:
-        """Raise now, without loading anything, the error that a call with (or without) a
-        mask or trimap would raise: e.g. a trimap-based model given neither (command lines
-        check this before the first image)."""
+    def prepare(self, mask: bool = False, trimap: bool = False, load: bool = True) -> None:
+        """Check now, and with ``load`` also load, what calls with (or without) a mask or a
+        trimap will need: a trimap-based model given neither, a missing download or bad weights
+        then fail here, once, before the first photo (command lines and servers call this).
+
+        Raises the same one-line errors a call would.
+        """
+        roles = []
         if trimap:
-            self._refiner_or_error()
-        elif not mask:
-            self._segmenter_or_error()
+            roles.append(self._refiner_or_error())
+        else:
+            if not mask:
+                self._segmenter_or_error()
+                roles.append(_SEGMENTER)
+            if self._refiner_role() is not None:
+                roles.append(self._refiner_role())
+        if load:
+            with self._lock:
+                for role in dict.fromkeys(roles):
+                    self._model(role)
 
     def _refine(self, image: np.ndarray, trimap: np.ndarray) -> np.ndarray:
         role = self._refiner_or_error()

@@ -120,14 +120,15 @@ def check_not_over_inputs(jobs: List[RemoveJob]) -> None:
 
 
 def build_matting(args: argparse.Namespace):
-    """The ``Matting`` the flags describe, its inputs checked (nothing is loaded yet)."""
+    """The ``Matting`` the flags describe, with the models the inputs need loaded: a bad
+    name, a failed download or a trimap model without --mask/--trimap stop the run here."""
     from ..api import Matting, MattingSettings
     from ..predict.auto_trimap import BandOptions
     band = BandOptions(width=args.band_width, fg_threshold=args.fg_threshold,
                        bg_threshold=args.bg_threshold, erode_size=args.erode_size)
     matting = Matting(args.model, args.refiner, args.weights, args.refiner_weights,
                       MattingSettings(device=args.device, backend=args.backend, band=band))
-    matting.check_inputs(mask=args.mask is not None, trimap=args.trimap is not None)
+    matting.prepare(mask=args.mask is not None, trimap=args.trimap is not None)
     return matting
 
 
@@ -196,7 +197,9 @@ def main(argv: Optional[List[str]] = None) -> int:
         check_output_dir(args.output, 'OUT')
         hold_output_dir(args.output, 'remove')  # one run per folder
     options = cutout_options(args)
-    matting = build_matting(args)
+    pending = [j for j in jobs if args.overwrite or j.output == STDIO or not os.path.exists(j.output)]
+    # a finished run resumed: nothing to load
+    matting = build_matting(args) if pending else None
     written, skipped, failed = run_jobs(matting, jobs, options, args.overwrite)
     logger.info('Wrote %d cut-out(s), skipped %d that existed%s.', written, skipped,
                 f', {len(failed)} failed' if failed else '')

@@ -45,9 +45,9 @@ def declares_trimap(choice: ModelChoice) -> bool:
     return 'trimap' in model_traits(model_class(Config(choice.config))).input_names
 
 
-def _check_weights(choice: ModelChoice, cfg, trainable: bool, weights: Optional[str]) -> None:
+def _check_weights(choice: ModelChoice, cfg, has_parameters: bool, weights: Optional[str]) -> None:
     """A network with no weights to load would predict noise: refuse it in one line."""
-    if trainable and weights is None and not cfg.model_config.get('pretrained'):
+    if has_parameters and weights is None and not cfg.model_config.get('pretrained'):
         what = 'has no published weights' if choice.entry else 'loads no weights (no model.pretrained)'
         raise ValueError(f'{choice.label} {what}; pass weights=FILE (--weights FILE) with a '
                          f'trained .pdparams or .safetensors file')
@@ -70,21 +70,22 @@ class LoadedModel:
         traits = model_traits(model_class(cfg))
         self.needs_trimap = 'trimap' in traits.input_names
         weights = fetch_weights(choice)
-        _check_weights(choice, cfg, traits.trainable, weights)
         device = resolve_device(settings.device)
-        backend = settings.backend if traits.exportable else 'dygraph'
-        self.runner = self._runner(cfg, weights, device, backend)
+        if settings.backend == 'inference' and traits.exportable:
+            from .. import inference
+            _check_weights(choice, cfg, True, weights)  # exportable: a network with parameters
+            self.runner = inference.Predictor(inference.export_checkpoint_cached(cfg, weights),
+                                              device=device)
+        else:
+            self.runner = self._dygraph_runner(choice, cfg, weights)
         self.transforms = Compose(list(cfg.val_transforms))
 
     @staticmethod
-    def _runner(cfg, weights: Optional[str], device: str, backend: str):
-        if backend == 'inference':
-            from .. import inference
-            folder = inference.export_checkpoint_cached(cfg, weights)
-            return inference.Predictor(folder, device=device)
+    def _dygraph_runner(choice: ModelChoice, cfg, weights: Optional[str]):
         from ..builders.model import build_model
         from ..core.runner import dygraph_runner
         model = build_model(cfg, weights)
+        _check_weights(choice, cfg, bool(model.parameters()), weights)
         model.eval()
         return dygraph_runner(model)
 

@@ -24,7 +24,7 @@ ZOO_ENV = 'PADDLEMATTING_ZOO'
 TASKS = ('portrait', 'any-object', 'trimap', 'video')
 SHIPPED_ZOO = os.path.join(os.path.dirname(os.path.abspath(__file__)), 'models.yml')
 # configs/ sits next to the package in a checkout (and an editable install)
-_REPO_ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+REPO_ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 _REQUIRED = ('config', 'weights', 'licence', 'commercial', 'task', 'input_size')
 _OPTIONAL = ('title', 'sha256', 'figures', 'aliases')
 _CONFIG_SUFFIXES = ('.yml', '.yaml')
@@ -115,7 +115,7 @@ def _config_path(value: str, zoo_file: str) -> str:
     if os.path.isabs(path):
         return path
     beside = os.path.join(os.path.dirname(os.path.abspath(zoo_file)), path)
-    return beside if os.path.exists(beside) else os.path.join(_REPO_ROOT, path)
+    return beside if os.path.exists(beside) else os.path.join(REPO_ROOT, path)
 
 
 def _check_entry(name: str, raw: Any, zoo_file: str) -> None:

@@ -1,12 +1,13 @@
 """The zoo as tables: plain text for ``paddlematting models``, Markdown for the README (a
 test checks that the README's table equals ``markdown_table(load_zoo())``)."""
+import os
 from typing import Any, List, Mapping, Optional
 
-from .catalog import Zoo, ZooEntry
+from .catalog import REPO_ROOT, Zoo, ZooEntry
 
 __all__ = ['figures_text', 'markdown_table', 'text_table']
 
-_MARKDOWN_HEADER = ('| Name | Model | Task | Input | Published figures | Licence | Commercial use | Weights |',
+_MARKDOWN_HEADER = ('| Name | Model (config) | Task | Input | Published figures | Licence | Commercial use | Weights |',
                     '|-|-|-|-|-|-|-|-|')
 _TEXT_COLUMNS = ('name', 'task', 'input', 'licence', 'weights')
 
@@ -26,12 +27,18 @@ def _weights_cell(entry: ZooEntry) -> str:
     return f'[{file_name}]({entry.weights})'
 
 
+def _config_link(entry: ZooEntry) -> str:
+    """The entry's title linked to its config, relative to the repository (README's links)."""
+    path = os.path.relpath(entry.config, REPO_ROOT).replace(os.sep, '/')
+    return f'[{entry.title}]({path})'
+
+
 def markdown_table(zoo: Zoo) -> str:
-    """One Markdown row per entry, in the zoo file's order."""
+    """One Markdown row per entry, in the zoo file's order; the model links to its config."""
     rows = list(_MARKDOWN_HEADER)
     for e in zoo.entries.values():
         name = f'`{e.name}`' + (f' ({", ".join(f"`{a}`" for a in e.aliases)})' if e.aliases else '')
-        rows.append(f'| {name} | {e.title} | {e.task} | {e.input_size} | {figures_text(e.figures)} '
+        rows.append(f'| {name} | {_config_link(e)} | {e.task} | {e.input_size} | {figures_text(e.figures)} '
                     f'| {e.licence} | {e.commercial} | {_weights_cell(e)} |')
     return '\n'.join(rows)
 
