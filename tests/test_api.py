@@ -184,3 +184,20 @@ def test_importing_the_package_stays_light():
             'assert "paddle" not in sys.modules, "paddle imported"')
     out = subprocess.run([sys.executable, '-c', code], capture_output=True, text=True, timeout=120)
     assert out.returncode == 0, out.stderr
+
+
+def test_solver_notes_stay_off_stdout(capfd, monkeypatch):
+    """pymatting prints notes on stdout (its preconditioner retrying); `remove - -` streams the
+    PNG there, so the classical models keep them off it."""
+    from paddlematting.models.classical import CloseFormMatting
+
+    def noisy_solver(image, trimap, **kwargs):
+        print('PERFORMANCE WARNING: Thresholded incomplete Cholesky decomposition failed')
+        return trimap
+
+    model = CloseFormMatting()
+    monkeypatch.setattr(model, 'solver', lambda: noisy_solver)
+    trimap = np.array([[0.0, 0.5, 1.0]])
+    np.testing.assert_array_equal(model.solve(np.zeros((1, 3, 3)), trimap), trimap)
+    captured = capfd.readouterr()
+    assert captured.out == '' and 'PERFORMANCE' not in captured.err

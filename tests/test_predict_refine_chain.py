@@ -144,3 +144,22 @@ def test_tiled_closed_form_equals_the_whole_image_solve(real_data_root):
     sad_whole, sad_tiled = np.abs(whole - truth).sum(), np.abs(tiled - truth).sum()
     assert abs(sad_tiled - sad_whole) < 0.02 * sad_whole
     assert np.abs(tiled - whole).max() < 0.5
+
+
+def test_a_4000x3000_photo_is_refined_at_full_size_in_bounded_tiles():
+    """Never shrunk: the refiner sees full-resolution crops no larger than a tile plus its
+    margins (memory follows the tile), and the matte comes back at 4000x3000."""
+    height, width = 3000, 4000
+    image = np.zeros((height, width, 3), np.uint8)
+    image[:, :, 0] = (np.arange(width) % 256).astype(np.uint8)[None]  # full-resolution detail
+    mask = _disc(width, 1300)[:height]
+    trimap = auto_trimap(mask)
+    assert band_radius(trimap.shape, BandOptions()) == 20
+    refiner = CountingRefiner()
+    tiles = TileOptions(tile=512, margin=32)
+    alpha = refine_unknown(refiner, image, trimap, tiles)
+    assert alpha.shape == (height, width)
+    unknown = trimap == 128
+    np.testing.assert_allclose(alpha[unknown], image[:, :, 0][unknown] / 255.0, atol=1e-6)
+    assert all(h <= 512 + 64 and w <= 512 + 64 for h, w in refiner.calls)
+    assert len(refiner.calls) < (height // 512 + 1) * (width // 512 + 1)  # band tiles only
