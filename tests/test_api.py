@@ -58,6 +58,7 @@ def test_remove_returns_rgba_at_the_input_size(matting):
     assert rgba.shape == image.shape[:2] + (4,) and rgba.dtype == np.uint8
     alpha = matting.alpha(image, mask=coarse)
     np.testing.assert_array_equal(rgba[:, :, 3], np.round(alpha * 255).astype(np.uint8))
+    np.testing.assert_array_equal(matting.alpha(image, mask=coarse // 255), alpha)  # 0/1 labels
     opaque = alpha == 1.0
     np.testing.assert_array_equal(rgba[:, :, :3][opaque], image[opaque])  # sure foreground: the photo
 

@@ -179,8 +179,9 @@ class Matting:
     def alpha(self, image: Any, mask: Any = None, trimap: Any = None) -> np.ndarray:
         """The matte of ``image`` (numpy RGB, PIL, bytes or a path): float32 [H,W] in [0,1].
 
-        ``mask``: [H,W] uint8 0..255 or float in [0,1]; ``trimap``: [H,W] in {0,128,255} (or
-        0/1/2 labels); either skips the segmenter. Both are checked to be the image's size.
+        ``mask``: [H,W] uint8 0..255 (0/1: labels), bool or float in [0,1]; ``trimap``: [H,W]
+        in {0,128,255} (or 0/1/2 labels); either skips the segmenter. Both are checked to be
+        the image's size; a path or PIL image works for them too.
         """
         rgb, _ = read_input(image)
         with self._lock:

@@ -57,7 +57,12 @@ class BandOptions:
 def as_unit_mask(mask: np.ndarray, source: str = 'mask') -> np.ndarray:
     """A mask as float32 [H, W] in [0, 1]: uint8 0..255 is scaled, float must lie in [0, 1].
 
+    A uint8 mask holding only 0 and 1 is a label mask (as numpy's ``mask.astype(np.uint8)``
+    gives), read as 0 and 1, not as 0 and 1/255.
+
     >>> as_unit_mask(np.array([[0, 255]], np.uint8))
+    array([[0., 1.]], dtype=float32)
+    >>> as_unit_mask(np.array([[0, 1]], np.uint8))
     array([[0., 1.]], dtype=float32)
     >>> as_unit_mask(np.array([[0.0, 0.5]]))
     array([[0. , 0.5]], dtype=float32)
@@ -68,7 +73,8 @@ def as_unit_mask(mask: np.ndarray, source: str = 'mask') -> np.ndarray:
     if mask.ndim != 2:
         raise ValueError(f'{source} must be [H, W], got shape {mask.shape}.')
     if mask.dtype == np.uint8:
-        return mask.astype(np.float32) * np.float32(1.0 / 255.0)
+        labels = mask.size and int(mask.max()) == 1
+        return mask.astype(np.float32) * np.float32(1.0 if labels else 1.0 / 255.0)
     if mask.dtype == np.bool_:
         return mask.astype(np.float32)
     if not np.issubdtype(mask.dtype, np.floating):
