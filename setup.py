@@ -9,7 +9,7 @@ path fails on every bilinear interpolation (Paddle issue 79749:
 "ConvertPirAttribute2RuntimeAttribute not support ArrayAttribute<DoubleAttribute>"),
 and oneDNN is what makes CPU inference fast. 3.2.2 runs the same models fine.
 
-No paddleseg: the toolkit has its own registries (paddlematting.utils.manager), so
+No paddleseg: the toolkit has its own registries (paddlematting.config.manager), so
 it does not inherit paddleseg 2.8.0's opencv-python<=4.6 pin, nor the numpy<2
 pin that pin forced.
 """
@@ -46,7 +46,8 @@ setup(
         # need, so it is optional rather than in install_requires
         'classical': ['pymatting>=1.1'],
         # pytest-xdist: the suite runs on every core (scripts/test.sh passes -n auto)
-        'test': ['pytest', 'pytest-timeout', 'pytest-xdist', 'pymatting>=1.1'],
+        # cryptography: a self-signed certificate for the https download tests
+        'test': ['pytest', 'pytest-timeout', 'pytest-xdist', 'pymatting>=1.1', 'cryptography'],
         # ONNX export and the ONNX Runtime engine; onnx and ml_dtypes are what onnxruntime's
         # INT8 quantization tools import (export.py --quantize int8)
         'onnx': ['paddle2onnx', 'onnxruntime', 'onnx', 'ml_dtypes'],

@@ -88,20 +88,19 @@ def medians_in_turns(fns: Dict[str, Callable[[], object]], repeats: int) -> Dict
 def build_model(name: str):
     import paddle
     from paddlematting import Config
+    from paddlematting.builders import Built
     paddle.seed(0)
-    cfg = Config(os.path.join(REPO_ROOT, MODELS[name][0]), opts=NO_PRETRAINED)
-    cfg.model.eval()
-    return cfg
+    built = Built(Config(os.path.join(REPO_ROOT, MODELS[name][0]), opts=NO_PRETRAINED))
+    built.model.eval()
+    return built
 
 
 def export_to(cfg, folder: str, onnx: bool = True, choose: bool = True) -> str:
     """Export as a user would: with ONNX, timing both engines to record ``cpu_engine``
     (``choose``)."""
-    from paddlematting.inference import export_model
+    from paddlematting.inference import ExportOptions, export_model
     from paddlematting.inference.export import config_inference_transforms
-    return export_model(cfg.model, folder, config_inference_transforms(cfg),
-                        model_type=cfg.model_config['type'], onnx=onnx,
-                        choose_engine=onnx and choose, onnx_optional=True)
+    return export_model(cfg.model, folder, config_inference_transforms(cfg.config), ExportOptions(model_type=cfg.config.model_config['type'], onnx=onnx, choose_engine=onnx and choose, onnx_optional=True))
 
 
 def model_inputs(cfg, side: int) -> Tuple[np.ndarray, Optional[np.ndarray]]:
@@ -110,7 +109,7 @@ def model_inputs(cfg, side: int) -> Tuple[np.ndarray, Optional[np.ndarray]]:
     rng = np.random.default_rng(0)
     img = rng.uniform(-1, 1, size=(1, 3, side, side)).astype(np.float32)
     trimap = None
-    if 'trimap' in model_traits(model_class(cfg)).input_names:
+    if 'trimap' in model_traits(model_class(cfg.config)).input_names:
         trimap = rng.choice(np.float32([0, 128, 255]), size=(1, 1, side, side))
     return img, trimap
 

@@ -69,12 +69,12 @@ def build_model(name: str):
     spec = MODEL_SPECS[name]
     model_cls = _import_object(spec.model)
     backbone_cls = _import_object(spec.backbone)
-    from paddlematting.utils import manager
+    from paddlematting.config import manager
     if model_cls.__name__ in manager.MODELS.components_dict:
-        from paddlematting.utils.config import Config
-        cfg = Config(os.path.join(REPO_ROOT, spec.config),
-                     opts=['model.backbone.pretrained=null', 'model.pretrained=null'])
-        model = cfg.model
+        from paddlematting.builders import build_model
+        from paddlematting.config import Config
+        model = build_model(Config(os.path.join(REPO_ROOT, spec.config),
+                                   opts=['model.backbone.pretrained=null', 'model.pretrained=null']))
         model.built_from = spec.config
     else:
         backbone_kwargs = {'input_channels': 4} if spec.needs_trimap else {}

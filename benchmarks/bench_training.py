@@ -27,13 +27,16 @@ REPO_ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, REPO_ROOT)
 
 from paddlematting import Config  # noqa: E402
-from paddlematting.core.evaluator import evaluate  # noqa: E402
-from paddlematting.core.input_collection import collect_inputs  # noqa: E402
-from paddlematting.core.predictor import predict_images  # noqa: E402
-from paddlematting.core.runner import dygraph_runner  # noqa: E402
-from paddlematting.core.runtime import resolve_device, seed_everything  # noqa: E402
-from paddlematting.core.trainer import Trainer, TrainOptions  # noqa: E402
+from paddlematting.builders import Built  # noqa: E402
+from paddlematting.engine.evaluator import evaluate  # noqa: E402
+from paddlematting.predict.input_collection import collect_inputs  # noqa: E402
+from paddlematting.predict.images import predict_images  # noqa: E402
+from paddlematting.pipeline.runner import dygraph_runner  # noqa: E402
+from paddlematting.engine.runtime import resolve_device, seed_everything  # noqa: E402
+from paddlematting.engine.trainer import Trainer, TrainOptions  # noqa: E402
 from paddlematting.datasets.tiny_sets import build_training_set
+from paddlematting.engine.evaluator import EvalOptions  # noqa: E402
+from paddlematting.predict import PredictOptions  # noqa: E402
 
 CONFIG = os.path.join(REPO_ROOT, 'configs', 'modnet', 'modnet_mobilenetv2.yml')
 REAL_DATA = os.path.join(REPO_ROOT, 'data', 'alphamatting_lowres')
@@ -60,7 +63,7 @@ def main() -> None:
     build_training_set(os.path.join(work, 'train'), REAL_DATA, long_side=800)
     opts = [f'train_dataset.dataset_root={os.path.join(work, "train")}',
             f'val_dataset.dataset_root={REAL_DATA}', 'model.backbone.pretrained=null']
-    cfg = Config(CONFIG, opts=opts, batch_size=args.batch_size, iters=args.iters)
+    cfg = Built(Config(CONFIG, opts=opts, batch_size=args.batch_size, iters=args.iters))
     rows = []
     load_before = os.getloadavg()
 
@@ -79,7 +82,7 @@ def main() -> None:
     runner = dygraph_runner(cfg.model)
     val_rates = []
     for _ in range(args.repeats):
-        result = evaluate(runner, cfg.val_dataset, show_progress=False)
+        result = evaluate(runner, cfg.val_dataset, EvalOptions(show_progress=False))
         val_rates.append(len(cfg.val_dataset) / result.seconds)
     rows.append(('val (predict + 4 metrics), dygraph', 'images/s', statistics.median(val_rates),
                  peak_memory_mib(device)))
@@ -88,7 +91,7 @@ def main() -> None:
     backends = {'dygraph': runner}
     try:
         from paddlematting import inference
-        folder = inference.export_checkpoint_cached(cfg, None, os.path.join(work, 'export'))
+        folder = inference.export_checkpoint_cached(cfg.config, None, os.path.join(work, 'export'))
         backends['inference'] = inference.Predictor(folder, device=device)
     except Exception as error:  # report dygraph only, say why
         print(f'inference backend unavailable: {error}')
@@ -97,7 +100,7 @@ def main() -> None:
         for _ in range(args.repeats):
             start = time.time()
             predict_images(backend, cfg.val_transforms, inputs, os.path.join(work, 'pred'),
-                           show_progress=False)
+                           PredictOptions(show_progress=False))
             rates.append(len(inputs) / (time.time() - start))
         rows.append((f'predict (read, run, restore, write), {name}', 'images/s',
                      statistics.median(rates), peak_memory_mib(device)))

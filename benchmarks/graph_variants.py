@@ -87,7 +87,7 @@ def main(argv: Optional[List[str]] = None) -> None:
     args = parser.parse_args(argv)
     os.environ.setdefault('OMP_NUM_THREADS', str(args.threads))
     import paddle
-    from paddlematting.inference import Predictor, export_model
+    from paddlematting.inference import ExportOptions, Predictor, export_model
     from paddlematting.inference.export import config_inference_transforms
 
     cfg = build_model('modnet_mobilenetv2')
@@ -99,12 +99,14 @@ def main(argv: Optional[List[str]] = None) -> None:
     diff = float(np.abs(out - ref).max())
     print(f'split IBNorm: {count} blocks rewritten; dygraph max |diff| to the original = {diff:.1e} '
           f'({"OK" if diff < 1e-4 else "FAIL"}, limit 1e-4)')
-    transforms = config_inference_transforms(cfg)
+    transforms = config_inference_transforms(cfg.config)
     runners = {}
     with tempfile.TemporaryDirectory(prefix='graph_variants_') as work_dir:
         for label, model in (('as exported', cfg.model), ('split IBNorm', rewritten)):
-            folder = export_model(model, os.path.join(work_dir, label.replace(' ', '_')), transforms,
-                                  model_type='MODNet', onnx=True, choose_engine=False)
+            folder = export_model(model, os.path.join(work_dir, label.replace(' ', '_')),
+                                  transforms,
+                                  ExportOptions(model_type='MODNet', onnx=True,
+                                                choose_engine=False))
             for engine in ('paddle_inference', 'onnxruntime'):
                 predictor = Predictor(folder, device='cpu', threads=args.threads, engine=engine)
                 d = float(np.abs(predictor(x) - ref).max())

@@ -299,9 +299,10 @@ def _self_check(side: int = 512) -> None:
     sys.path.insert(0, repo)
     import paddle
     from paddlematting import Config
+    from paddlematting.builders import Built
     paddle.seed(0)
-    cfg = Config(os.path.join(repo, 'configs/modnet/modnet_mobilenetv2.yml'),
-                 opts=['model.backbone.pretrained=null', 'model.pretrained=null'])
+    cfg = Built(Config(os.path.join(repo, 'configs/modnet/modnet_mobilenetv2.yml'),
+                       opts=['model.backbone.pretrained=null', 'model.pretrained=null']))
     cfg.model.eval()
     x = np.random.default_rng(0).uniform(-1, 1, (1, 3, side, side)).astype(np.float32)
     with paddle.no_grad():

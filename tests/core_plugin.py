@@ -12,7 +12,7 @@ import paddle
 import paddle.nn as nn
 import paddle.nn.functional as F
 
-from paddlematting.utils import manager
+from paddlematting.config import manager
 
 SIZE = 16
 

@@ -14,6 +14,7 @@ import pytest
 
 import paddlematting as pm
 from paddlematting import Config, zoo
+from paddlematting.builders import Built
 from paddlematting.cli import predict as predict_cli
 from paddlematting.cli import val as val_cli
 from paddlematting.utils.download import DownloadError, file_sha256
@@ -36,7 +37,7 @@ def served(tmp_path_factory):
     """(base URL, requested paths, zoo file, local weights file, sha256) for the module."""
     www = tmp_path_factory.mktemp('www')
     paddle.seed(0)
-    model = Config(DEMO_CONFIG, opts=['model.backbone.pretrained=null']).model
+    model = Built(Config(DEMO_CONFIG, opts=['model.backbone.pretrained=null'])).model
     weights = str(www / 'modnet.pdparams')
     paddle.save(model.state_dict(), weights)
     (www / 'copy.pdparams').write_bytes((www / 'modnet.pdparams').read_bytes())

@@ -6,8 +6,8 @@ import pytest
 import yaml
 
 from paddlematting.builders import build_model, model_class
-from paddlematting.utils import manager
-from paddlematting.utils.config import Config, ConfigError
+from paddlematting.config import manager
+from paddlematting.config import Config, ConfigError
 from paddlematting.utils.pretrained import WeightsMismatchError
 
 # nothing listens on port 9 (discard): any attempt to download fails at once

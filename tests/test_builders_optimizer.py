@@ -6,7 +6,8 @@ import pytest
 
 from conftest import write_yaml
 from paddlematting import Config, ConfigError
-from paddlematting.utils import manager
+from paddlematting.config import manager
+from paddlematting.builders import Built
 
 
 @manager.MODELS.add_component
@@ -27,7 +28,7 @@ def test_sgd_with_momentum_and_piecewise(tmp_path):
     path = _optimizer_config(tmp_path, {'type': 'sgd', 'momentum': 0.9, 'weight_decay': 4e-5},
                              {'lr_scheduler': {'type': 'PiecewiseDecay', 'boundaries': [10, 20],
                                                'values': [0.02, 0.002, 0.0002]}})
-    cfg = Config(path)
+    cfg = Built(Config(path))
     opt = cfg.optimizer
     assert isinstance(opt, paddle.optimizer.Momentum)
     sched = cfg.lr_scheduler
@@ -44,7 +45,7 @@ def test_sgd_with_momentum_and_piecewise(tmp_path):
 def test_adam_with_poly_decay_defaults_to_iters(tmp_path):
     path = _optimizer_config(tmp_path, {'type': 'adam'},
                              {'learning_rate': {'value': 0.001, 'decay': {'type': 'poly', 'power': 0.9}}})
-    cfg = Config(path)
+    cfg = Built(Config(path))
     assert isinstance(cfg.optimizer, paddle.optimizer.Adam)
     sched = cfg.lr_scheduler
     assert isinstance(sched, paddle.optimizer.lr.PolynomialDecay)
@@ -57,14 +58,14 @@ def test_learning_rate_block_with_piecewise_decay(tmp_path):
     # PiecewiseDecay takes no learning_rate: the block's value is the first of decay.values
     decay = {'type': 'piecewise', 'boundaries': [10, 20], 'values': [0.01, 0.001, 0.0001]}
     path = _optimizer_config(tmp_path, {'type': 'sgd'}, {'learning_rate': {'value': 0.01, 'decay': decay}})
-    sched = Config(path).lr_scheduler
+    sched = Built(Config(path)).lr_scheduler
     assert isinstance(sched, paddle.optimizer.lr.PiecewiseDecay)
     rates = _schedule(sched, 21)
     assert (rates[0], rates[10], rates[20]) == pytest.approx((0.01, 0.001, 0.0001))
     # --learning_rate moves value and values together, keeping the ratios
-    cfg = Config(path, learning_rate=0.04)
-    assert cfg.dic['learning_rate']['value'] == 0.04
-    assert cfg.dic['learning_rate']['decay']['values'] == pytest.approx([0.04, 0.004, 0.0004])
+    cfg = Built(Config(path, learning_rate=0.04))
+    assert cfg.config.dic['learning_rate']['value'] == 0.04
+    assert cfg.config.dic['learning_rate']['decay']['values'] == pytest.approx([0.04, 0.004, 0.0004])
     assert cfg.lr_scheduler() == pytest.approx(0.04)
 
 
@@ -81,19 +82,19 @@ def test_learning_rate_block_with_piecewise_decay(tmp_path):
 def test_learning_rate_block_mistakes_name_the_key(tmp_path, decay, message):
     path = _optimizer_config(tmp_path, {'type': 'sgd'}, {'learning_rate': {'value': 0.01, 'decay': decay}})
     with pytest.raises(ConfigError, match=message):
-        Config(path).lr_scheduler
+        Built(Config(path)).lr_scheduler
 
 
 def test_adamw_cosine_and_constant(tmp_path):
     path = _optimizer_config(tmp_path, {'type': 'adamw', 'weight_decay': 0.01},
                              {'lr_scheduler': {'type': 'CosineAnnealingDecay', 'learning_rate': 0.1}})
-    cfg = Config(path)
+    cfg = Built(Config(path))
     assert isinstance(cfg.optimizer, paddle.optimizer.AdamW)
     assert cfg.lr_scheduler.T_max == 100
     # constant: `decay: null` (without the key PaddleSeg decays polynomially); momentum 0: SGD
     const = _optimizer_config(tmp_path, {'type': 'sgd', 'momentum': 0},
                               {'learning_rate': {'value': 0.3, 'decay': None}})
-    cfg = Config(const)
+    cfg = Built(Config(const))
     assert type(cfg.optimizer) is paddle.optimizer.SGD and cfg.optimizer.get_lr() == pytest.approx(0.3)
 
 
@@ -109,7 +110,7 @@ def _schedule(sched, steps):
 def test_warmup_rises_linearly_then_follows_poly_decay(tmp_path):
     poly = {'type': 'PolynomialDecay', 'learning_rate': 0.01, 'end_lr': 0, 'power': 0.9,
             'warmup_iters': 10, 'warmup_start_lr': 1.0e-5}
-    cfg = Config(_optimizer_config(tmp_path, {'type': 'sgd', 'momentum': 0.9}, {'lr_scheduler': poly}))
+    cfg = Built(Config(_optimizer_config(tmp_path, {'type': 'sgd', 'momentum': 0.9}, {'lr_scheduler': poly})))
     sched = cfg.lr_scheduler
     assert isinstance(sched, paddle.optimizer.lr.LinearWarmup)
     assert cfg.optimizer.get_lr() == pytest.approx(1.0e-5)
@@ -129,7 +130,7 @@ def test_warmup_rises_linearly_then_follows_poly_decay(tmp_path):
 def test_without_warmup_keys_the_scheduler_is_unchanged(tmp_path):
     for extra in ({}, {'warmup_iters': 0}, {'warmup_iters': 0, 'warmup_start_lr': 1.0e-5}):
         spec = {'type': 'PolynomialDecay', 'learning_rate': 0.01, **extra}
-        sched = Config(_optimizer_config(tmp_path, {'type': 'sgd'}, {'lr_scheduler': spec})).lr_scheduler
+        sched = Built(Config(_optimizer_config(tmp_path, {'type': 'sgd'}, {'lr_scheduler': spec}))).lr_scheduler
         assert type(sched) is paddle.optimizer.lr.PolynomialDecay and sched.decay_steps == 100, extra
         assert _schedule(sched, 2) == pytest.approx([0.01, 0.01 * (1 - 1 / 100) ** 0.9])
 
@@ -139,13 +140,13 @@ def test_paddleseg_warmup_block_and_cosine_length(tmp_path):
     quick_start = {'type': 'PolynomialDecay', 'learning_rate': 0.01, 'end_lr': 0, 'power': 0.9,
                    'warmup_iters': 100, 'warmup_start_lr': 1.0e-5}
     path = write_yaml(tmp_path / 'q.yml', {'iters': 1000, 'lr_scheduler': quick_start})
-    sched = Config(path).lr_scheduler
+    sched = Built(Config(path)).lr_scheduler
     assert (sched.warmup_steps, sched.start_lr, sched.end_lr) == (100, 1.0e-5, 0.01)
     assert sched.learning_rate.decay_steps == 900
     # --learning_rate moves the rate the warmup ends at along with the schedule
-    assert Config(path, learning_rate=0.05).lr_scheduler.end_lr == pytest.approx(0.05)
+    assert Built(Config(path, learning_rate=0.05)).lr_scheduler.end_lr == pytest.approx(0.05)
     cosine = {'type': 'CosineAnnealingDecay', 'learning_rate': 0.1, 'warmup_iters': 30, 'warmup_start_lr': 0}
-    sched = Config(_optimizer_config(tmp_path, {'type': 'sgd'}, {'lr_scheduler': cosine})).lr_scheduler
+    sched = Built(Config(_optimizer_config(tmp_path, {'type': 'sgd'}, {'lr_scheduler': cosine}))).lr_scheduler
     assert sched.learning_rate.T_max == 70
     rates = _schedule(sched, 101)
     assert rates[0] == 0.0 and rates[15] == pytest.approx(0.05) and rates[30] == pytest.approx(0.1)
@@ -155,7 +156,7 @@ def test_paddleseg_warmup_block_and_cosine_length(tmp_path):
 def test_warmup_before_piecewise_shifts_its_boundaries(tmp_path):
     spec = {'type': 'PiecewiseDecay', 'boundaries': [10], 'values': [0.02, 0.002],
             'warmup_iters': 4, 'warmup_start_lr': 0.0}
-    cfg = Config(_optimizer_config(tmp_path, {'type': 'sgd'}, {'lr_scheduler': spec}))
+    cfg = Built(Config(_optimizer_config(tmp_path, {'type': 'sgd'}, {'lr_scheduler': spec})))
     rates = _schedule(cfg.lr_scheduler, 16)
     np.testing.assert_allclose(rates[:5], [0.0, 0.005, 0.01, 0.015, 0.02], rtol=1e-9)
     # the piecewise schedule starts after warmup: its boundary 10 is step 14
@@ -167,9 +168,9 @@ def test_warmup_before_piecewise_shifts_its_boundaries(tmp_path):
 def test_warmup_state_survives_a_resume(tmp_path):
     spec = {'type': 'PolynomialDecay', 'learning_rate': 0.01, 'warmup_iters': 10, 'warmup_start_lr': 1.0e-4}
     path = _optimizer_config(tmp_path, {'type': 'sgd'}, {'lr_scheduler': spec})
-    first = Config(path).lr_scheduler
+    first = Built(Config(path)).lr_scheduler
     _schedule(first, 25)
-    resumed = Config(path).lr_scheduler
+    resumed = Built(Config(path)).lr_scheduler
     resumed.set_state_dict(first.state_dict())
     assert _schedule(resumed, 5) == pytest.approx(_schedule(first, 5))
     assert resumed() == pytest.approx(0.01 * (1 - 20 / 90) ** 0.9)
@@ -187,16 +188,16 @@ def test_warmup_state_survives_a_resume(tmp_path):
 def test_warmup_mistakes_name_the_key(tmp_path, extra, message):
     spec = {'type': 'PolynomialDecay', 'learning_rate': 0.01, **extra}
     with pytest.raises(ConfigError, match=f'lr_scheduler.{message}'):
-        Config(_optimizer_config(tmp_path, {'type': 'sgd'}, {'lr_scheduler': spec})).lr_scheduler
+        Built(Config(_optimizer_config(tmp_path, {'type': 'sgd'}, {'lr_scheduler': spec}))).lr_scheduler
 
 
 def test_unknown_optimizer_and_scheduler(tmp_path):
     path = _optimizer_config(tmp_path, {'type': 'rmsprop2'}, {'learning_rate': {'value': 0.1}})
     with pytest.raises(ConfigError, match='optimizer.type'):
-        Config(path).optimizer
+        Built(Config(path)).optimizer
     path = _optimizer_config(tmp_path, {'type': 'sgd'}, {'lr_scheduler': {'type': 'Wobbly'}})
     with pytest.raises(ConfigError, match='lr_scheduler.type'):
-        Config(path).lr_scheduler
+        Built(Config(path)).lr_scheduler
 
 
 @pytest.mark.parametrize('optimizer, lr, message', [
@@ -236,7 +237,7 @@ def test_learning_rate_block_follows_paddleseg_rules(tmp_path, block, expected):
     path = write_yaml(tmp_path / 'dim.yml', {'iters': 2, 'optimizer': {'type': 'sgd'},
                                              'learning_rate': block,
                                              'model': {'type': '_OptimizerTestNet'}})
-    cfg = Config(path)
+    cfg = Built(Config(path))
     opt = cfg.optimizer
     rates = []
     for _ in range(2):

@@ -13,7 +13,7 @@ from paddlematting.cli import common
 from paddlematting.cli import export as export_cli
 from paddlematting.cli import predict as predict_cli
 from paddlematting.cli import train as train_cli
-from paddlematting.utils import manager
+from paddlematting.config import manager
 
 TINY_CONFIG = os.path.join(TEST_DATA_DIR, 'core_tiny.yml')
 

@@ -14,11 +14,12 @@ import pytest
 
 from conftest import REAL_DATA_ROOT, REPO_ROOT
 from paddlematting import Config
-from paddlematting.core.runtime import seed_everything
-from paddlematting.core.trainer import Trainer, TrainOptions
-from paddlematting.core.visualization import cutout_foreground
+from paddlematting.engine.runtime import seed_everything
+from paddlematting.engine.trainer import Trainer, TrainOptions
+from paddlematting.pipeline.outputs import cutout_foreground
 from paddlematting.utils.image_io import read_alpha, read_image
 from paddlematting.datasets.tiny_sets import build_training_set, build_validation_set
+from paddlematting.builders import Built
 
 DEMO_CONFIG = os.path.join(REPO_ROOT, 'configs', 'quick_start', 'modnet_mobilenetv2_demo.yml')
 DIM_CONFIG = os.path.join(REPO_ROOT, 'configs', 'dim', 'dim_vgg16.yml')
@@ -65,11 +66,11 @@ def trained(data, data_opts):
 
 def test_training_on_one_batch_lowers_the_loss(data):
     seed_everything(0)
-    cfg = Config(DEMO_CONFIG, batch_size=2, opts=[
+    cfg = Built(Config(DEMO_CONFIG, batch_size=2, opts=[
         f'train_dataset.dataset_root={data / "train_data"}',
         'train_dataset.transforms=[{type: LoadImages}, {type: Resize, target_size: [64, 64]}, '
         '{type: Normalize}]',
-        'lr_scheduler={type: PiecewiseDecay, boundaries: [1000], values: [0.01, 0.01]}'])
+        'lr_scheduler={type: PiecewiseDecay, boundaries: [1000], values: [0.01, 0.01]}']))
     options = TrainOptions(iters=8, batch_size=2, save_dir=str(data / 'one_batch'),
                            save_interval=100, log_iters=100, seed=0)
     subset = _Subset(cfg.train_dataset, [0, 1])

@@ -15,6 +15,7 @@ from paddlematting.cli import val as val_cli
 from paddlematting.inference import export_checkpoint_cached, load_deploy_config
 from paddlematting.utils.image_io import read_alpha, write_png
 from paddlematting.utils.pretrained import pretrained_key_paths, without_pretrained
+from paddlematting.builders import Built
 
 DEMO_CONFIG = os.path.join(REPO_ROOT, 'configs', 'quick_start', 'modnet_mobilenetv2_demo.yml')
 TINY_CONFIG = os.path.join(TEST_DATA_DIR, 'core_tiny.yml')
@@ -30,7 +31,7 @@ OFFLINE_OPTS = [f'model.backbone.pretrained={UNREACHABLE}', f'model.pretrained={
 def local_weights(tmp_path_factory):
     """A MODNet-MobileNetV2 state dict saved to a local file (built without any download)."""
     paddle.seed(0)
-    model = Config(DEMO_CONFIG, opts=['model.backbone.pretrained=null']).model
+    model = Built(Config(DEMO_CONFIG, opts=['model.backbone.pretrained=null'])).model
     path = str(tmp_path_factory.mktemp('weights') / 'model.pdparams')
     paddle.save(model.state_dict(), path)
     return path
@@ -39,7 +40,7 @@ def local_weights(tmp_path_factory):
 def test_the_unreachable_url_really_fails_to_build():
     """Guards the tests below: building with the URL needs the network."""
     with pytest.raises(Exception, match='127.0.0.1:9'):
-        Config(DEMO_CONFIG, opts=OFFLINE_OPTS).model
+        Built(Config(DEMO_CONFIG, opts=OFFLINE_OPTS)).model
 
 
 def test_pretrained_keys_are_found_and_nulled():

@@ -8,8 +8,9 @@ import pytest
 import core_plugin  # noqa: F401  (registers CoreTestSet / CoreTestNet)
 from conftest import TEST_DATA_DIR
 from paddlematting.cli import predict as predict_cli
-from paddlematting.core.visualization import composite, cutout_foreground
+from paddlematting.pipeline.outputs import composite, cutout_foreground
 from paddlematting.utils.image_io import read_alpha, read_image, write_png
+from paddlematting.builders import Built
 
 TINY_CONFIG = os.path.join(TEST_DATA_DIR, 'core_tiny.yml')
 
@@ -91,7 +92,7 @@ def test_paddleseg_save_names_write_the_matte_as_name_png(tmp_path):
     import paddle
     from paddlematting import Config
     weights = str(tmp_path / 'w.pdparams')
-    paddle.save(Config(TINY_CONFIG).model.state_dict(), weights)  # the same weights for both runs
+    paddle.save(Built(Config(TINY_CONFIG)).model.state_dict(), weights)  # the same weights for both runs
     common = ['--config', TINY_CONFIG, '--device', 'cpu', '--backend', 'dygraph',
               '--image_path', str(tmp_path / 'in'), '--model_path', weights]
     assert predict_cli.main(common + ['--save_dir', str(tmp_path / 'ours')]) == 0

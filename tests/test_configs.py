@@ -7,6 +7,7 @@ import paddle
 import pytest
 
 from paddlematting import Config
+from paddlematting.builders import Built
 
 from conftest import REPO_ROOT
 
@@ -23,7 +24,7 @@ NO_DOWNLOAD = ['model.backbone.pretrained=null', 'model.pretrained=null']
 def test_config_model_matches_manifest_and_loads_published_layout(name, shared_reference, det_weights, tmp_path):
     with open(os.path.join(shared_reference, 'manifests', name + '.json')) as f:
         manifest = json.load(f)
-    cfg = Config(os.path.join(REPO_ROOT, CONFIG_FOR_MANIFEST[name]), opts=NO_DOWNLOAD)
+    cfg = Built(Config(os.path.join(REPO_ROOT, CONFIG_FOR_MANIFEST[name]), opts=NO_DOWNLOAD))
     model = cfg.model
     state = model.state_dict()
     assert [(k, list(v.shape)) for k, v in state.items()] == \
@@ -35,8 +36,8 @@ def test_config_model_matches_manifest_and_loads_published_layout(name, shared_r
     weights = det_weights.make_weights(manifest)
     path = str(tmp_path / 'published.pdparams')
     paddle.save({k: paddle.to_tensor(v) for k, v in weights.items()}, path)
-    cfg2 = Config(os.path.join(REPO_ROOT, CONFIG_FOR_MANIFEST[name]),
-                  opts=['model.backbone.pretrained=null', f'model.pretrained={path}'])
+    cfg2 = Built(Config(os.path.join(REPO_ROOT, CONFIG_FOR_MANIFEST[name]),
+                        opts=['model.backbone.pretrained=null', f'model.pretrained={path}']))
     loaded = cfg2.model.state_dict()
     for key in (manifest['params'][0]['key'], manifest['params'][-1]['key']):
         np.testing.assert_array_equal(loaded[key].numpy(), weights[key])
@@ -49,13 +50,13 @@ PADDLESEG_CONFIGS = os.path.join(REPO_ROOT, 'tests', 'data', 'paddleseg_configs'
 def test_paddleseg_seed_configs_run_unchanged(rel_path, shared_reference):
     """PaddleSeg's own files (with their _base_ layout) read, check and build here."""
     name = os.path.splitext(os.path.basename(rel_path))[0]
-    theirs = Config(os.path.join(PADDLESEG_CONFIGS, os.path.relpath(rel_path, 'configs')),
-                    opts=NO_DOWNLOAD)
+    theirs = Built(Config(os.path.join(PADDLESEG_CONFIGS, os.path.relpath(rel_path, 'configs')),
+                          opts=NO_DOWNLOAD))
     ours = Config(os.path.join(REPO_ROOT, rel_path), opts=NO_DOWNLOAD)
-    assert theirs.dic == ours.dic  # the shipped configs are PaddleSeg's, values and all
-    assert theirs.best_metric == 'sad' and theirs.iters == 100000
+    assert theirs.config.dic == ours.dic  # the shipped configs are PaddleSeg's, values and all
+    assert theirs.config.best_metric == 'sad' and theirs.config.iters == 100000
     assert [type(t).__name__ for t in theirs.val_transforms] == \
-        [t['type'] for t in theirs.val_dataset_config['transforms']]
+        [t['type'] for t in theirs.config.val_dataset_config['transforms']]
     with open(os.path.join(shared_reference, 'manifests', name + '.json')) as f:
         manifest = json.load(f)
     assert list(theirs.model.state_dict()) == [e['key'] for e in manifest['params']]

@@ -9,7 +9,8 @@ import pytest
 from conftest import REAL_DATA_ROOT, REPO_ROOT
 from paddlematting import Config
 from paddlematting.datasets import Composition1K, Distinctions646, MattingDataset
-from paddlematting.utils import manager
+from paddlematting.config import manager
+from paddlematting.builders import Built
 
 W18_URL = 'https://bj.bcebos.com/paddleseg/dygraph/hrnet_w18_ssld.tar.gz'
 W48_URL = 'https://bj.bcebos.com/paddleseg/dygraph/hrnet_w48_ssld.tar.gz'
@@ -36,26 +37,26 @@ def _config(name, opts=()):
 @pytest.mark.parametrize('name', sorted(CONFIGS))
 def test_config_sections(name):
     backbone, url, iters, _, _, root = CONFIGS[name]
-    cfg = _config(name)
-    model = cfg.dic['model']
+    cfg = Built(_config(name))
+    model = cfg.config.dic['model']
     assert model == {'type': 'PPMatting', 'backbone': {'type': backbone, 'pretrained': url},
                      'pretrained': None}
-    assert cfg.iters == iters and cfg.batch_size == 4
-    assert cfg.dic['optimizer'] == {'type': 'sgd', 'momentum': 0.9, 'weight_decay': 4.0e-5}
+    assert cfg.config.iters == iters and cfg.config.batch_size == 4
+    assert cfg.config.dic['optimizer'] == {'type': 'sgd', 'momentum': 0.9, 'weight_decay': 4.0e-5}
     sched = cfg.lr_scheduler
     assert type(sched).__name__ == 'PolynomialDecay'
     # PaddleSeg fills decay_steps with iters
     assert sched.decay_steps == iters and sched.end_lr == 0 and sched.power == 0.9
     assert sched.base_lr == pytest.approx(0.01)
-    assert cfg.dic['train_dataset']['dataset_root'] == root
-    assert cfg.dic['val_dataset']['dataset_root'] == root
-    assert cfg.dic['val_dataset']['get_trimap'] is False
+    assert cfg.config.dic['train_dataset']['dataset_root'] == root
+    assert cfg.config.dic['val_dataset']['dataset_root'] == root
+    assert cfg.config.dic['val_dataset']['get_trimap'] is False
 
 
 @pytest.mark.parametrize('name', sorted(CONFIGS))
 def test_pipelines_run_on_the_shipped_images(name):
     _, _, _, crop, max_short, _ = CONFIGS[name]
-    cfg = _config(name, ON_SHIPPED_DATA)
+    cfg = Built(_config(name, ON_SHIPPED_DATA))
     np.random.seed(0)
     train = cfg.train_dataset
     sample = train[0]
@@ -78,7 +79,7 @@ def test_pipelines_run_on_the_shipped_images(name):
 
 
 def test_human_configs_train_transforms():
-    cfg = _config('ppmatting-hrnet_w18-human_1024', ON_SHIPPED_DATA)
+    cfg = Built(_config('ppmatting-hrnet_w18-human_1024', ON_SHIPPED_DATA))
     names = [type(t).__name__ for t in cfg.train_dataset.transforms.transforms]
     assert names == ['LoadImages', 'LimitShort', 'RandomCrop', 'RandomDistort', 'RandomBlur',
                      'RandomNoise', 'RandomReJpeg', 'RandomHorizontalFlip', 'Normalize']
@@ -88,8 +89,8 @@ def test_benchmark_dataset_names_are_matting_datasets():
     assert manager.DATASETS['Composition1K'] is Composition1K
     assert manager.DATASETS['Distinctions646'] is Distinctions646
     for type_name in ('Composition1K', 'Distinctions646'):
-        cfg = _config('ppmatting-hrnet_w48-distinctions',
-                      ON_SHIPPED_DATA + [f'val_dataset.type={type_name}'])
+        cfg = Built(_config('ppmatting-hrnet_w48-distinctions',
+                            ON_SHIPPED_DATA + [f'val_dataset.type={type_name}']))
         val = cfg.val_dataset
         assert type(val).__name__ == type_name and isinstance(val, MattingDataset)
         assert len(val) == 6 and val[0]['img'].shape[0] == 3

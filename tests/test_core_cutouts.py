@@ -7,13 +7,17 @@ import numpy as np
 import pytest
 
 from conftest import REAL_DATA_ROOT, REPO_ROOT
-from paddlematting.core.evaluator import composite_path, evaluate
-from paddlematting.core.input_collection import collect_inputs
-from paddlematting.core.predictor import predict_images
-from paddlematting.core.visualization import composite, cutout_foreground, matting_showcase
+from paddlematting.engine.evaluator import evaluate
+from paddlematting.predict.input_collection import collect_inputs
+from paddlematting.predict.images import predict_images
+from paddlematting.pipeline.outputs import composite, cutout_foreground
+from paddlematting.predict.visualization import matting_showcase
 from paddlematting.datasets import MattingDataset
 from paddlematting.transforms import LoadImages, Normalize
 from paddlematting.utils.image_io import read_alpha, read_image, write_png
+from paddlematting.engine.evaluator import EvalOptions
+from paddlematting.pipeline.outputs import OutputOptions
+from paddlematting.predict import PredictOptions
 
 SIZE = (200, 138)  # (w, h): GT05's aspect, small enough for a quick test
 
@@ -55,7 +59,8 @@ def test_predict_rgba_and_composite_use_the_estimated_foreground(tmp_path, known
     new_bg[...] = (0, 177, 64)
     result = predict_images(_oracle_runner(alpha), [LoadImages(), Normalize()],
                             collect_inputs(str(tmp_path / 'in')), str(tmp_path / 'out'),
-                            show_progress=False, background=new_bg, fg_method=fg_method)
+                            PredictOptions(OutputOptions(background=new_bg, fg_method=fg_method),
+                                           show_progress=False))
     assert not result.failed
     rgba = cv2.imread(str(tmp_path / 'out' / 'p_rgba.png'), cv2.IMREAD_UNCHANGED)[:, :, [2, 1, 0, 3]]
     np.testing.assert_array_equal(rgba[:, :, 3], alpha)
@@ -73,8 +78,9 @@ def test_predict_rgba_and_composite_use_the_estimated_foreground(tmp_path, known
 
 def test_fg_method_none_keeps_the_photo_colours(tmp_path, known_composite):
     image, alpha, _ = known_composite
-    predict_images(_oracle_runner(alpha), [LoadImages(), Normalize()], collect_inputs(str(tmp_path / 'in')),
-                   str(tmp_path / 'out'), show_progress=False, fg_method='none')
+    predict_images(_oracle_runner(alpha), [LoadImages(), Normalize()],
+                   collect_inputs(str(tmp_path / 'in')), str(tmp_path / 'out'),
+                   PredictOptions(outputs=OutputOptions(fg_method='none'), show_progress=False))
     rgba = cv2.imread(str(tmp_path / 'out' / 'p_rgba.png'), cv2.IMREAD_UNCHANGED)
     np.testing.assert_array_equal(rgba[:, :, 2::-1], image)
     with pytest.raises(ValueError, match='fg_method must be one of'):
@@ -91,10 +97,10 @@ def test_val_saved_composites_use_the_estimated_foreground(tmp_path, known_compo
                              get_trimap=False)
     background = np.full((4, 4, 3), 255, np.uint8)
     out = tmp_path / 'out'
-    evaluate(_oracle_runner(alpha), dataset, metric_names=['sad'], save_dir=str(out), save_results=True,
-             show_progress=False, background=background)
-    written = read_image(composite_path(str(out / 'val' / 'fg' / 'p.png')))
-    assert written is not None and (out / 'val' / 'fg' / 'p_composite.png').exists()
+    evaluate(_oracle_runner(alpha), dataset,
+             EvalOptions(metric_names=['sad'], save_dir=str(out), save_results=True,
+                         show_progress=False, background=background))
+    written = read_image(str(out / 'val' / 'fg' / 'p_composite.png'))
     saved_alpha = read_alpha(str(out / 'val' / 'fg' / 'p.png'))
     np.testing.assert_array_equal(saved_alpha, alpha)
     np.testing.assert_array_equal(written, composite(cutout_foreground(image, alpha), alpha, background))
@@ -111,7 +117,7 @@ def test_showcase_cutout_uses_the_estimated_foreground(known_composite):
 
 
 def test_labelled_rows_stack_into_one_picture():
-    from paddlematting.core.visualization import labelled, stacked
+    from paddlematting.predict.visualization import labelled, stacked
     row = labelled(np.zeros((20, 300, 3), np.uint8), 'a label')
     assert row.shape == (60, 300, 3) and row[:40].min() == 0 and row[:40].max() == 255  # black text on white
     picture = stacked([row, row])

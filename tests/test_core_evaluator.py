@@ -6,11 +6,12 @@ import numpy as np
 import pytest
 
 from conftest import REAL_DATA_ROOT
-from paddlematting.core.evaluator import PER_IMAGE_CSV, evaluate
+from paddlematting.engine.evaluator import PER_IMAGE_CSV, evaluate
 from paddlematting.datasets import MattingDataset
 from paddlematting.transforms import LoadImages, Normalize, ResizeByShort, ResizeToIntMult
 from paddlematting.utils.image_io import read_alpha, read_trimap
 from paddlematting.datasets.tiny_sets import build_validation_set
+from paddlematting.engine.evaluator import EvalOptions
 
 
 @pytest.fixture(scope='module')
@@ -34,7 +35,7 @@ def _ground_truth(root, name, folder='alpha'):
 def test_a_runner_returning_the_ground_truth_scores_zero(small_val_root):
     dataset = _dataset(small_val_root, [LoadImages(), Normalize()])
     truth = iter([dataset[i]['alpha'][None] for i in range(len(dataset))])
-    result = evaluate(lambda img, trimap: next(truth), dataset, show_progress=False)
+    result = evaluate(lambda img, trimap: next(truth), dataset, EvalOptions(show_progress=False))
     assert result.metrics == {'sad': 0.0, 'mse': 0.0, 'grad': 0.0, 'conn': 0.0}
     assert len(result.per_image) == 2
 
@@ -42,8 +43,8 @@ def test_a_runner_returning_the_ground_truth_scores_zero(small_val_root):
 def test_errors_count_only_the_unknown_region(small_val_root, tmp_path):
     dataset = _dataset(small_val_root, [LoadImages(), Normalize()])
     result = evaluate(lambda img, trimap: np.zeros((1, 1) + img.shape[2:], 'float32'), dataset,
-                      metric_names=['sad', 'mse'], save_dir=str(tmp_path), save_results=True,
-                      show_progress=False)
+                      EvalOptions(metric_names=['sad', 'mse'], save_dir=str(tmp_path),
+                                  save_results=True, show_progress=False))
     expected_sad, expected_mse = [], []
     for row in result.per_image:
         gt = _ground_truth(small_val_root, row['img_name']).astype(np.float64) / 255
@@ -75,7 +76,8 @@ def test_predictions_are_restored_to_the_original_size(small_val_root):
         seen_shapes.append(img.shape)
         return np.full((img.shape[0], 1) + img.shape[2:], 0.5, 'float32')
 
-    result = evaluate(half, dataset, metric_names=['mse'], num_examples=1, show_progress=False)
+    result = evaluate(half, dataset,
+                      EvalOptions(metric_names=['mse'], num_examples=1, show_progress=False))
     assert all(shape[2] == 32 and shape[3] % 32 == 0 for shape in seen_shapes)
     example = result.examples[0]
     gt = _ground_truth(small_val_root, example['img_name'])
@@ -104,8 +106,9 @@ def test_composited_samples_get_distinct_names_and_results_are_png(tmp_path):
         return np.full((img.shape[0], 1) + img.shape[2:], next(values), 'float32')
 
     out = tmp_path / 'out'
-    result = evaluate(constant, dataset, metric_names=['sad'], save_dir=str(out),
-                      save_results=True, show_progress=False)
+    result = evaluate(constant, dataset,
+                      EvalOptions(metric_names=['sad'], save_dir=str(out), save_results=True,
+                                  show_progress=False))
     names = [row['img_name'] for row in result.per_image]
     assert names == ['val/fg/x__b1.jpg', 'val/fg/x__b2.jpg']
     saved = sorted(os.path.relpath(os.path.join(d, f), out).replace(os.sep, '/')
@@ -121,7 +124,13 @@ def test_composited_samples_get_distinct_names_and_results_are_png(tmp_path):
 
 
 def test_result_paths_stay_under_save_dir():
-    from paddlematting.core.evaluator import result_path
+    from paddlematting.engine.evaluator import EvalOptions, result_name, saved_result_options
+    from paddlematting.pipeline.outputs import output_paths
+
+    def result_path(save_dir, img_name):
+        saved = saved_result_options(EvalOptions())
+        return output_paths(save_dir, result_name(img_name), saved).alpha
     assert result_path('out', 'val/fg/GT05.png') == os.path.join('out', 'val', 'fg', 'GT05.png')
     assert result_path('out', 'a/b.jpg') == os.path.join('out', 'a', 'b.png')
     assert result_path('out', '/abs/../x.jpg') == os.path.join('out', 'abs', 'x.png')
+    assert result_path('out', '../..') == os.path.join('out', 'unnamed.png')

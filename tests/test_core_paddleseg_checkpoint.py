@@ -15,8 +15,8 @@ import numpy as np
 import paddle
 import pytest
 
-from paddlematting.core import checkpoint
-from paddlematting.core.paddleseg_checkpoint import (PaddleSegCheckpointError,
+from paddlematting.engine import checkpoint
+from paddlematting.engine.paddleseg_checkpoint import (PaddleSegCheckpointError,
                                                      convert_optimizer_state,
                                                      iteration_from_folder)
 from test_core_trainer import _tiny_trainer, _weights

@@ -5,11 +5,13 @@ import os
 import numpy as np
 import pytest
 
-from paddlematting.core.input_collection import collect_inputs
-from paddlematting.core.predictor import predict_images
-from paddlematting.core.visualization import read_background
+from paddlematting.predict.input_collection import collect_inputs
+from paddlematting.predict.images import predict_images
+from paddlematting.predict.visualization import read_background
 from paddlematting.transforms import LoadImages, Normalize, ResizeByShort, ResizeToIntMult
 from paddlematting.utils.image_io import read_alpha, read_image, write_png
+from paddlematting.pipeline.outputs import OutputOptions
+from paddlematting.predict import PredictOptions
 
 VAL_TRANSFORMS = [LoadImages(), ResizeByShort(32), ResizeToIntMult(32), Normalize()]
 
@@ -56,7 +58,7 @@ def test_outputs_follow_the_trimap_and_keep_the_input_size(tmp_path):
     write_png(str(tmp_path / 'tri' / 'p.png'), trimap)
     result = predict_images(_half_runner, VAL_TRANSFORMS,
                             collect_inputs(str(tmp_path / 'in'), str(tmp_path / 'tri')),
-                            str(tmp_path / 'out'), show_progress=False)
+                            str(tmp_path / 'out'), PredictOptions(show_progress=False))
     assert result.failed == []
     alpha = read_alpha(str(tmp_path / 'out' / 'p_alpha.png'))
     assert alpha.shape == (50, 70)
@@ -70,7 +72,8 @@ def test_a_trimap_model_reports_images_without_trimap_and_goes_on(tmp_path):
     write_png(str(tmp_path / 'tri' / 'has.png'), np.full((40, 40), 128, np.uint8))
     result = predict_images(_half_runner, VAL_TRANSFORMS,
                             collect_inputs(str(tmp_path / 'in'), str(tmp_path / 'tri')),
-                            str(tmp_path / 'out'), needs_trimap=True, show_progress=False)
+                            str(tmp_path / 'out'),
+                            PredictOptions(needs_trimap=True, show_progress=False))
     assert result.written == [str(tmp_path / 'out' / 'has_alpha.png')]
     assert len(result.failed) == 1 and result.failed[0][0].endswith('lacks.png')
     assert 'no trimap' in result.failed[0][1]
@@ -87,7 +90,7 @@ def test_images_sharing_a_stem_keep_their_extension_and_write_distinct_files(tmp
         return np.full((img.shape[0], 1) + img.shape[2:], float(img.mean() > 0), np.float32)
 
     result = predict_images(brightness_runner, VAL_TRANSFORMS, inputs, str(tmp_path / 'out'),
-                            show_progress=False)
+                            PredictOptions(show_progress=False))
     assert result.failed == [] and len(set(result.written)) == 3
     assert np.all(read_alpha(str(tmp_path / 'out' / 'a.png_alpha.png')) == 0)
     assert np.all(read_alpha(str(tmp_path / 'out' / 'a.jpg_alpha.png')) == 255)
@@ -110,7 +113,7 @@ def test_list_lines_never_write_outside_save_dir_and_stay_unique(tmp_path):
     assert inputs[1].path == os.path.normpath(str(tmp_path / 'outside' / 'x.png'))
     save_dir = tmp_path / 'out'
     result = predict_images(_half_runner, VAL_TRANSFORMS, inputs, str(save_dir),
-                            show_progress=False)
+                            PredictOptions(show_progress=False))
     assert result.failed == [] and len(set(result.written)) == 5
     for path in result.written:
         assert os.path.realpath(path).startswith(os.path.realpath(save_dir) + os.sep)
@@ -134,7 +137,9 @@ def _predict_with_background(tmp_path, background):
     image[:] = PIXEL
     write_png(str(tmp_path / 'in' / 'p.png'), image)
     result = predict_images(_quarter_runner, VAL_TRANSFORMS, collect_inputs(str(tmp_path / 'in')),
-                            str(tmp_path / 'out'), show_progress=False, background=background)
+                            str(tmp_path / 'out'),
+                            PredictOptions(outputs=OutputOptions(background=background),
+                                           show_progress=False))
     assert result.failed == []
     assert np.all(read_alpha(str(tmp_path / 'out' / 'p_alpha.png')) == 64)
     return read_image(str(tmp_path / 'out' / 'p_composite.png'))
@@ -168,7 +173,7 @@ def test_a_small_image_background_is_scaled_up_to_the_input(tmp_path):
 def test_without_a_background_no_composite_is_written(tmp_path):
     write_png(str(tmp_path / 'in' / 'p.png'), _image(8, 8))
     result = predict_images(_quarter_runner, VAL_TRANSFORMS, collect_inputs(str(tmp_path / 'in')),
-                            str(tmp_path / 'out'), show_progress=False)
+                            str(tmp_path / 'out'), PredictOptions(show_progress=False))
     assert result.failed == []
     assert sorted(os.listdir(tmp_path / 'out')) == ['p_alpha.png', 'p_rgba.png']
 
@@ -201,7 +206,7 @@ def test_a_runner_returning_the_wrong_shape_fails_that_input_with_both_shapes(tm
         return np.zeros((img.shape[0], 1, 8, 8), np.float32)
 
     result = predict_images(wrong_size, VAL_TRANSFORMS, collect_inputs(str(tmp_path / 'in')),
-                            str(tmp_path / 'out'), show_progress=False)
+                            str(tmp_path / 'out'), PredictOptions(show_progress=False))
     assert result.written == [] and len(result.failed) == 1
     assert 'shape (1, 1, 8, 8)' in result.failed[0][1] and '[1, 1, 32, 32]' in result.failed[0][1]
 
@@ -220,14 +225,16 @@ def test_batches_run_same_size_images_together_with_identical_outputs(tmp_path):
         return (np.tanh(img.sum(axis=1, keepdims=True)) * 0.5 + 0.5).astype(np.float32)
 
     inputs = collect_inputs(str(tmp_path / 'in'))
-    one = predict_images(per_pixel, transforms, inputs, str(tmp_path / 'one'), show_progress=False)
+    one = predict_images(per_pixel, transforms, inputs, str(tmp_path / 'one'),
+                         PredictOptions(show_progress=False))
     assert sizes == [1] * 6
     sizes.clear()
     batched = predict_images(per_pixel, transforms, inputs, str(tmp_path / 'batched'),
-                             show_progress=False, batch_size=2)
+                             PredictOptions(show_progress=False, batch_size=2))
     assert sizes == [2, 2, 1, 1] and len(batched.written) == 6 and not batched.failed
     for name in 'abcdef':
         np.testing.assert_array_equal(read_alpha(str(tmp_path / 'batched' / f'{name}_alpha.png')),
                                       read_alpha(str(tmp_path / 'one' / f'{name}_alpha.png')))
     with pytest.raises(ValueError, match='batch_size must be >= 1'):
-        predict_images(per_pixel, transforms, inputs, str(tmp_path / 'x'), batch_size=0)
+        predict_images(per_pixel, transforms, inputs, str(tmp_path / 'x'),
+                       PredictOptions(batch_size=0))

@@ -8,7 +8,7 @@ import numpy as np
 import paddle
 import pytest
 
-from paddlematting.core.runtime import capture_rng_state, restore_rng_state, seed_everything
+from paddlematting.engine.runtime import capture_rng_state, restore_rng_state, seed_everything
 
 
 def _draws():

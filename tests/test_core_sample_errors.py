@@ -8,10 +8,10 @@ import pytest
 
 import core_plugin
 from conftest import run_in_fresh_process
-from paddlematting.core import checkpoint
-from paddlematting.core.sample_errors import SampleError
-from paddlematting.core.sample_order import iterate_batches
-from paddlematting.core.trainer import Trainer, TrainOptions
+from paddlematting.engine import checkpoint
+from paddlematting.engine.sample_errors import SampleError
+from paddlematting.engine.sample_order import iterate_batches
+from paddlematting.engine.trainer import Trainer, TrainOptions
 
 
 class BrokenAt(paddle.io.Dataset):

@@ -10,21 +10,22 @@ import pytest
 import core_plugin  # noqa: F401  (registers CoreTestSet / CoreTestNet)
 from conftest import TEST_DATA_DIR, run_in_fresh_process
 from paddlematting import Config
-from paddlematting.core import checkpoint
-from paddlematting.core import trainer as trainer_module
-from paddlematting.core.evaluator import EvalResult
-from paddlematting.core.runtime import seed_everything
-from paddlematting.core.sample_order import ResumableBatchSampler, iterate_batches
-from paddlematting.core.trainer import Trainer, TrainOptions
+from paddlematting.engine import checkpoint
+from paddlematting.engine import trainer as trainer_module
+from paddlematting.engine.evaluator import EvalResult
+from paddlematting.engine.runtime import seed_everything
+from paddlematting.engine.sample_order import ResumableBatchSampler, iterate_batches
+from paddlematting.engine.trainer import Trainer, TrainOptions
 from paddlematting.utils.pretrained import WeightsMismatchError
+from paddlematting.builders import Built
 
 TINY_CONFIG = os.path.join(TEST_DATA_DIR, 'core_tiny.yml')
 
 
 def _tiny_trainer(save_dir, iters, resume=None, opts=(), with_val=False, **option_overrides):
     seed_everything(0)
-    cfg = Config(TINY_CONFIG, opts=list(opts))
-    options = TrainOptions(iters=iters, batch_size=cfg.batch_size, save_dir=str(save_dir),
+    cfg = Built(Config(TINY_CONFIG, opts=list(opts)))
+    options = TrainOptions(iters=iters, batch_size=cfg.config.batch_size, save_dir=str(save_dir),
                            save_interval=option_overrides.pop('save_interval', 100),
                            log_iters=option_overrides.pop('log_iters', 100), seed=7,
                            resume_model=resume, **option_overrides)
@@ -37,7 +38,7 @@ def _script_evaluations(monkeypatch, sads):
     """Make every evaluation of the trainer report the next SAD of ``sads``."""
     scores = iter(sads)
 
-    def scripted(runner, dataset, **kwargs):
+    def scripted(runner, dataset, options=None):
         return EvalResult(metrics={'sad': next(scores)})
 
     monkeypatch.setattr(trainer_module, 'evaluate', scripted)
@@ -157,7 +158,7 @@ class _BrokenSet(core_plugin.CoreTestSet):
 
 def test_a_bad_sample_raises_instead_of_hanging(tmp_path):
     seed_everything(0)
-    cfg = Config(TINY_CONFIG)
+    cfg = Built(Config(TINY_CONFIG))
     options = TrainOptions(iters=10, batch_size=4, save_dir=str(tmp_path), seed=7)
     trainer = Trainer(cfg.model, cfg.optimizer, _BrokenSet(8), options)
     with pytest.raises(ValueError, match='sample 5 is unreadable'):
@@ -289,8 +290,8 @@ def test_best_model_follows_the_configured_metric(tmp_path, monkeypatch):
     scores = iter([{'sad': 5.0, 'mse': 0.1}, {'sad': 3.0, 'mse': 0.2}])
     seen = []
 
-    def scripted(runner, dataset, metric_names=None, **kwargs):
-        seen.append(list(metric_names))
+    def scripted(runner, dataset, options):
+        seen.append(list(options.metric_names))
         return EvalResult(metrics=next(scores))
 
     monkeypatch.setattr(trainer_module, 'evaluate', scripted)

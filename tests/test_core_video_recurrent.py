@@ -8,8 +8,8 @@ import pytest
 from conftest import REAL_DATA_ROOT
 from paddlematting.builders.dataset import build_transforms
 from paddlematting.cli import predict as predict_cli
-from paddlematting.core.runner import clip_runner, dygraph_runner
-from paddlematting.inference import Predictor, export_model
+from paddlematting.pipeline.runner import clip_runner, dygraph_runner
+from paddlematting.inference import ExportOptions, Predictor, export_model
 from paddlematting.pipeline.prediction import predict_alpha
 from paddlematting.utils.image_io import read_image
 from test_models_rvm import CONFIG, _reference_model
@@ -55,7 +55,7 @@ def test_exported_model_carries_the_state_per_clip(shared_reference, det_weights
     prepare = build_transforms(TRANSFORMS)
     frames = _frames()
     expected = _carried(model, frames, prepare)
-    folder = export_model(model, str(tmp_path / 'rvm'), TRANSFORMS, onnx=False)
+    folder = export_model(model, str(tmp_path / 'rvm'), TRANSFORMS, ExportOptions(onnx=False))
     predictor = Predictor(folder, device='cpu')
     for _ in range(2):
         clip = clip_runner(predictor)

@@ -2,7 +2,8 @@
 import numpy as np
 import pytest
 
-from paddlematting.core.visualization import composite, matting_showcase
+from paddlematting.pipeline.outputs import composite
+from paddlematting.predict.visualization import matting_showcase
 
 
 def test_composite_blends_by_alpha():

@@ -9,7 +9,7 @@ import pytest
 from paddlematting.datasets import MattingDataset, collate_samples
 from paddlematting.datasets.matting_dataset import find_sibling, list_location, sibling_rel_path
 from paddlematting.datasets.tiny_sets import build_validation_set
-from paddlematting.utils import manager
+from paddlematting.config import manager
 from paddlematting.utils.image_io import read_alpha, read_image
 
 TRIMAP_VALUES = {0, 128, 255}

@@ -11,11 +11,12 @@ import numpy as np
 import pytest
 
 from conftest import REPO_ROOT, TEST_DATA_DIR
-from paddlematting.core.input_collection import collect_inputs
-from paddlematting.core.predictor import predict_images
+from paddlematting.predict.input_collection import collect_inputs
+from paddlematting.predict.images import predict_images
 from paddlematting.transforms import LoadImages, Normalize
 from paddlematting.utils.image_io import read_alpha, write_png
 from paddlematting.utils.weights_io import load_state_dict
+from paddlematting.predict import PredictOptions
 
 pytestmark = pytest.mark.faults
 
@@ -206,8 +207,9 @@ def test_a_full_disk_leaves_no_partial_png_under_a_final_name(tmp_path, small_tm
         return rng.random((img.shape[0], 1) + img.shape[2:]).astype('float32')
 
     out = small_tmpfs / 'out'
-    result = predict_images(noisy, [LoadImages(), Normalize()], collect_inputs(str(tmp_path / 'in')),
-                            str(out), show_progress=False)
+    result = predict_images(noisy, [LoadImages(), Normalize()],
+                            collect_inputs(str(tmp_path / 'in')), str(out),
+                            PredictOptions(show_progress=False))
     assert result.failed, 'the disk should have filled up'
     assert all('disk is full' in reason for _, reason in result.failed)
     for name in os.listdir(out):

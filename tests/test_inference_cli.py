@@ -10,11 +10,12 @@ import paddle
 from conftest import REAL_DATA_ROOT, REPO_ROOT
 from paddlematting import Config
 from paddlematting.cli.export import run as export_run
-from paddlematting.core.visualization import composite, cutout_foreground
+from paddlematting.pipeline.outputs import composite, cutout_foreground
 from paddlematting.inference import DeployConfig, load_deploy_config, write_deploy_config
 from paddlematting.builders import build_transforms
 from paddlematting.pipeline import predict_alpha
 from paddlematting.utils.image_io import read_alpha, read_image
+from paddlematting.builders import Built
 
 CONFIG = os.path.join(REPO_ROOT, 'configs', 'modnet', 'modnet_mobilenetv2.yml')
 OPTS = ['model.backbone.pretrained=null',
@@ -32,7 +33,7 @@ def _load_infer_script():
 
 def test_export_cli_then_infer_script_reproduce_dygraph(tmp_path):
     paddle.seed(1)
-    cfg = Config(CONFIG, opts=OPTS)
+    cfg = Built(Config(CONFIG, opts=OPTS))
     model = cfg.model
     model.eval()
     weights = str(tmp_path / 'model.pdparams')
@@ -41,7 +42,7 @@ def test_export_cli_then_infer_script_reproduce_dygraph(tmp_path):
     folder = export_run(['--config', CONFIG, '--model_path', weights, '--save_dir', str(tmp_path / 'exported'),
                           '--opts'] + OPTS)
     deploy = load_deploy_config(folder)
-    assert deploy.transforms == cfg.val_dataset_config['transforms']
+    assert deploy.transforms == cfg.config.val_dataset_config['transforms']
     assert deploy.model_type == 'MODNet' and deploy.input_names == ['img']
 
     image_path = os.path.join(REAL_DATA_ROOT, 'val', 'fg', 'GT05.png')

@@ -8,11 +8,12 @@ import yaml
 
 from conftest import REAL_DATA_ROOT, REPO_ROOT
 from paddlematting import Config
-from paddlematting.inference import Predictor, export_model, load_deploy_config
+from paddlematting.inference import ExportOptions, Predictor, export_model, load_deploy_config
 from paddlematting.inference import engines as engines_module
 from paddlematting.inference.engine_choice import representative_size
 from paddlematting.inference.engines import ENGINES, default_threads
 from paddlematting.utils.image_io import read_image
+from paddlematting.builders import Built
 
 CONFIG = os.path.join(REPO_ROOT, 'configs', 'modnet', 'modnet_mobilenetv2.yml')
 TRANSFORMS = [{'type': 'LoadImages'}, {'type': 'ResizeByShort', 'short_size': 128},
@@ -24,10 +25,10 @@ SHIPPED = [os.path.join(REAL_DATA_ROOT, 'val', 'fg', name) for name in ('GT05.pn
 def modnet_export(tmp_path_factory):
     """MODNet-MobileNetV2 (seeded random weights), exported with ONNX and the engine timing."""
     paddle.seed(3)
-    model = Config(CONFIG, opts=['model.backbone.pretrained=null']).model
+    model = Built(Config(CONFIG, opts=['model.backbone.pretrained=null'])).model
     model.eval()
     folder = export_model(model, str(tmp_path_factory.mktemp('x') / 'modnet'), TRANSFORMS,
-                          onnx=True, choose_engine=True)
+                          ExportOptions(onnx=True, choose_engine=True))
     return model, folder
 
 
@@ -83,8 +84,8 @@ def test_the_stored_choice_is_honoured_and_can_be_overridden(modnet_export, tmp_
 
 
 def test_onnxruntime_without_an_onnx_file_is_refused_by_name(tmp_path):
-    model = Config(CONFIG, opts=['model.backbone.pretrained=null']).model
-    folder = export_model(model, str(tmp_path / 'plain'), TRANSFORMS, onnx=False)
+    model = Built(Config(CONFIG, opts=['model.backbone.pretrained=null'])).model
+    folder = export_model(model, str(tmp_path / 'plain'), TRANSFORMS, ExportOptions(onnx=False))
     assert load_deploy_config(folder).cpu_engine is None
     assert Predictor(folder, device='cpu').engine_name == 'paddle_inference'
     with pytest.raises(FileNotFoundError, match=r'holds no model.onnx .*export.py --onnx'):
@@ -148,11 +149,11 @@ def test_an_onnx_model_that_disagrees_is_never_chosen(modnet_export, tmp_path, m
 def test_a_crashing_onnx_conversion_is_reported_not_fatal(tmp_path, monkeypatch):
     from paddlematting.inference import export as export_module
     monkeypatch.setattr(export_module, '_ONNX_CONVERTER', 'import os; os.abort()')
-    model = Config(CONFIG, opts=['model.backbone.pretrained=null']).model
+    model = Built(Config(CONFIG, opts=['model.backbone.pretrained=null'])).model
     with pytest.raises(RuntimeError, match=r'paddle2onnx could not convert .*exit status -6'):
-        export_model(model, str(tmp_path / 'strict'), TRANSFORMS, onnx=True)
-    folder = export_model(model, str(tmp_path / 'cached'), TRANSFORMS, onnx=True,
-                          onnx_optional=True)
+        export_model(model, str(tmp_path / 'strict'), TRANSFORMS, ExportOptions(onnx=True))
+    folder = export_model(model, str(tmp_path / 'cached'), TRANSFORMS,
+                          ExportOptions(onnx=True, onnx_optional=True))
     deploy = load_deploy_config(folder)
     assert deploy.onnx_file is None and deploy.cpu_engine is None
 def test_onnxruntime_threads_sleep_between_ops_and_still_equal_dygraph(modnet_export):

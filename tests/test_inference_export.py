@@ -9,11 +9,11 @@ import paddle.nn.functional as F
 import pytest
 import yaml
 
-from paddlematting.inference import (DeployConfig, Predictor, export_checkpoint_cached, export_model,
-                                     load_deploy_config, write_deploy_config)
+from paddlematting.inference import (DeployConfig, ExportOptions, Predictor, export_checkpoint_cached,
+                                     export_model, load_deploy_config, write_deploy_config)
 from paddlematting.inference import export as export_module
-from paddlematting.utils import manager
-from paddlematting.utils.config import Config
+from paddlematting.config import manager
+from paddlematting.config import Config
 
 TRANSFORMS = [{'type': 'LoadImages'}, {'type': 'ResizeByShort', 'short_size': 64},
               {'type': 'ResizeToIntMult', 'mult_int': 32}, {'type': 'Normalize'}]
@@ -60,7 +60,7 @@ def _dygraph(model, img, trimap=None):
 @pytest.fixture(scope='module')
 def toy_folder(tmp_path_factory):
     return export_model(_toy(), str(tmp_path_factory.mktemp('toy') / 'export'), TRANSFORMS,
-                        model_type='ToyMatting')
+                        ExportOptions(model_type='ToyMatting'))
 
 
 def test_exported_toy_matches_dygraph_at_two_sizes_and_batch_two(toy_folder, rng):
@@ -76,7 +76,8 @@ def test_exported_toy_matches_dygraph_at_two_sizes_and_batch_two(toy_folder, rng
 
 def test_trimap_model_exports_a_trimap_input(tmp_path, rng):
     model = _toy(with_trimap=True)
-    folder = export_model(model, str(tmp_path / 'dim_like'), TRANSFORMS, model_type='DIM')
+    folder = export_model(model, str(tmp_path / 'dim_like'), TRANSFORMS,
+                          ExportOptions(model_type='DIM'))
     predictor = Predictor(folder, device='cpu', threads=1)
     assert predictor.needs_trimap
     img = rng.standard_normal((1, 3, 48, 64)).astype(np.float32)
@@ -198,7 +199,7 @@ def test_onnx_export_matches_dygraph(tmp_path, rng):
     ort = pytest.importorskip('onnxruntime')
     pytest.importorskip('paddle2onnx')
     model = _toy()
-    folder = export_model(model, str(tmp_path / 'onnx'), TRANSFORMS, onnx=True)
+    folder = export_model(model, str(tmp_path / 'onnx'), TRANSFORMS, ExportOptions(onnx=True))
     config = load_deploy_config(folder)
     assert config.onnx_file == 'model.onnx' and os.path.isfile(config.onnx_path)
     session = ort.InferenceSession(config.onnx_path, providers=['CPUExecutionProvider'])
@@ -210,11 +211,13 @@ def test_onnx_export_matches_dygraph(tmp_path, rng):
 
 def test_fixed_input_shape_export_runs_at_that_shape(tmp_path, rng):
     model = _toy()
-    folder = export_model(model, str(tmp_path / 'fixed'), TRANSFORMS, input_shape=[1, 3, 32, 64])
+    folder = export_model(model, str(tmp_path / 'fixed'), TRANSFORMS,
+                          ExportOptions(input_shape=[1, 3, 32, 64]))
     img = rng.standard_normal((1, 3, 32, 64)).astype(np.float32)
     np.testing.assert_allclose(Predictor(folder, device='cpu', threads=1)(img), _dygraph(model, img), atol=1e-4)
     with pytest.raises(ValueError, match='N 3 H W'):
-        export_model(model, str(tmp_path / 'bad'), TRANSFORMS, input_shape=[1, 4, 32, 64])
+        export_model(model, str(tmp_path / 'bad'), TRANSFORMS,
+                     ExportOptions(input_shape=[1, 4, 32, 64]))
 
 
 def test_default_cache_dir_follows_paddlematting_home_unless_the_export_cache_is_set(

@@ -9,7 +9,7 @@ import paddle
 import pytest
 
 from conftest import REPO_ROOT
-from paddlematting.inference import export_model, load_deploy_config
+from paddlematting.inference import ExportOptions, export_model, load_deploy_config
 from paddlematting.inference.export_folder import EXPORT_MARKER
 from paddlematting.utils.output_files import OutputDirError
 
@@ -24,7 +24,7 @@ def _toy():
 
 
 def _export(folder, transforms=TRANSFORMS):
-    return export_model(_toy(), str(folder), transforms, model_type='MODNet')
+    return export_model(_toy(), str(folder), transforms, ExportOptions(model_type='MODNet'))
 
 
 def test_a_user_folder_holding_deploy_yaml_is_not_deleted(tmp_path):

@@ -10,10 +10,11 @@ import pytest
 
 from conftest import REAL_DATA_ROOT, REPO_ROOT, SHARED_REFERENCE
 from paddlematting import Config
-from paddlematting.inference import Predictor, export_model
+from paddlematting.inference import ExportOptions, Predictor, export_model
 from paddlematting.builders import build_transforms
 from paddlematting.pipeline import predict_alpha
 from paddlematting.utils.image_io import read_image, read_trimap
+from paddlematting.builders import Built
 
 # smaller than the val configs (short side 512 / long side 3840) to keep CPU time low
 MODNET_TRANSFORMS = [{'type': 'LoadImages'}, {'type': 'ResizeByShort', 'short_size': 128},
@@ -28,8 +29,8 @@ def _load_model(config_name, manifest_name):
     """The config's model with the team's deterministic weights when ../shared is present,
     else a seeded random init (still a fair dygraph-vs-exported comparison)."""
     paddle.seed(0)
-    cfg = Config(os.path.join(REPO_ROOT, 'configs', config_name),
-                 opts=['model.backbone.pretrained=null', 'model.pretrained=null'])
+    cfg = Built(Config(os.path.join(REPO_ROOT, 'configs', config_name),
+                       opts=['model.backbone.pretrained=null', 'model.pretrained=null']))
     model = cfg.model
     recipe = os.path.join(SHARED_REFERENCE, 'det_weights.py')
     if os.path.isfile(recipe):
@@ -39,7 +40,7 @@ def _load_model(config_name, manifest_name):
         weights = det_weights.make_weights(os.path.join(SHARED_REFERENCE, 'manifests', manifest_name + '.json'))
         model.set_state_dict({k: paddle.to_tensor(v) for k, v in weights.items()})
     model.eval()
-    return cfg, model
+    return cfg.config, model
 
 
 def _dygraph_runner(model):
@@ -61,8 +62,8 @@ def _real_pairs(count):
 @pytest.fixture(scope='module')
 def modnet(tmp_path_factory):
     cfg, model = _load_model('modnet/modnet_mobilenetv2.yml', 'modnet_mobilenetv2')
-    folder = export_model(model, str(tmp_path_factory.mktemp('modnet') / 'export'), MODNET_TRANSFORMS,
-                          model_type=cfg.model_config['type'])
+    folder = export_model(model, str(tmp_path_factory.mktemp('modnet') / 'export'),
+                          MODNET_TRANSFORMS, ExportOptions(model_type=cfg.model_config['type']))
     return model, Predictor(folder, device='cpu')
 
 
@@ -93,7 +94,8 @@ def test_modnet_onnx_matches_dygraph(modnet, tmp_path, rng):
     ort = pytest.importorskip('onnxruntime')
     pytest.importorskip('paddle2onnx')
     model, _ = modnet
-    folder = export_model(model, str(tmp_path / 'onnx'), MODNET_TRANSFORMS, onnx=True)
+    folder = export_model(model, str(tmp_path / 'onnx'), MODNET_TRANSFORMS,
+                          ExportOptions(onnx=True))
     session = ort.InferenceSession(os.path.join(folder, 'model.onnx'), providers=['CPUExecutionProvider'])
     runner = _dygraph_runner(model)
     for shape in [(1, 3, 128, 160), (1, 3, 64, 96)]:
@@ -103,7 +105,8 @@ def test_modnet_onnx_matches_dygraph(modnet, tmp_path, rng):
 
 def test_dim_exported_pipeline_matches_dygraph_with_trimap(tmp_path):
     cfg, model = _load_model('dim/dim_vgg16.yml', 'dim_vgg16')
-    folder = export_model(model, str(tmp_path / 'dim'), DIM_TRANSFORMS, model_type=cfg.model_config['type'])
+    folder = export_model(model, str(tmp_path / 'dim'), DIM_TRANSFORMS,
+                          ExportOptions(model_type=cfg.model_config['type']))
     predictor = Predictor(folder, device='cpu')
     assert predictor.deploy.input_names == ['img', 'trimap']
     transforms = build_transforms(DIM_TRANSFORMS)

@@ -246,7 +246,8 @@ import numpy as np
 import paddlematting
 import paddlematting.metrics as metrics
 from paddlematting.datasets import composition, trimap
-from paddlematting.utils import manager, trimap_values
+from paddlematting.config import manager
+from paddlematting.utils import trimap_values
 assert metrics.metric_names() == ['sad', 'mse', 'grad', 'conn'], metrics.metric_names()
 assert manager.METRICS['SAD'] is metrics.SAD
 alpha = np.zeros((8, 8), np.uint8)
@@ -271,7 +272,7 @@ def test_a_newly_registered_metric_is_offered_everywhere(monkeypatch):
     """The metric list is the registry: build_metrics, the defaults and val.py --metrics."""
     from paddlematting.cli import val as val_cli
     from paddlematting.metrics import RunningMeanMetric, metric_names
-    from paddlematting.utils import manager
+    from paddlematting.config import manager
 
     class MaxError(RunningMeanMetric):
         name = 'maxerr'

@@ -13,7 +13,7 @@ import pytest
 from paddlematting.builders import load_declared_pretrained
 from paddlematting.models.backbones.hrnet import HRNet, HRNet_W18
 from paddlematting.models.backbones.resnet_vd import ResNet18_vd, ResNet50_vd
-from paddlematting.utils import manager
+from paddlematting.config import manager
 
 from conftest import REF_ATOL, REF_RTOL
 

@@ -9,7 +9,7 @@ import pytest
 
 from paddlematting.models.backbones import STDC1, STDC2, STDCNet
 from paddlematting.models.backbones.stdc import CatBottleneck
-from paddlematting.utils import manager
+from paddlematting.config import manager
 
 from conftest import REF_ATOL, REF_RTOL
 

@@ -9,7 +9,7 @@ import pytest
 from paddlematting.builders import load_declared_pretrained
 from paddlematting.models.backbones.vgg import VGG16
 from paddlematting.models.dim import DIM
-from paddlematting.utils import manager
+from paddlematting.config import manager
 
 from conftest import REF_ATOL, REF_RTOL
 

@@ -12,7 +12,8 @@ import pytest
 from paddlematting.models.backbones.gca_encoder import ResGuidedCxtAtten
 from paddlematting.models.gca import GCA
 from paddlematting.models.gca_blocks import GuidedCxtAtten, extract_patches
-from paddlematting.utils import manager
+from paddlematting.config import manager
+from paddlematting.builders import Built
 
 from conftest import REAL_DATA_ROOT, REF_ATOL, REF_RTOL
 
@@ -305,12 +306,12 @@ def test_encoder_refuses_other_input_channels():
 @pytest.mark.slow
 def test_static_and_onnx_exports_equal_dygraph(reference_gca, det_weights, tmp_path):
     from paddlematting.inference import Predictor
-    from paddlematting.inference.export import export_model
+    from paddlematting.inference.export import ExportOptions, export_model
     import onnxruntime
     model, weights, _ = reference_gca
     model.eval()
-    folder = export_model(model, str(tmp_path / 'gca'), [{'type': 'LoadImages'}, {'type': 'Normalize'}],
-                          onnx=True)
+    folder = export_model(model, str(tmp_path / 'gca'),
+                          [{'type': 'LoadImages'}, {'type': 'Normalize'}], ExportOptions(onnx=True))
     # exporting neither ran a power iteration nor changed the stored vectors
     for key, value in _sn_vectors(model).items():
         np.testing.assert_array_equal(value, weights[key], err_msg=key)
@@ -334,15 +335,15 @@ def test_config_builds_the_manifest_layout_and_paper_recipe(shared_reference):
     from conftest import REPO_ROOT
     with open(os.path.join(shared_reference, MANIFEST)) as f:
         manifest = json.load(f)
-    cfg = Config(os.path.join(REPO_ROOT, 'configs/gca/gca-resnet34.yml'))
+    cfg = Built(Config(os.path.join(REPO_ROOT, 'configs/gca/gca-resnet34.yml')))
     assert type(cfg.model) is GCA and type(cfg.model.encoder) is ResGuidedCxtAtten
     assert [(k, list(v.shape)) for k, v in cfg.model.state_dict().items()] == \
         [(e['key'], e['shape']) for e in manifest['params']]
     assert isinstance(cfg.optimizer, paddle.optimizer.Adam)
     assert cfg.optimizer._beta1 == 0.5
-    val_types = [t['type'] for t in cfg.val_dataset_config['transforms']]
-    assert {'type': 'ResizeToIntMult', 'mult_int': 32} in cfg.val_dataset_config['transforms']
-    assert val_types[-1] == 'Normalize' and cfg.val_dataset_config['get_trimap'] is True
+    val_types = [t['type'] for t in cfg.config.val_dataset_config['transforms']]
+    assert {'type': 'ResizeToIntMult', 'mult_int': 32} in cfg.config.val_dataset_config['transforms']
+    assert val_types[-1] == 'Normalize' and cfg.config.val_dataset_config['get_trimap'] is True
 
 
 def test_training_steps_on_the_shipped_data_reduce_the_loss(tmp_path):

@@ -13,7 +13,8 @@ from paddlematting import Config
 from paddlematting.inference import Predictor, export_model
 from paddlematting.models import HumanMatting
 from paddlematting.models.backbones.resnet_vd import ResNet34_vd
-from paddlematting.utils import manager
+from paddlematting.config import manager
+from paddlematting.builders import Built
 
 from conftest import REF_ATOL, REF_RTOL, REPO_ROOT, assert_matches_manifest
 
@@ -89,7 +90,7 @@ def test_registered_under_paddleseg_names():
 
 
 def test_config_builds_the_manifest_model_and_128_multiple_inputs(shared_reference):
-    cfg = Config(CONFIG, opts=NO_DOWNLOAD)
+    cfg = Built(Config(CONFIG, opts=NO_DOWNLOAD))
     model = cfg.model
     assert isinstance(model, HumanMatting) and model.if_refine and model.backbone_scale == 0.25
     assert model.refiner.kernel_size == 3
@@ -99,7 +100,7 @@ def test_config_builds_the_manifest_model_and_128_multiple_inputs(shared_referen
     # the val/predict transforms end on sizes the network accepts
     from paddlematting.builders import build_transforms
     from paddlematting.pipeline.prediction import prepare_sample
-    transforms = build_transforms(cfg.val_dataset_config['transforms'])
+    transforms = build_transforms(cfg.config.val_dataset_config['transforms'])
     image = np.zeros((300, 451, 3), np.uint8)
     sample = prepare_sample(image, None, transforms)
     h, w = sample['img'].shape[-2:]

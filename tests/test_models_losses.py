@@ -4,7 +4,7 @@ import paddle
 import pytest
 
 from paddlematting.models.losses import MRSD, CompositionLoss, composite, masked_mean
-from paddlematting.utils import manager
+from paddlematting.config import manager
 
 EPS = 1e-6
 

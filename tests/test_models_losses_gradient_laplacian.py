@@ -5,7 +5,7 @@ import pytest
 
 from paddlematting.models.losses import GradientLoss, LaplacianLoss
 from paddlematting.models.losses.laplacian import pyramid_kernel
-from paddlematting.utils import manager
+from paddlematting.config import manager
 
 EPS = 1e-6
 SOBEL_X = np.array([[-1, 0, 1], [-2, 0, 2], [-1, 0, 1]], np.float64) / 8

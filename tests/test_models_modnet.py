@@ -11,7 +11,7 @@ from paddlematting.builders import load_declared_pretrained
 from paddlematting.models import MODNet
 from paddlematting.models.backbones import MobileNetV2
 from paddlematting.models.modnet_blocks import GaussianBlur
-from paddlematting.utils import manager
+from paddlematting.config import manager
 
 from conftest import REF_ATOL, REF_RTOL, assert_matches_manifest
 

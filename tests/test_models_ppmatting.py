@@ -30,7 +30,8 @@ from paddlematting.models.backbones import HRNet, HRNet_W18, HRNet_W48
 from paddlematting.models.ppmatting import fuse_alpha, semantic_labels
 from paddlematting.models.ppmatting_blocks import adaptive_avg_pool_exportable
 from paddlematting.transforms import LoadImages, Normalize, Resize
-from paddlematting.utils import manager
+from paddlematting.config import manager
+from paddlematting.builders import Built
 
 CONFIGS = {
     'ppmatting_hrnet_w18': 'configs/ppmatting/ppmatting-hrnet_w18-human_512.yml',
@@ -80,7 +81,7 @@ class _Recipe:
         self.name = name
         self.dw = _load_det_weights()
         self.manifest = _manifest(name)
-        self.model = Config(os.path.join(REPO_ROOT, CONFIGS[name]), opts=NO_DOWNLOAD).model
+        self.model = Built(Config(os.path.join(REPO_ROOT, CONFIGS[name]), opts=NO_DOWNLOAD)).model
         self.fresh_state = {k: (list(v.shape), str(v.dtype).split('.')[-1], not v.stop_gradient)
                             for k, v in self.model.state_dict().items()}
         self.weights = self.dw.make_weights(self.manifest)
@@ -141,8 +142,8 @@ def test_published_layout_loads_through_model_pretrained(w18, tmp_path):
     """A file laid out like PaddleSeg's .pdparams loads strictly via ``model.pretrained``."""
     path = str(tmp_path / 'model.pdparams')
     paddle.save({k: paddle.to_tensor(v) for k, v in w18.weights.items()}, path)
-    cfg = Config(os.path.join(REPO_ROOT, CONFIGS['ppmatting_hrnet_w18']),
-                 opts=['model.backbone.pretrained=null', f'model.pretrained={path}'])
+    cfg = Built(Config(os.path.join(REPO_ROOT, CONFIGS['ppmatting_hrnet_w18']),
+                       opts=['model.backbone.pretrained=null', f'model.pretrained={path}']))
     loaded = cfg.model.state_dict()
     for key in ('backbone.conv_layer1_1._conv.weight', 'scb.scb_stages.5.2.bias',
                 'hrdb.detail_conv.weight'):
@@ -238,7 +239,7 @@ def train_run(w18):
     """One train-mode forward, loss, backward and one step of the config's optimizer, from
     the recipe weights (restored afterwards, so the eval fixtures stay valid)."""
     info, ref = _loss_reference()
-    cfg = Config(os.path.join(REPO_ROOT, CONFIGS['ppmatting_hrnet_w18']), opts=NO_DOWNLOAD)
+    cfg = Built(Config(os.path.join(REPO_ROOT, CONFIGS['ppmatting_hrnet_w18']), opts=NO_DOWNLOAD))
     model = cfg.model
     model.set_state_dict({k: paddle.to_tensor(v) for k, v in w18.weights.items()})
     model.train()
@@ -346,7 +347,7 @@ def test_config_optimizer_step_matches_reference(train_run):
         np.testing.assert_allclose(train_run['after'][k], train_run['before'][k] - 0.01 * velocity,
                                    rtol=1e-6, atol=1e-9, err_msg=k)
     # exact: a fresh model and optimizer from the config, stepped with the reference gradients
-    cfg = Config(os.path.join(REPO_ROOT, CONFIGS['ppmatting_hrnet_w18']), opts=NO_DOWNLOAD)
+    cfg = Built(Config(os.path.join(REPO_ROOT, CONFIGS['ppmatting_hrnet_w18']), opts=NO_DOWNLOAD))
     model = cfg.model
     model.set_state_dict({k: paddle.to_tensor(v) for k, v in train_run['before'].items()})
     params = dict(model.named_parameters())
@@ -370,7 +371,7 @@ def test_training_on_real_images_lowers_every_loss_term():
     """Six steps of the config's optimizer on two shipped photos (64x64) lower every term."""
     paddle.seed(0)
     np.random.seed(0)
-    cfg = Config(os.path.join(REPO_ROOT, CONFIGS['ppmatting_hrnet_w18']), opts=NO_DOWNLOAD)
+    cfg = Built(Config(os.path.join(REPO_ROOT, CONFIGS['ppmatting_hrnet_w18']), opts=NO_DOWNLOAD))
     model, optimizer = cfg.model, cfg.optimizer
     dataset = MattingDataset(REAL_DATA_ROOT, [LoadImages(), Resize([64, 64]), Normalize()],
                              mode='train', train_file='val_with_bg.txt')
@@ -405,9 +406,9 @@ def test_static_and_onnx_export_match_dygraph(w18, tmp_path):
     """Dynamic-size export: Paddle Inference and ONNX Runtime equal dygraph at two sizes and
     batch sizes (near-tie pixels of the argmax excused)."""
     import onnxruntime as ort
-    from paddlematting.inference import Predictor, export_model
+    from paddlematting.inference import ExportOptions, Predictor, export_model
     folder = export_model(w18.model, str(tmp_path / 'export'), [{'type': 'Normalize'}],
-                          onnx=True)
+                          ExportOptions(onnx=True))
     predictor = Predictor(folder, device='cpu', threads=1)
     assert predictor.deploy.input_names == ['img']
     session = ort.InferenceSession(os.path.join(folder, 'model.onnx'),

@@ -15,7 +15,8 @@ from paddlematting.inference import Predictor, export_model
 from paddlematting.models import PPMattingV2
 from paddlematting.models.backbones import STDC1
 from paddlematting.models.losses import GradientLoss
-from paddlematting.utils import manager
+from paddlematting.config import manager
+from paddlematting.builders import Built
 
 from conftest import REF_ATOL, REF_RTOL, REPO_ROOT, assert_matches_manifest
 
@@ -100,7 +101,7 @@ def _eval_run(ref_dir, dw):
 def _train_run(ref_dir, dw):
     """The loss case as our trainer runs it: model and optimizer built from the config,
     ``logits = model(batch)``, ``losses = model.loss(logits, batch)``, backward, one step."""
-    cfg = Config(CONFIG, opts=NO_DOWNLOAD)
+    cfg = Built(Config(CONFIG, opts=NO_DOWNLOAD))
     model = cfg.model
     sha = _set_reference_weights(model, ref_dir, dw)
     model.train()
@@ -134,7 +135,7 @@ def _loss_reference(ref_dir):
 # ------------------------------------------------------------------ reference comparisons
 def test_config_builds_the_published_layout(shared_reference):
     manifest = _load_manifest(shared_reference)
-    state = Config(CONFIG, opts=NO_DOWNLOAD).model.state_dict()
+    state = Built(Config(CONFIG, opts=NO_DOWNLOAD)).model.state_dict()
     assert_matches_manifest(state, manifest)
     sizes = {k: int(np.prod(t.shape)) for k, t in state.items()}
     for module, count in manifest['params_by_module'].items():
@@ -218,7 +219,7 @@ def test_optimizer_and_first_step_match_reference(shared_reference, det_weights)
 
 
 def test_schedule_warms_up_then_decays_as_configured():
-    sched = Config(CONFIG, opts=NO_DOWNLOAD).lr_scheduler
+    sched = Built(Config(CONFIG, opts=NO_DOWNLOAD)).lr_scheduler
     rates = []
     for _ in range(1002):
         rates.append(sched.last_lr)

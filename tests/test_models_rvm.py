@@ -8,11 +8,12 @@ import paddle
 import pytest
 
 from paddlematting import Config
-from paddlematting.core.runner import dygraph_runner
-from paddlematting.inference import Predictor, export_model, load_deploy_config
+from paddlematting.pipeline.runner import dygraph_runner
+from paddlematting.inference import ExportOptions, Predictor, export_model, load_deploy_config
 from paddlematting.models import RVM
 from paddlematting.models.backbones import MobileNetV3_large_x1_0_os16
-from paddlematting.utils import manager
+from paddlematting.config import manager
+from paddlematting.builders import Built
 
 from conftest import REF_ATOL, REF_RTOL, REPO_ROOT
 
@@ -221,11 +222,11 @@ def test_dygraph_runner_resets_per_image_unless_carrying(shared_reference, det_w
 
 
 def test_config_builds_the_manifest_model():
-    cfg = Config(CONFIG)
+    cfg = Built(Config(CONFIG))
     model = cfg.model
     assert isinstance(model, RVM) and model.downsample_ratio == 0.25
     assert type(model.refiner).__name__ == 'DeepGuidedFilterRefiner'
-    assert [t['type'] for t in cfg.val_dataset_config['transforms']] == ['LoadImages', 'Normalize']
+    assert [t['type'] for t in cfg.config.val_dataset_config['transforms']] == ['LoadImages', 'Normalize']
 
 
 def test_export_paddle_inference_and_onnx_carry_state(shared_reference, det_weights, tmp_path):
@@ -234,7 +235,7 @@ def test_export_paddle_inference_and_onnx_carry_state(shared_reference, det_weig
     dygraph = _run_frames(model, frames)
     transforms = [{'type': 'LoadImages', 'to_rgb': True},
                   {'type': 'Normalize', 'mean': [0, 0, 0], 'std': [1, 1, 1]}]
-    folder = export_model(model, str(tmp_path / 'rvm'), transforms, onnx=True)
+    folder = export_model(model, str(tmp_path / 'rvm'), transforms, ExportOptions(onnx=True))
     deploy = load_deploy_config(folder)
     assert deploy.state_names == ['r1', 'r2', 'r3', 'r4'] and deploy.state_channels == [16, 20, 40, 64]
     assert deploy.output_names == list(KEYS)

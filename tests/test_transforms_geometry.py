@@ -7,7 +7,7 @@ from paddlematting.transforms import (Compose, LimitLong, LimitShort, Padding, R
                                       RandomCropByAlpha, RandomHorizontalFlip, RandomResize, Resize,
                                       ResizeByLong, ResizeByShort, ResizeToIntMult)
 from paddlematting.transforms.resize import RANDOM_INTERPS
-from paddlematting.utils.config import build_component
+from paddlematting.config import build_component
 
 TRIMAP_VALUES = {0, 128, 255}
 

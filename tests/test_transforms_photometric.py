@@ -7,7 +7,7 @@ from paddlematting.builders import build_transforms
 from paddlematting.transforms import (Normalize, RandomBlur, RandomDistort, RandomNoise, RandomReJpeg,
                                       RandomSharpen)
 from paddlematting.transforms.degradation import add_gaussian_noise, jpeg_roundtrip, unsharp_mask
-from paddlematting.utils import manager
+from paddlematting.config import manager
 from paddlematting.transforms.photometric import (adjust_brightness, adjust_contrast,
                                                   adjust_saturation, shift_hue)
 

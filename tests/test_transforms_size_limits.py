@@ -3,12 +3,13 @@
 import numpy as np
 import pytest
 
-from paddlematting.core.input_collection import collect_inputs
-from paddlematting.core.predictor import predict_images
+from paddlematting.predict.input_collection import collect_inputs
+from paddlematting.predict.images import predict_images
 from paddlematting.transforms import (LimitLong, LimitShort, LoadImages, Normalize, RandomResize,
                                       Resize, ResizeByLong, ResizeByShort, ResizeToIntMult)
 from paddlematting.transforms.size_limits import DEFAULT_MAX_LONG, ImageTooLargeError
 from paddlematting.utils.image_io import read_alpha, write_png
+from paddlematting.predict import PredictOptions
 
 
 def _sample(h, w):
@@ -54,7 +55,7 @@ def test_predict_reports_the_extreme_image_and_writes_the_others(tmp_path):
         return np.full((img.shape[0], 1) + img.shape[2:], 0.5, np.float32)
 
     result = predict_images(runner, transforms, collect_inputs(str(tmp_path / 'in')),
-                            str(tmp_path / 'out'), show_progress=False)
+                            str(tmp_path / 'out'), PredictOptions(show_progress=False))
     assert [p.endswith('strip.png') for p, _ in result.failed] == [True]
     assert '4000x2' in result.failed[0][1]
     assert read_alpha(str(tmp_path / 'out' / 'ok_alpha.png')).shape == (40, 60)

@@ -7,10 +7,11 @@ import cv2
 import numpy as np
 import pytest
 
-from paddlematting.core.evaluator import PER_IMAGE_CSV, evaluate
+from paddlematting.engine.evaluator import PER_IMAGE_CSV, evaluate
 from paddlematting.datasets import MattingDataset
 from paddlematting.transforms import LoadImages, Normalize
 from paddlematting.utils.image_io import as_trimap_uint8, read_alpha, read_trimap
+from paddlematting.engine.evaluator import EvalOptions
 
 
 def _labels():
@@ -67,7 +68,7 @@ def test_dim_on_label_trimaps_is_not_scored_perfect(tmp_path):
     labels[:, 4:8] = 1
     labels[:, 8:] = 2
     dataset = _write_set(tmp_path / 'data', ['a.png'], [labels])
-    result = evaluate(_zero_runner, dataset, metric_names=['sad'], show_progress=False)
+    result = evaluate(_zero_runner, dataset, EvalOptions(metric_names=['sad'], show_progress=False))
     assert result.metrics['sad'] > 0  # the unknown band is scored, and a zero alpha is wrong there
     assert not result.unscored
 
@@ -81,15 +82,15 @@ def test_an_empty_unknown_region_is_reported_not_scored(tmp_path, caplog):
     dataset = _write_set(tmp_path / 'data', ['a.png', 'b.png'], [band, empty])
     out = tmp_path / 'out'
     with caplog.at_level('WARNING'):
-        result = evaluate(_zero_runner, dataset, metric_names=['sad'], save_dir=str(out),
-                          show_progress=False)
+        result = evaluate(_zero_runner, dataset,
+                          EvalOptions(metric_names=['sad'], save_dir=str(out), show_progress=False))
     assert result.unscored == ['fg/b.png']
     assert np.isnan(result.per_image[1]['sad']) and result.metrics['sad'] == result.per_image[0]['sad']
     assert 'no unknown region' in caplog.text and 'fg/b.png' in caplog.text
     assert 'nan' in (out / PER_IMAGE_CSV).read_text()
     only_empty = _write_set(tmp_path / 'only', ['b.png'], [empty])
     with pytest.raises(ValueError, match='No val image can be scored'):
-        evaluate(_zero_runner, only_empty, metric_names=['sad'], show_progress=False)
+        evaluate(_zero_runner, only_empty, EvalOptions(metric_names=['sad'], show_progress=False))
 
 
 def test_val_results_of_x_png_and_x_jpg_do_not_overwrite_each_other(tmp_path):
@@ -102,8 +103,9 @@ def test_val_results_of_x_png_and_x_jpg_do_not_overwrite_each_other(tmp_path):
         return np.full((img.shape[0], 1) + img.shape[2:], next(values), np.float32)
 
     out = tmp_path / 'out'
-    evaluate(runner, dataset, metric_names=['sad'], save_dir=str(out), save_results=True,
-             show_progress=False)
+    evaluate(runner, dataset,
+             EvalOptions(metric_names=['sad'], save_dir=str(out), save_results=True,
+                         show_progress=False))
     first, second = read_alpha(str(out / 'fg' / 'x.png')), read_alpha(str(out / 'fg' / 'x.jpg.png'))
     assert first[0, 5] == 64 and second[0, 5] == 191
     assert sorted(os.listdir(out / 'fg')) == ['x.jpg.png', 'x.png']

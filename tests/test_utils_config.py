@@ -9,8 +9,9 @@ import pytest
 import yaml
 
 from paddlematting import Config, ConfigError
-from paddlematting.utils import manager
-from paddlematting.utils.config import apply_opts, build_component, load_yaml_with_bases, merge_config
+from paddlematting.config import manager
+from paddlematting.config import apply_opts, build_component, load_yaml_with_bases, merge_config
+from paddlematting.builders import Built
 
 from conftest import REPO_ROOT, write_yaml
 
@@ -127,8 +128,8 @@ def test_opts_through_a_non_mapping_is_an_error():
 
 def test_overrides_and_validation(tmp_path):
     path = write_yaml(tmp_path / 'c.yml', {'iters': 10, 'batch_size': 4, 'learning_rate': {'value': 0.1}})
-    cfg = Config(path, iters=3, batch_size=2, learning_rate=0.5)
-    assert (cfg.iters, cfg.batch_size) == (3, 2)
+    cfg = Built(Config(path, iters=3, batch_size=2, learning_rate=0.5))
+    assert (cfg.config.iters, cfg.config.batch_size) == (3, 2)
     # the block decays polynomially over the overridden iters, from the overridden rate
     assert cfg.lr_scheduler.base_lr == 0.5 and cfg.lr_scheduler.decay_steps == 3
     bad = write_yaml(tmp_path / 'bad.yml', {'iters': 'many'})
@@ -140,7 +141,7 @@ def test_overrides_and_validation(tmp_path):
 def test_builds_nested_components(tmp_path):
     path = write_yaml(tmp_path / 'c.yml', {'model': {'type': '_TinyNet', 'width': 3,
                                                      'head': {'type': '_TinyHead', 'channels': 4, 'scale': 0.5}}})
-    cfg = Config(path)
+    cfg = Built(Config(path))
     model = cfg.model
     assert isinstance(model, _TinyNet) and isinstance(model.head, _TinyHead)
     assert model.width == 3 and model.head.scale == 0.5 and model.head.conv.weight.shape == [4, 3, 1, 1]
@@ -150,7 +151,7 @@ def test_builds_nested_components(tmp_path):
 def test_unknown_type_lists_names_and_closest(tmp_path):
     path = write_yaml(tmp_path / 'c.yml', {'model': {'type': '_TinyNett', 'head': None}})
     with pytest.raises(ConfigError) as e:
-        Config(path).model
+        Built(Config(path)).model
     msg = str(e.value)
     assert 'c.yml' in msg and '"model.type"' in msg and 'Did you mean "_TinyNet"' in msg
 
@@ -158,7 +159,7 @@ def test_unknown_type_lists_names_and_closest(tmp_path):
 def test_missing_required_argument_names_key(tmp_path):
     path = write_yaml(tmp_path / 'c.yml', {'model': {'type': '_TinyNet', 'head': {'type': '_TinyHead'}}})
     with pytest.raises(ConfigError) as e:
-        Config(path).model
+        Built(Config(path)).model
     msg = str(e.value)
     assert 'model.head' in msg and '_TinyHead' in msg and 'channels' in msg
 
@@ -209,7 +210,7 @@ MODNET_CONFIG = os.path.join(REPO_ROOT, 'configs', 'modnet', 'modnet_mobilenetv2
 
 
 def test_wrong_type_names_key_and_expected_type():
-    cfg = Config(MODNET_CONFIG, opts=['model.backbone.pretrained=null', 'model.hr_channels=abc'])
+    cfg = Built(Config(MODNET_CONFIG, opts=['model.backbone.pretrained=null', 'model.hr_channels=abc']))
     with pytest.raises(ConfigError) as e:
         cfg.model
     assert str(e.value) == f'{MODNET_CONFIG}: "model.hr_channels" must be int, got \'abc\' (str)'
@@ -273,13 +274,13 @@ def test_seed_config_list_is_complete():
 
 @pytest.mark.parametrize('path', SEED_CONFIGS, ids=lambda p: os.path.relpath(p, REPO_ROOT))
 def test_seed_configs_build_without_false_alarms(path):
-    cfg = Config(path, opts=['model.backbone.pretrained=null', 'model.pretrained=null'])
+    cfg = Built(Config(path, opts=['model.backbone.pretrained=null', 'model.pretrained=null']))
     assert isinstance(cfg.model, paddle.nn.Layer)
-    assert len(cfg.val_transforms) == len(cfg.val_dataset_config['transforms'])
+    assert len(cfg.val_transforms) == len(cfg.config.val_dataset_config['transforms'])
     if not getattr(cfg.model, 'trainable', True):  # classical solvers have no training section
         return
-    train = build_component(cfg.train_dataset_config['transforms'], 'train_dataset.transforms', path)
-    assert len(train) == len(cfg.train_dataset_config['transforms'])
+    train = build_component(cfg.config.train_dataset_config['transforms'], 'train_dataset.transforms', path)
+    assert len(train) == len(cfg.config.train_dataset_config['transforms'])
 
 
 # ----------------------------------------------------------------------------- key typos
@@ -302,8 +303,8 @@ def test_underscore_top_level_keys_are_free(tmp_path):
 
 
 def test_misspelt_component_argument_suggests_the_parameter():
-    cfg = Config(MODNET_CONFIG, opts=['val_dataset.transfroms=[]',
-                                      'val_dataset.dataset_root=/no/such/dir'])
+    cfg = Built(Config(MODNET_CONFIG, opts=['val_dataset.transfroms=[]',
+                                            'val_dataset.dataset_root=/no/such/dir']))
     for build in (lambda: cfg.val_transforms, lambda: cfg.val_dataset):
         with pytest.raises(ConfigError) as e:
             build()

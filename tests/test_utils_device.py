@@ -23,6 +23,6 @@ def test_a_cpu_build_reports_no_gpu_without_counting(monkeypatch):
 
 
 def test_the_inference_predictor_and_the_runtime_share_it():
-    from paddlematting.core import runtime
+    from paddlematting.engine import runtime
     from paddlematting.inference import predictor
     assert runtime.gpu_available is gpu_available and predictor.gpu_available is gpu_available

@@ -179,7 +179,7 @@ def test_interrupted_download_leaves_no_file_in_the_cache(served, isolated_cache
     folder, base_url, _ = served
     (folder / 'w.pdparams').write_bytes(b'0123456789')
 
-    def killed(url, dest, timeout, progress):
+    def killed(url, dest, *args):
         with open(dest, 'wb') as f:
             f.write(b'01234')
         raise KeyboardInterrupt

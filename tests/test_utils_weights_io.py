@@ -10,16 +10,18 @@ import pytest
 
 import core_plugin  # noqa: F401  (registers CoreTestSet / CoreTestNet)
 from conftest import REPO_ROOT, TEST_DATA_DIR
+from crafted_weights import CRAFTED
 from paddlematting import Config
 from paddlematting.cli import export as export_cli
 from paddlematting.cli import predict as predict_cli
 from paddlematting.cli import val as val_cli
-from paddlematting.core import checkpoint
-from paddlematting.core.runtime import capture_rng_state, restore_rng_state
+from paddlematting.engine import checkpoint
+from paddlematting.engine.runtime import capture_rng_state, restore_rng_state
 from paddlematting.utils.image_io import write_png
 from paddlematting.utils.pretrained import load_pretrained_weights
-from paddlematting.utils.weights_io import (UnsafeWeightsError, WeightsFormatError,
-                                            load_state_dict, load_weights_file)
+from paddlematting.utils.weights_io import (ReadLimits, UnsafeWeightsError, WeightsFormatError,
+                                            WeightsLimitError, load_state_dict, load_weights_file)
+from paddlematting.builders import Built
 
 TINY_CONFIG = os.path.join(TEST_DATA_DIR, 'core_tiny.yml')
 DEMO_CONFIG = os.path.join(REPO_ROOT, 'configs', 'quick_start', 'modnet_mobilenetv2_demo.yml')
@@ -192,8 +194,8 @@ def test_load_pretrained_weights_and_model_pretrained_refuse(crafted):
 def test_config_model_pretrained_refuses(crafted):
     path, marker = crafted
     with pytest.raises(ValueError) as info:  # the config names the key it was building
-        Config(DEMO_CONFIG, opts=['model.backbone.pretrained=null',
-                                  f'model.pretrained={path}']).model
+        Built(Config(DEMO_CONFIG, opts=['model.backbone.pretrained=null',
+                                        f'model.pretrained={path}'])).model
     _assert_refused(str(info.value), path, marker)
 
 
@@ -275,3 +277,96 @@ def test_a_folder_holding_model_safetensors_is_accepted(tmp_path):
     net = core_plugin.CoreTestNet()
     load_pretrained_weights(net, str(tmp_path), strict=True)
     np.testing.assert_array_equal(net.conv1.weight.numpy(), state['conv1.weight'])
+
+
+# ---- crafted files that abuse numpy's dtype state, shared references, nesting, sizes ----
+
+@pytest.mark.parametrize('name', sorted(CRAFTED))
+def test_crafted_files_are_refused_in_one_line(tmp_path, name):
+    data, expected = CRAFTED[name]
+    path = tmp_path / f'{name}.pdparams'
+    path.write_bytes(data)
+    with pytest.raises(WeightsFormatError) as info:
+        load_weights_file(str(path))
+    text = str(info.value)
+    assert text.startswith(str(path)) and expected in text and '\n' not in text, text
+    assert len(text) < 600
+
+
+@pytest.mark.parametrize('protocol', [0, 1, 2, 3, 4, 5])
+def test_plain_pickles_of_arrays_load_at_every_protocol(tmp_path, protocol, rng):
+    """numpy's own pickles (what any script's pickle.dump writes), big-endian and
+    Fortran-ordered arrays included; protocol 5 uses numpy's _frombuffer."""
+    state = {'f32': rng.standard_normal((3, 4)).astype(np.float32),
+             'big_endian': np.arange(6, dtype='>i4').reshape(2, 3),
+             'fortran': np.asfortranarray(rng.standard_normal((3, 2))),
+             'f16': np.ones(5, np.float16), 'bool': np.array([True, False]),
+             'c64': np.array([1 + 2j], np.complex64), 'empty': np.zeros((0, 3), np.float32),
+             'scalar': np.float64(0.25), 'nested': {'list': [1, 2.5, 'x', None, b'raw']},
+             'shared': (np.int64(7),) * 2, 'set': {1, 2}, 'long': 10 ** 30}
+    path = tmp_path / 'p.pkl'
+    with open(path, 'wb') as f:
+        pickle.dump(state, f, protocol=protocol)
+    got = load_weights_file(str(path))
+    _same(got, state)
+    assert got['big_endian'].dtype == np.int32 and got['big_endian'].dtype.isnative
+    assert got['set'] == {1, 2} and got['long'] == 10 ** 30 and got['scalar'] == 0.25
+    assert all(got[k].flags.writeable and got[k].flags.aligned for k in ('f32', 'fortran'))
+
+
+def _split_param_file(path, parts, origin_shape):
+    """A state dict with Paddle's big-parameter table joining ``parts`` into 'w'."""
+    state = {f'w@@.{i}': part for i, part in enumerate(parts)}
+    state['UnpackBigParamInfor@@'] = {'w': {'OriginShape': origin_shape,
+                                            'slices': [f'w@@.{i}' for i in range(len(parts))]}}
+    with open(path, 'wb') as f:
+        pickle.dump(state, f, protocol=2)
+    return str(path)
+
+
+def test_split_parameters_are_joined_and_checked(tmp_path):
+    whole = np.arange(12, dtype=np.float32)
+    path = _split_param_file(tmp_path / 'ok.pdparams', [whole[:7], whole[7:]], (3, 4))
+    got = load_weights_file(path)
+    assert set(got) == {'w'}
+    np.testing.assert_array_equal(got['w'], whole.reshape(3, 4))
+    bad = _split_param_file(tmp_path / 'bad.pdparams', [whole[:7], whole[7:]], (4, 4))
+    with pytest.raises(UnsafeWeightsError, match='hold 12 elements, but its shape'):
+        load_weights_file(bad)
+    mixed = _split_param_file(tmp_path / 'mixed.pdparams', [whole[:7], whole[7:].astype('f8')], (12,))
+    with pytest.raises(UnsafeWeightsError, match='mixed dtypes'):
+        load_weights_file(mixed)
+
+
+@pytest.mark.parametrize('opcodes, expected', [
+    (b'\x80\x02]2.', 'DUP'),                                  # DUP (a shared reference)
+    (b'\x80\x02(cbuiltins\nobject\no.', "'builtins.object'"),     # OBJ with a refused class
+    (b'\x80\x02ccollections\nOrderedDict\n)\x81.', 'NEWOBJ'),      # NEWOBJ of an allowed global
+    (b'\x80\x02}}b.', 'BUILD'),                                    # BUILD on a plain dict
+    (b'\x80\x02\x82\x01.', 'EXT1'),
+    (b'\x80\x02X\x01\x00\x00\x00aQ.', 'persistent id'),
+])
+def test_opcodes_plain_data_never_needs_are_refused(tmp_path, opcodes, expected):
+    path = tmp_path / 'x.pdparams'
+    path.write_bytes(opcodes)
+    with pytest.raises(UnsafeWeightsError, match=expected):
+        load_weights_file(str(path))
+
+
+def test_limits_follow_read_limits(tmp_path):
+    """The same file passes the default limits and fails tighter ones, naming each limit."""
+    path = tmp_path / 'm.pdparams'
+    values = np.arange(1000, dtype=np.float32)
+    with open(path, 'wb') as f:
+        pickle.dump({'a': {'b': {'c': values}}, 'list': list(range(50))}, f, protocol=4)
+    np.testing.assert_array_equal(load_weights_file(str(path))['a']['b']['c'], values)
+    with pytest.raises(WeightsLimitError, match='more than 2 levels deep'):  # three dicts
+        load_weights_file(str(path), ReadLimits(max_depth=2))
+    with pytest.raises(WeightsLimitError, match='more than 40 objects'):
+        load_weights_file(str(path), ReadLimits(max_nodes=40))
+    big_endian = tmp_path / 'be.pdparams'
+    with open(big_endian, 'wb') as f:
+        pickle.dump({'w': values.astype('>f4')}, f, protocol=4)
+    # converting the byte order decodes 4000 bytes beyond the file's own
+    with pytest.raises(WeightsLimitError, match='converting the byte order'):
+        load_weights_file(str(big_endian), ReadLimits(bytes_per_file_byte=0, bytes_slack=1000))

@@ -11,12 +11,14 @@ import pytest
 
 import core_plugin  # noqa: F401  (registers CoreTestNet for the CLI check)
 from conftest import REAL_DATA_ROOT, REPO_ROOT, TEST_DATA_DIR
-from paddlematting.core.input_collection import collect_inputs
-from paddlematting.core.predictor import predict_images
-from paddlematting.core.visualization import composite, cutout_foreground
+from paddlematting.predict.input_collection import collect_inputs
+from paddlematting.predict.images import predict_images
+from paddlematting.pipeline.outputs import composite, cutout_foreground
 from paddlematting.transforms import Compose, LoadImages, Normalize, ResizeByShort, ResizeToIntMult
 from paddlematting.pipeline.prediction import predict_alpha
 from paddlematting.video import OneFrameDelay, VideoReader, VideoWriter
+from paddlematting.pipeline.outputs import OutputOptions
+from paddlematting.predict import PredictOptions
 
 FPS, WIDTH, HEIGHT = 7.0, 192, 128
 PHOTOS = ['GT05', 'GT11', 'GT14', 'GT19', 'GT20', 'GT24']
@@ -67,7 +69,9 @@ def test_video_round_trip_matches_single_image_predictions(clip_dir):
     write_ok = cv2.imwrite(str(clip_dir / 'in' / 'still.png'), np.full((40, 60, 3), 90, np.uint8))
     assert write_ok
     result = predict_images(brightness_runner, TRANSFORMS, collect_inputs(str(clip_dir / 'in')),
-                            str(clip_dir / 'out'), show_progress=False, background=background)
+                            str(clip_dir / 'out'),
+                            PredictOptions(outputs=OutputOptions(background=background),
+                                           show_progress=False))
     # the undecodable file fails with a clear reason; the clip and the still image finish
     assert [os.path.basename(p) for p, _ in result.failed] == ['broken.mp4']
     assert 'cannot decode' in result.failed[0][1]
@@ -99,7 +103,8 @@ def test_video_round_trip_matches_single_image_predictions(clip_dir):
 
 def test_one_frame_delay_option_filters_the_written_mattes(clip_dir):
     result = predict_images(brightness_runner, TRANSFORMS, collect_inputs(str(clip_dir / 'in')),
-                            str(clip_dir / 'out'), show_progress=False, temporal_ofd=True)
+                            str(clip_dir / 'out'),
+                            PredictOptions(show_progress=False, temporal_ofd=True))
     assert not result.failed
     _, frames = decoded(clip_dir / 'in' / 'clip.mp4')
     ofd = OneFrameDelay()

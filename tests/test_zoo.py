@@ -54,7 +54,7 @@ def test_entry_config_declares_its_task(name, monkeypatch):
     a recurrent one exactly for 'video' entries."""
     from paddlematting.builders.model import model_class
     from paddlematting.models.traits import model_traits
-    from paddlematting.utils.config import Config
+    from paddlematting.config import Config
     monkeypatch.delenv(zoo.ZOO_ENV, raising=False)
     entry = load_zoo().get(name)
     traits = model_traits(model_class(Config(entry.config)))

@@ -17,7 +17,8 @@ from typing import Any, Dict, List, Mapping, NamedTuple, Optional, Tuple
 
 import numpy as np
 
-__all__ = ['Tensor', 'Parameter', 'BFloat16', 'save_pth', 'to_bfloat16_bits']
+__all__ = ['Tensor', 'Parameter', 'BFloat16', 'save_pth', 'to_bfloat16_bits', 'pickle_int',
+           'pickle_str', 'pickle_global', 'pickle_tuple']
 
 # numpy dtype -> torch storage class name
 _STORAGE_NAMES = {'float32': 'FloatStorage', 'float64': 'DoubleStorage', 'float16': 'HalfStorage',
@@ -51,7 +52,8 @@ def to_bfloat16_bits(values: np.ndarray) -> np.ndarray:
     return rounded.astype(np.uint16)
 
 
-def _int(value: int) -> bytes:
+def pickle_int(value: int) -> bytes:
+    """The shortest opcode pushing ``value``."""
     if 0 <= value < 256:
         return pickle.BININT1 + bytes([value])
     if -2 ** 31 <= value < 2 ** 31:
@@ -60,20 +62,20 @@ def _int(value: int) -> bytes:
     return pickle.LONG1 + bytes([len(raw)]) + raw
 
 
-def _str(text: str) -> bytes:
+def pickle_str(text: str) -> bytes:
     raw = text.encode('utf-8')
     return pickle.BINUNICODE + struct.pack('<I', len(raw)) + raw
 
 
-def _global(module: str, name: str) -> bytes:
+def pickle_global(module: str, name: str) -> bytes:
     return pickle.GLOBAL + f'{module}\n{name}\n'.encode('ascii')
 
 
-def _tuple(items: List[bytes]) -> bytes:
+def pickle_tuple(*items: bytes) -> bytes:
     return pickle.MARK + b''.join(items) + pickle.TUPLE
 
 
-_EMPTY_ORDERED_DICT = _global('collections', 'OrderedDict') + pickle.EMPTY_TUPLE + pickle.REDUCE
+_EMPTY_ORDERED_DICT = pickle_global('collections', 'OrderedDict') + pickle.EMPTY_TUPLE + pickle.REDUCE
 
 
 class _Writer:
@@ -91,14 +93,14 @@ class _Writer:
             key = str(len(self.storages))
             self.keys[id(array)] = (key, array)
             self.storages.append((key, np.ascontiguousarray(array).tobytes()))
-        pid = _tuple([_str('storage'), _global('torch', storage_name), _str(key), _str('cpu'),
-                      _int(array.size)])
+        pid = pickle_tuple(pickle_str('storage'), pickle_global('torch', storage_name),
+                           pickle_str(key), pickle_str('cpu'), pickle_int(array.size))
         return pid + pickle.BINPERSID
 
     def tensor(self, value: Any) -> bytes:
         if isinstance(value, Parameter):
-            return (_global('torch._utils', '_rebuild_parameter')
-                    + _tuple([self.tensor(value.data), pickle.NEWTRUE, _EMPTY_ORDERED_DICT])
+            return (pickle_global('torch._utils', '_rebuild_parameter')
+                    + pickle_tuple(self.tensor(value.data), pickle.NEWTRUE, _EMPTY_ORDERED_DICT)
                     + pickle.REDUCE)
         if isinstance(value, BFloat16):
             values = np.asarray(value.values, np.float32)
@@ -111,17 +113,18 @@ class _Writer:
             value = Tensor(flat, 0, value.shape, _contiguous_strides(value.shape))
         else:
             storage_name = _STORAGE_NAMES[value.storage.dtype.name]
-        args = [self.storage(value.storage, storage_name), _int(value.offset),
-                _tuple([_int(n) for n in value.size]), _tuple([_int(s) for s in value.stride]),
-                pickle.NEWFALSE, _EMPTY_ORDERED_DICT]
-        return _global('torch._utils', '_rebuild_tensor_v2') + _tuple(args) + pickle.REDUCE
+        args = pickle_tuple(self.storage(value.storage, storage_name), pickle_int(value.offset),
+                            pickle_tuple(*[pickle_int(n) for n in value.size]),
+                            pickle_tuple(*[pickle_int(s) for s in value.stride]),
+                            pickle.NEWFALSE, _EMPTY_ORDERED_DICT)
+        return pickle_global('torch._utils', '_rebuild_tensor_v2') + args + pickle.REDUCE
 
     def value(self, value: Any) -> bytes:
         if isinstance(value, Mapping):
-            items = b''.join(_str(k) + self.value(v) for k, v in value.items())
+            items = b''.join(pickle_str(k) + self.value(v) for k, v in value.items())
             return _EMPTY_ORDERED_DICT + pickle.MARK + items + pickle.SETITEMS
         if isinstance(value, (int, np.integer)) and not isinstance(value, bool):
-            return _int(int(value))
+            return pickle_int(int(value))
         return self.tensor(value)
 
 

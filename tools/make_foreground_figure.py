@@ -14,7 +14,8 @@ if REPO_ROOT not in sys.path:
 
 import numpy as np  # noqa: E402
 
-from paddlematting.core.visualization import composite, cutout_foreground, labelled, side_by_side  # noqa: E402
+from paddlematting.pipeline.outputs import composite, cutout_foreground  # noqa: E402
+from paddlematting.predict.visualization import labelled, side_by_side  # noqa: E402
 from paddlematting.utils.image_io import read_alpha, read_image, write_png  # noqa: E402
 
 DATA = os.path.join(REPO_ROOT, 'data', 'alphamatting_lowres', 'val')

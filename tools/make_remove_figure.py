@@ -20,7 +20,7 @@ import cv2  # noqa: E402
 import numpy as np  # noqa: E402
 
 import paddlematting as pm  # noqa: E402
-from paddlematting.core.visualization import labelled, side_by_side, stacked  # noqa: E402
+from paddlematting.predict.visualization import labelled, side_by_side, stacked  # noqa: E402
 from paddlematting.utils.image_io import read_alpha, read_image, write_png  # noqa: E402
 
 DATA = os.path.join(REPO_ROOT, 'data', 'alphamatting_lowres', 'val')

@@ -32,8 +32,9 @@ if REPO_ROOT not in sys.path:  # run from a checkout without installing
 from paddlematting.cli import predict as predict_cli  # noqa: E402
 from paddlematting.cli import train as train_cli  # noqa: E402
 from paddlematting.cli import val as val_cli  # noqa: E402
-from paddlematting.core.visualization import (composite, cutout_foreground, labelled,  # noqa: E402
-                                               matting_showcase, side_by_side, stacked)
+from paddlematting.pipeline.outputs import composite, cutout_foreground  # noqa: E402
+from paddlematting.predict.visualization import (labelled, matting_showcase, side_by_side,  # noqa: E402
+                                                 stacked)
 from paddlematting.datasets.tiny_sets import build_training_set, list_photos  # noqa: E402
 from paddlematting.utils.download import DownloadError, cached_download  # noqa: E402
 from paddlematting.utils.image_io import read_alpha, read_image, read_trimap, write_png  # noqa: E402

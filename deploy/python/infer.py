@@ -27,10 +27,10 @@ if REPO_ROOT not in sys.path:  # run from a checkout without `pip install -e .`
 
 from paddlematting.cli.errors import reports_user_errors  # noqa: E402
 from paddlematting.cli.common import (EXIT_BAD_INPUTS, add_prediction_input_args,  # noqa: E402
-                                      gather_prediction_args, report_prediction, setup_logging)
-from paddlematting.core.predictor import predict_images  # noqa: E402
+                                      claim_output_dir, gather_prediction_args,
+                                      prediction_options, report_prediction, setup_logging)
+from paddlematting.predict.images import predict_images  # noqa: E402
 from paddlematting.inference import Predictor, load_deploy_config  # noqa: E402
-from paddlematting.utils.output_files import check_output_dir, hold_output_dir  # noqa: E402
 
 logger = logging.getLogger('paddlematting')
 
@@ -59,8 +59,7 @@ def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
 def main(argv: Optional[List[str]] = None) -> int:
     args = parse_args(argv)
     setup_logging()
-    check_output_dir(args.save_dir)  # before any work: a file or read-only folder is refused
-    hold_output_dir(args.save_dir, 'infer')  # one run per folder, until main returns
+    claim_output_dir(args.save_dir, 'infer')
     gathered = gather_prediction_args(args)
     if gathered is None:
         return EXIT_BAD_INPUTS
@@ -82,9 +81,7 @@ def main(argv: Optional[List[str]] = None) -> int:
     logger.info('Predicting %d images with %s on %s (%s, %s)...', len(inputs), args.model_dir,
                 predictor.device, predictor.engine_name, predictor.precision)
     result = predict_images(predictor, predictor.transforms.transforms, inputs, args.save_dir,
-                            needs_trimap=predictor.needs_trimap, background=background,
-                            fg_method=args.fg_method, temporal_ofd=args.temporal_ofd,
-                            save_names=args.save_names, batch_size=args.batch_size)
+                            prediction_options(args, background, predictor.needs_trimap))
     return report_prediction(result, len(inputs), args.save_dir, composites=background is not None)
 
 

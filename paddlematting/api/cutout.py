@@ -1,8 +1,9 @@
 """What ``Matting.remove`` gives back for a photo and its matte: the cut-out (RGBA, estimated
 foreground colours), the matte alone, or the cut-out composited on a colour or an image.
 
-The pictures come from ``core.visualization`` (the same functions predict.py writes with), so a
-cut-out made here and one written by predict.py agree.
+The pictures come from ``pipeline.outputs.make_outputs`` (what predict.py writes), so a cut-out
+made here and one written by predict.py agree; this module only maps the API's keywords onto
+its ``OutputOptions``.
 """
 import os
 from dataclasses import dataclass
@@ -43,7 +44,7 @@ class CutoutOptions:
 
 def _colour_image(colour: Colour) -> np.ndarray:
     """A colour as a [1,1,3] uint8 image (which ``composite`` scales to the photo)."""
-    from ..core.visualization import read_background
+    from ..predict.visualization import read_background
     if isinstance(colour, str):
         return read_background(colour, what='bgcolor')
     values = list(colour)
@@ -54,24 +55,29 @@ def _colour_image(colour: Colour) -> np.ndarray:
 
 
 def _background_image(background: Any) -> np.ndarray:
-    from ..core.visualization import read_background
+    from ..predict.visualization import read_background
     from .image_types import read_input
     if isinstance(background, (str, os.PathLike)):
         return read_background(os.fspath(background), what='background')
     return read_input(background)[0]
 
 
+def _background(options: CutoutOptions) -> Optional[np.ndarray]:
+    if options.bgcolor is not None:
+        return _colour_image(options.bgcolor)
+    if options.background is not None:
+        return _background_image(options.background)
+    return None
+
+
 def render_cutout(image: np.ndarray, alpha: np.ndarray, options: CutoutOptions) -> np.ndarray:
     """image uint8 [H,W,3] RGB, alpha float [H,W] in [0,1] -> the picture ``options`` ask for:
     uint8 [H,W] (only_mask), [H,W,3] (composited) or [H,W,4] (RGBA cut-out)."""
-    from ..core.runner import alpha_to_uint8
-    from ..core.visualization import DEFAULT_FG_METHOD, composite, cutout_foreground
-    matte = alpha_to_uint8(alpha)
+    from ..pipeline.outputs import DEFAULT_FG_METHOD, OutputOptions, make_outputs
+    background = None if options.only_mask else _background(options)
+    made = make_outputs(image, alpha, OutputOptions(
+        cutout=not options.only_mask and background is None, background=background,
+        fg_method=options.fg_method or DEFAULT_FG_METHOD))
     if options.only_mask:
-        return matte
-    foreground = cutout_foreground(image, matte, options.fg_method or DEFAULT_FG_METHOD)
-    if options.bgcolor is not None:
-        return composite(foreground, matte, _colour_image(options.bgcolor))
-    if options.background is not None:
-        return composite(foreground, matte, _background_image(options.background))
-    return np.concatenate([foreground, matte[:, :, None]], axis=2)
+        return made.alpha
+    return made.composite if background is not None else made.rgba

@@ -4,9 +4,8 @@ Dataset roots stay relative to the current directory, as in PaddleSeg.
 """
 from typing import Any, List, Sequence
 
+from ..config import build_component, check_component, manager
 from ..transforms.compose import Compose
-from ..utils import manager
-from ..utils.component_builder import build_component, check_component
 
 __all__ = ['build_dataset', 'build_val_transforms', 'build_transforms']
 

@@ -12,9 +12,7 @@ from typing import Optional, Union
 
 import paddle.nn as nn
 
-from ..utils import manager
-from ..utils.component_builder import build_component, check_component
-from ..utils.config import Config, ConfigError
+from ..config import Config, ConfigError, build_component, check_component, manager
 from ..utils.download import DownloadError
 from ..utils.pretrained import PRETRAINED_KEY, load_pretrained_weights, pretrained_key_paths
 

@@ -4,68 +4,19 @@ Two config forms are read: ``lr_scheduler: {type: <paddle.optimizer.lr class>, .
 PaddleSeg's older ``learning_rate: {value, decay: {type: poly|piecewise|cosine|<class>, ...}}``.
 ``optimizer: {type: sgd|momentum|adam|adamw, ...}`` (sgd is Momentum with momentum 0.9 unless
 set, as in PaddleSeg; ``momentum: 0`` gives plain SGD).
-:func:`check_optimization_config` checks the values' types without paddle, when the config
-is read; the ``build_*`` functions check names against paddle's classes and build.
+``config.schema`` checks the values' types without paddle when the config is read (from the
+same ``OPTIMIZERS`` / ``DECAY_ALIASES`` tables); the ``build_*`` functions here check names
+against paddle's classes and build.
 """
 import inspect
 import math
-import numbers
-from typing import Any, Dict, List, Optional, Tuple, Union
+from typing import Any, Dict, Optional, Tuple, Union
 
-from ..utils.component_builder import closest_hint, describe_hint, matches_hint
-from ..utils.config_loading import ConfigError
+from ..config.component_builder import closest_hint
+from ..config.loading import ConfigError
+from ..config.schema import DECAY_ALIASES, OPTIMIZERS, is_number
 
-__all__ = ['OPTIMIZERS', 'DECAY_ALIASES', 'check_optimization_config', 'build_lr_scheduler',
-           'build_optimizer', 'is_number']
-
-# optimizer `type` -> paddle.optimizer class name; sgd becomes Momentum unless momentum is 0
-OPTIMIZERS = {'sgd': 'SGD', 'momentum': 'Momentum', 'adam': 'Adam', 'adamw': 'AdamW'}
-# `learning_rate.decay.type` short names (PaddleSeg's) -> paddle.optimizer.lr classes
-DECAY_ALIASES = {'poly': 'PolynomialDecay', 'piecewise': 'PiecewiseDecay',
-                 'cosine': 'CosineAnnealingDecay'}
-# The types a config may give these arguments. paddle's own annotations cannot all be
-# resolved (forward references to Tensor, LRScheduler), so the common ones are listed here.
-ARGUMENT_TYPES: Dict[str, Any] = {
-    # schedules
-    'learning_rate': float, 'decay_steps': int, 'end_lr': float, 'power': float, 'cycle': bool,
-    'boundaries': List[int], 'values': List[float], 'T_max': int, 'eta_min': float,
-    'gamma': float, 'step_size': int, 'milestones': List[int], 'last_epoch': int,
-    'verbose': bool,
-    # optimizers
-    'momentum': float, 'weight_decay': Optional[float], 'use_nesterov': bool, 'beta1': float,
-    'beta2': float, 'epsilon': float, 'lazy_mode': bool, 'multi_precision': bool,
-    'amsgrad': bool, 'rescale_grad': float,
-}
-
-
-def is_number(value: Any) -> bool:
-    """Whether a config value is a real number (YAML int or float, not a bool)."""
-    return isinstance(value, numbers.Real) and not isinstance(value, bool)
-
-
-def _check_types(section: Dict[str, Any], where: str, path: str) -> None:
-    for key, value in section.items():
-        hint = ARGUMENT_TYPES.get(key)
-        if key != 'type' and hint is not None and not matches_hint(value, hint):
-            raise ConfigError(f'{path}: "{where}.{key}" must be {describe_hint(hint)}, '
-                              f'got {value!r} ({type(value).__name__})')
-
-
-def check_optimization_config(dic: Dict[str, Any], path: str) -> None:
-    """Check the ``optimizer``, ``lr_scheduler`` and ``learning_rate`` sections' value types
-    and the optimizer type, without importing paddle. Raises ConfigError naming the key."""
-    optimizer = dic.get('optimizer') or {}
-    type_name = optimizer.get('type', 'sgd')
-    if not isinstance(type_name, str) or type_name.lower() not in OPTIMIZERS:
-        raise ConfigError(f'{path}: "optimizer.type" is "{type_name}"; expected one of '
-                          f'{", ".join(sorted(OPTIMIZERS))}')
-    _check_types(optimizer, 'optimizer', path)
-    _check_types(dic.get('lr_scheduler') or {}, 'lr_scheduler', path)
-    block = dic.get('learning_rate') or {}
-    if 'value' in block and not is_number(block['value']):
-        raise ConfigError(f'{path}: "learning_rate.value" must be a number, got {block["value"]!r}')
-    if isinstance(block.get('decay'), dict):
-        _check_types(block['decay'], 'learning_rate.decay', path)
+__all__ = ['build_lr_scheduler', 'build_optimizer']
 
 
 def _hand_over_block_value(spec: Dict[str, Any], cls: type, type_name: str, value: Any,

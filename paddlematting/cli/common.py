@@ -7,16 +7,19 @@ from typing import Optional, Tuple
 
 import numpy as np
 
-from ..core.input_collection import collect_inputs
-from ..core.predictor import PredictResult
+from ..predict.input_collection import collect_inputs
+from ..predict.images import PredictResult
+from ..predict.options import PredictOptions
 from ..builders.model import build_model, model_class
-from ..core.runner import dygraph_runner
-from ..core.runtime import DEVICES, environment_report, resolve_device
-from ..core.visualization import DEFAULT_FG_METHOD, FG_METHODS, read_background
+from ..pipeline.runner import dygraph_runner
+from ..engine.runtime import DEVICES, environment_report, resolve_device
+from ..pipeline.outputs import DEFAULT_FG_METHOD, FG_METHODS, OutputOptions
+from ..predict.visualization import read_background
 from ..models.traits import ModelTraits, model_traits
 from ..pipeline.prediction import Runner
-from ..utils.config import Config
+from ..config import Config
 from ..utils.download import DownloadError
+from ..utils.output_files import check_output_dir, hold_output_dir
 from ..utils.pretrained import resolve_weights_path
 
 try:
@@ -123,6 +126,29 @@ def gather_prediction_args(args: argparse.Namespace) -> Optional[Tuple[list, Opt
         return None
 
 
+def prediction_options(args: argparse.Namespace, background: Optional[np.ndarray],
+                       needs_trimap: bool) -> PredictOptions:
+    """The ``PredictOptions`` that ``add_prediction_input_args``'s flags ask for."""
+    outputs = OutputOptions(background=background, fg_method=args.fg_method,
+                            save_names=args.save_names)
+    return PredictOptions(outputs=outputs, needs_trimap=needs_trimap, batch_size=args.batch_size,
+                          temporal_ofd=args.temporal_ofd)
+
+
+def claim_output_dir(save_dir: str, command: str) -> None:
+    """Before any work: refuse a ``save_dir`` that is a file or read-only, then hold it for
+    this run (one run per folder, until the command's ``main`` returns)."""
+    check_output_dir(save_dir)
+    hold_output_dir(save_dir, command)
+
+
+def add_model_run_args(parser: argparse.ArgumentParser, weights_help: str) -> None:
+    """--config, --opts, --device, --backend and --model_path (val.py and predict.py)."""
+    add_config_args(parser)
+    add_backend_arg(parser)
+    parser.add_argument('--model_path', '--weights', default=None, help=weights_help)
+
+
 def add_backend_arg(parser: argparse.ArgumentParser) -> None:
     parser.add_argument('--backend', choices=BACKENDS, default=None,
                         help='dygraph: run the paddle model directly; inference: export it once '
@@ -222,7 +248,7 @@ def build_runner(cfg: Config, model_path: Optional[str], device: str,
 
 def report_prediction(result: PredictResult, n_inputs: int, save_dir: str,
                       composites: bool = False) -> int:
-    """Log what ``core.predictor.predict_images`` wrote and failed; return the exit status
+    """Log what ``predict.images.predict_images`` wrote and failed; return the exit status
     (``EXIT_OK``, or ``EXIT_SOME_FAILED`` when any input failed)."""
     logger.info('Wrote %d alpha mattes (and cut-outs%s) to %s.', len(result.written),
                 ', composites' if composites else '', save_dir)

@@ -27,7 +27,7 @@ _DEPLOY_DIR = os.path.join(os.path.dirname(_PACKAGE_DIR), 'deploy')
 
 
 def _user_error_types() -> tuple:
-    from ..utils.config_loading import ConfigError
+    from ..config import ConfigError
     from ..utils.download import DownloadError, InsecureURLError
     from ..utils.output_files import DiskFullError, OutputDirError, OutputDirLockedError
     from ..utils.weights_io import WeightsFormatError

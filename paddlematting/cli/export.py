@@ -6,7 +6,7 @@ import sys
 from typing import List, Optional
 
 from ..builders.model import build_model
-from ..inference.export import config_inference_transforms, export_model
+from ..inference.export import ExportOptions, config_inference_transforms, export_model
 from ..inference.export_folder import check_export_dir
 from .common import add_config_args, declared_traits, start
 from .errors import reports_user_errors
@@ -66,12 +66,13 @@ def run(argv: Optional[List[str]] = None) -> str:
     transforms = config_inference_transforms(cfg)
     calib_images = []
     if args.quantize:
-        from ..core.input_collection import collect_paths
+        from ..predict.input_collection import collect_paths
         calib_images = [full for full, _ in collect_paths(args.calib_images, '--calib_images')]
-    folder = export_model(model, args.save_dir, transforms, model_type=cfg.model_config.get('type'),
-                          input_shape=args.input_shape, onnx=args.onnx,
-                          choose_engine=not args.no_engine_choice, quantize=args.quantize,
-                          calib_images=calib_images)
+    folder = export_model(model, args.save_dir, transforms,
+                          ExportOptions(model_type=cfg.model_config.get('type'),
+                                        input_shape=args.input_shape, onnx=args.onnx,
+                                        choose_engine=not args.no_engine_choice,
+                                        quantize=args.quantize, calib_images=calib_images))
     logger.info('Exported to %s.', os.path.abspath(folder))
     return folder
 

@@ -3,7 +3,7 @@
 For each input ``REL/NAME.ext`` writes ``save_dir/REL/NAME_alpha.png`` and
 ``save_dir/REL/NAME_rgba.png`` (inputs differing only in extension keep it, ``a.jpg_alpha.png``;
 list lines outside the list's folder go straight into save_dir; see
-``paddlematting.core.input_collection`` for the naming rules), and with ``--background`` (an image
+``paddlematting.predict.input_collection`` for the naming rules), and with ``--background`` (an image
 file or a colour ``#RRGGBB`` / ``r,g,b``) also ``save_dir/REL/NAME_composite.png``; the cut-outs'
 colours are the foreground estimated by ``--fg_method``. A video input writes ``NAME_alpha.mp4``
 (and ``NAME_composite.mp4``) at its fps, size and frame count, without its audio.
@@ -16,22 +16,19 @@ import logging
 import sys
 from typing import List, Optional
 
-from ..core.predictor import predict_images
-from ..utils.output_files import check_output_dir, hold_output_dir
+from ..builders import build_val_transforms
+from ..predict.images import predict_images
 from .errors import reports_user_errors
-from .common import (EXIT_BAD_INPUTS, add_backend_arg, add_config_args, add_prediction_input_args,
-                     build_runner, declared_traits, gather_prediction_args, report_prediction,
-                     start)
+from .common import (EXIT_BAD_INPUTS, add_model_run_args, add_prediction_input_args, build_runner,
+                     claim_output_dir, declared_traits, gather_prediction_args,
+                     prediction_options, report_prediction, start)
 
 logger = logging.getLogger('paddlematting')
 
 
 def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description='Predict alpha mattes for images and videos.')
-    add_config_args(parser)
-    add_backend_arg(parser)
-    parser.add_argument('--model_path', '--weights', default=None,
-                        help='Weights: a .pdparams file, a checkpoint folder or a URL.')
+    add_model_run_args(parser, 'Weights: a .pdparams file, a checkpoint folder or a URL.')
     add_prediction_input_args(parser)
     parser.add_argument('--save_dir', default='./output/results', help='Where the PNGs go.')
     return parser.parse_args(argv)
@@ -41,8 +38,7 @@ def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
 def main(argv: Optional[List[str]] = None) -> int:
     """Predict; return the exit status (0 all written, 1 some failed, 2 unusable inputs)."""
     args = parse_args(argv)
-    check_output_dir(args.save_dir)  # before any work: a file or read-only folder is refused
-    hold_output_dir(args.save_dir, 'predict')  # one run per folder, until main returns
+    claim_output_dir(args.save_dir, 'predict')
     cfg, device = start(args)
     model_type = cfg.model_config.get('type')
     needs_trimap = 'trimap' in declared_traits(cfg).input_names
@@ -56,10 +52,8 @@ def main(argv: Optional[List[str]] = None) -> int:
     inputs, background = gathered
     runner, backend = build_runner(cfg, args.model_path, device, args.backend)
     logger.info('Predicting %d images with the %s backend...', len(inputs), backend)
-    result = predict_images(runner, cfg.val_transforms, inputs, args.save_dir,
-                            needs_trimap=needs_trimap, background=background,
-                            fg_method=args.fg_method, temporal_ofd=args.temporal_ofd,
-                            save_names=args.save_names, batch_size=args.batch_size)
+    result = predict_images(runner, build_val_transforms(cfg), inputs, args.save_dir,
+                            prediction_options(args, background, needs_trimap))
     return report_prediction(result, len(inputs), args.save_dir, composites=background is not None)
 
 

@@ -40,7 +40,7 @@ class RemoveJob:
 
 
 def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
-    from ..core.visualization import FG_METHODS
+    from ..pipeline.outputs import FG_METHODS
     from ..predict.auto_trimap import BandOptions
     parser = argparse.ArgumentParser(prog='paddlematting remove', description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -95,7 +95,7 @@ def _output_file(source: str, output: str) -> str:
 
 def plan_jobs(args: argparse.Namespace) -> List[RemoveJob]:
     """The photos to cut out and their outputs; ValueError/OSError (one line) when unusable."""
-    from ..core.input_collection import collect_inputs
+    from ..predict.input_collection import collect_inputs
     single = args.input == STDIO or os.path.isfile(args.input) and not args.input.lower().endswith(('.txt', '.lst'))
     if single:
         return [RemoveJob(args.input, _output_file(args.input, args.output), args.mask, args.trimap)]
@@ -134,7 +134,7 @@ def build_matting(args: argparse.Namespace):
 
 def cutout_options(args: argparse.Namespace) -> dict:
     """``Matting.remove``'s keywords from the flags; the background is read (and checked) once."""
-    from ..core.visualization import read_background
+    from ..predict.visualization import read_background
     background = None
     if args.background is not None:
         background = read_background(args.background, what='--background')

@@ -10,8 +10,9 @@ from typing import List, Optional
 
 import paddle
 
-from ..core.runtime import is_main_process, seed_everything
-from ..core.trainer import Trainer, TrainOptions
+from ..builders import Built
+from ..engine.runtime import is_main_process, seed_everything
+from ..engine.trainer import Trainer, TrainOptions
 from ..utils.output_files import check_output_dir, hold_output_dir
 from .common import add_config_args, declared_traits, start
 from .errors import reports_user_errors
@@ -81,10 +82,11 @@ def main(argv: Optional[List[str]] = None) -> int:
         keep_checkpoint_max=args.keep_checkpoint_max, num_workers=args.num_workers,
         use_vdl=args.use_vdl, eval_begin_iters=args.eval_begin_iters, seed=args.seed,
         amp=args.amp, resume_model=args.resume_model, best_metric=cfg.best_metric)
-    model = cfg.model
-    scheduler = cfg.lr_scheduler
-    trainer = Trainer(model, cfg.optimizer, cfg.train_dataset, options,
-                      val_dataset=cfg.val_dataset if args.do_eval else None,
+    built = Built(cfg)
+    model = built.model  # first, as before: weights initialise from paddle's seed
+    scheduler = built.lr_scheduler
+    trainer = Trainer(model, built.optimizer, built.train_dataset, options,
+                      val_dataset=built.val_dataset if args.do_eval else None,
                       lr_scheduler=scheduler if isinstance(scheduler, paddle.optimizer.lr.LRScheduler)
                       else None)
     outcome = trainer.train()

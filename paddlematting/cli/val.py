@@ -12,11 +12,12 @@ import logging
 import sys
 from typing import List, Optional
 
-from ..core.evaluator import PER_IMAGE_CSV, evaluate
-from ..core.visualization import DEFAULT_FG_METHOD, FG_METHODS, read_background
+from ..builders import build_dataset
+from ..engine.evaluator import PER_IMAGE_CSV, EvalOptions, evaluate
+from ..pipeline.outputs import DEFAULT_FG_METHOD, FG_METHODS
+from ..predict.visualization import read_background
 from ..metrics import metric_names
-from ..utils.output_files import check_output_dir, hold_output_dir
-from .common import add_backend_arg, add_config_args, build_runner, declared_traits, start
+from .common import add_model_run_args, build_runner, claim_output_dir, declared_traits, start
 from .errors import reports_user_errors
 
 logger = logging.getLogger('paddlematting')
@@ -24,10 +25,8 @@ logger = logging.getLogger('paddlematting')
 
 def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description='Evaluate a matting model.')
-    add_config_args(parser)
-    add_backend_arg(parser)
-    parser.add_argument('--model_path', '--weights', default=None,
-                        help='Weights to evaluate: a .pdparams file, a checkpoint folder or a URL.')
+    add_model_run_args(parser, 'Weights to evaluate: a .pdparams file, a checkpoint folder or '
+                               'a URL.')
     parser.add_argument('--save_dir', default='./output/results',
                         help='Where the per-image CSV (and --save_results PNGs) go.')
     parser.add_argument('--save_results', action='store_true',
@@ -49,8 +48,7 @@ def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
 @reports_user_errors
 def main(argv: Optional[List[str]] = None) -> int:
     args = parse_args(argv)
-    check_output_dir(args.save_dir)  # before any work: a file or read-only folder is refused
-    hold_output_dir(args.save_dir, 'val')  # one run per folder, until main returns
+    claim_output_dir(args.save_dir, 'val')
     cfg, device = start(args)
     if ('trimap' in declared_traits(cfg).input_names
             and cfg.val_dataset_config.get('get_trimap', True) is False):
@@ -59,12 +57,12 @@ def main(argv: Optional[List[str]] = None) -> int:
     background = read_background(args.background) if args.background else None
     if background is not None and not args.save_results:
         logger.warning('--background only matters with --save_results; no composites are written.')
-    dataset = cfg.val_dataset
+    dataset = build_dataset(cfg, 'val_dataset')
     runner, backend = build_runner(cfg, args.model_path, device, args.backend)
     logger.info('Evaluating %d images with the %s backend...', len(dataset), backend)
-    result = evaluate(runner, dataset, metric_names=args.metrics, num_workers=args.num_workers,
-                      save_dir=args.save_dir, save_results=args.save_results,
-                      background=background, fg_method=args.fg_method)
+    result = evaluate(runner, dataset, EvalOptions(
+        metric_names=args.metrics, num_workers=args.num_workers, save_dir=args.save_dir,
+        save_results=args.save_results, background=background, fg_method=args.fg_method))
     logger.info('[EVAL] %s', result.summary())
     logger.info('[EVAL] %d images in %.1f s (%.2f images/s); per-image values in %s', len(dataset),
                 result.seconds, len(dataset) / max(result.seconds, 1e-9),

@@ -3,7 +3,7 @@
 Both are the Composition-1k list layout (``fg bg [trimap]`` lines, see
 :class:`MattingDataset`); the names exist so configs that use them run unchanged.
 """
-from ..utils import manager
+from ..config import manager
 from .matting_dataset import MattingDataset
 
 __all__ = ['Composition1K', 'Distinctions646']

@@ -7,7 +7,7 @@ import paddle
 
 from ..transforms import Compose
 from ..transforms.sample_fields import FIELD_KEYS
-from ..utils import manager
+from ..config import manager
 from ..utils.image_io import read_alpha, read_image, read_trimap
 from .composition import composite_on_background, fit_background
 from .trimap import eval_trimap, random_trimap

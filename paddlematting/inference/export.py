@@ -9,6 +9,7 @@ import hashlib
 import logging
 import os
 import shutil
+from dataclasses import dataclass
 from typing import List, Optional, Sequence
 
 import paddle
@@ -17,7 +18,7 @@ import yaml
 
 from ..models.alpha_model import AlphaOnlyModel, RecurrentStepModel
 from ..models.traits import INPUT_CHANNELS, model_traits
-from ..utils.config import Config
+from ..config import Config
 from ..utils.download import cache_home
 from . import export_cache
 from .deploy_config import DEPLOY_FILE, DeployConfig, default_inference_transforms, write_deploy_config
@@ -106,82 +107,114 @@ def onnx_export_available() -> bool:
     return all(importlib.util.find_spec(m) is not None for m in ('paddle2onnx', 'onnxruntime'))
 
 
-def export_model(model: nn.Layer, save_dir: str, transforms: Sequence[dict],
-                 model_type: Optional[str] = None, input_shape: Optional[Sequence[int]] = None,
-                 onnx: bool = False, replace: bool = True, choose_engine: bool = True,
-                 quantize: Optional[str] = None, calib_images: Sequence[str] = (),
-                 onnx_optional: bool = False) -> str:
-    """Save ``model`` (put in eval mode) as a static program with deploy.yaml into ``save_dir``.
+@dataclass
+class ExportOptions:
+    """How ``export_model`` exports; the names follow export.py's flags.
 
-    Args:
-        model: a matting model taking ``{'img', ['trimap']}`` and returning alpha [N,1,H,W] in eval mode.
-        save_dir: the folder to create. A folder holding a previous export (our marker,
-            see ``export_folder``) gets its exported files replaced and keeps any other;
-            any other non-empty folder is refused before the model is traced.
-        transforms: the inference transforms as ``[{'type': name, **args}]`` (the val config's list).
+    Attributes:
         model_type: the model type written to deploy.yaml; defaults to the model's class name.
-            The inputs exported are the ones the model declares (``input_names``). A recurrent
-            model (``recurrent = True``, RVM) is saved as ``(img, [s_1..s_k]) -> (alpha, *other
-            outputs, *new states)``: its state is explicit, and deploy.yaml lists
-            ``state_names``/``state_channels``/``output_names``.
-        input_shape: ``[N, 3, H, W]`` to fix the input size; default dynamic batch, height and width.
+        input_shape: ``[N, 3, H, W]`` to fix the input size; default dynamic batch, height
+            and width.
         onnx: also write ``model.onnx`` through paddle2onnx.
+        replace: a folder holding a previous export (our marker, see ``export_folder``) gets
+            its exported files replaced and keeps any other; False keeps an existing
+            ``save_dir`` as it is (a concurrent process published the same export first).
         choose_engine: with ``onnx``, time Paddle Inference and ONNX Runtime on this CPU and
             record the faster as deploy.yaml's ``cpu_engine`` (``engine_choice``).
         quantize: None, or 'int8' to also write model_int8.onnx (implies ``onnx``), calibrated
             on ``calib_images`` (image paths); see ``quantization``.
+        calib_images: the calibration images of ``quantize``.
         onnx_optional: a failed ONNX conversion is logged and the export goes on without it
             (cached exports), instead of raising.
+    """
+    model_type: Optional[str] = None
+    input_shape: Optional[Sequence[int]] = None
+    onnx: bool = False
+    replace: bool = True
+    choose_engine: bool = True
+    quantize: Optional[str] = None
+    calib_images: Sequence[str] = ()
+    onnx_optional: bool = False
+
+
+def _save_program(model: nn.Layer, folder: str, transforms: Sequence[dict], model_type: str,
+                  input_shape: Optional[Sequence[int]]) -> DeployConfig:
+    """Trace ``model`` (in eval mode) into ``folder``; return the deploy.yaml contents."""
+    traits = model_traits(model)
+    input_names = list(traits.input_names)
+    model.eval()
+    wrapper = RecurrentStepModel(model) if traits.recurrent else AlphaOnlyModel(model)
+    wrapper.eval()
+    input_spec = _input_specs(input_names, input_shape)
+    if traits.recurrent:
+        input_spec.append(_state_specs(model))
+    paddle.jit.save(wrapper, os.path.join(folder, MODEL_STEM), input_spec=input_spec)
+    config = DeployConfig(folder=folder, model_file=_saved_program_file(folder),
+                          params_file=MODEL_STEM + '.pdiparams',
+                          transforms=[dict(t) for t in transforms],
+                          input_names=input_names, model_type=model_type)
+    if traits.recurrent:
+        config.state_names = list(model.state_names)
+        config.state_channels = [int(c) for c in model.state_channels]
+        config.output_names = list(model.export_output_names) + config.state_names
+    return config
+
+
+def _write_companions(config: DeployConfig, options: ExportOptions, recurrent: bool) -> None:
+    """ONNX (as asked), deploy.yaml, the INT8 model and the CPU engine choice, in the folder."""
+    if options.onnx or options.quantize is not None:
+        try:
+            export_onnx(config)
+        except RuntimeError as error:
+            if not options.onnx_optional:
+                raise
+            logger.info('No ONNX model for %s (Paddle Inference only): %s', config.model_type,
+                        error)
+    write_deploy_config(config)
+    if options.quantize == 'int8':
+        from .quantization import quantize_int8
+        quantize_int8(config.folder, options.calib_images)
+    if config.onnx_file and options.choose_engine and not recurrent:  # the timing feeds carry no state inputs
+        from .engine_choice import choose_cpu_engine
+        choose_cpu_engine(config.folder)
+
+
+def export_model(model: nn.Layer, save_dir: str, transforms: Sequence[dict],
+                 options: Optional[ExportOptions] = None) -> str:
+    """Save ``model`` (put in eval mode) as a static program with deploy.yaml into ``save_dir``.
+
+    Args:
+        model: a matting model taking ``{'img', ['trimap']}`` and returning alpha [N,1,H,W] in eval mode.
+            The inputs exported are the ones the model declares (``input_names``). A recurrent
+            model (``recurrent = True``, RVM) is saved as ``(img, [s_1..s_k]) -> (alpha, *other
+            outputs, *new states)``: its state is explicit, and deploy.yaml lists
+            ``state_names``/``state_channels``/``output_names``.
+        save_dir: the folder to create. A folder holding a previous export (our marker,
+            see ``export_folder``) gets its exported files replaced and keeps any other;
+            any other non-empty folder is refused before the model is traced.
+        transforms: the inference transforms as ``[{'type': name, **args}]`` (the val config's list).
+        options: see ``ExportOptions`` (type name, input shape, ONNX, INT8, engine choice).
     Returns:
         ``save_dir``.
     """
-    if quantize not in (None, 'int8'):
-        raise ValueError(f"quantize must be None or 'int8', got {quantize!r}.")
-    onnx = onnx or quantize is not None
-    model_type = model_type or type(model).__name__
+    options = options or ExportOptions()
+    if options.quantize not in (None, 'int8'):
+        raise ValueError(f"quantize must be None or 'int8', got {options.quantize!r}.")
+    model_type = options.model_type or type(model).__name__
     traits = model_traits(model)
     if not traits.exportable:
         raise ValueError(f'{model_type} declares exportable = False: it has no static program to save')
-    input_names = list(traits.input_names)
     # a foreign or unusable save_dir is refused before the (slow) tracing
-    save_dir = check_export_dir(save_dir) if replace else os.path.abspath(save_dir)
+    save_dir = check_export_dir(save_dir) if options.replace else os.path.abspath(save_dir)
     tmp_dir = prepare_staging_dir(os.path.dirname(save_dir))
     try:
-        model.eval()
-        recurrent = traits.recurrent
-        wrapper = RecurrentStepModel(model) if recurrent else AlphaOnlyModel(model)
-        wrapper.eval()
-        input_spec = _input_specs(input_names, input_shape)
-        if recurrent:
-            input_spec.append(_state_specs(model))
-        paddle.jit.save(wrapper, os.path.join(tmp_dir, MODEL_STEM), input_spec=input_spec)
-        config = DeployConfig(folder=tmp_dir, model_file=_saved_program_file(tmp_dir),
-                              params_file=MODEL_STEM + '.pdiparams',
-                              transforms=[dict(t) for t in transforms],
-                              input_names=input_names, model_type=model_type)
-        if recurrent:
-            config.state_names = list(model.state_names)
-            config.state_channels = [int(c) for c in model.state_channels]
-            config.output_names = list(model.export_output_names) + config.state_names
-        if onnx:
-            try:
-                export_onnx(config)
-            except RuntimeError as error:
-                if not onnx_optional:
-                    raise
-                logger.info('No ONNX model for %s (Paddle Inference only): %s', model_type, error)
-        write_deploy_config(config)
-        if quantize == 'int8':
-            from .quantization import quantize_int8
-            quantize_int8(tmp_dir, calib_images)
-        if config.onnx_file and choose_engine and not recurrent:  # the timing feeds carry no state inputs
-            from .engine_choice import choose_cpu_engine
-            choose_cpu_engine(tmp_dir)
+        config = _save_program(model, tmp_dir, transforms, model_type, options.input_shape)
+        _write_companions(config, options, traits.recurrent)
         write_export_marker(tmp_dir)
     except BaseException:
         shutil.rmtree(tmp_dir, ignore_errors=True)
         raise
-    publish_export(tmp_dir, save_dir, replace=replace)
+    publish_export(tmp_dir, save_dir, replace=options.replace)
     return save_dir
 
 
@@ -243,8 +276,9 @@ def export_checkpoint_cached(cfg: Config, model_path: Optional[str], cache_dir: 
         return folder
     model = build_model(cfg, model_path)
     # replace=False: when a concurrent process published the same key first, keep its folder
-    export_model(model, folder, transforms, model_type=model_config['type'], replace=False,
-                 onnx=onnx_export_available(), onnx_optional=True)
+    export_model(model, folder, transforms, ExportOptions(
+        model_type=model_config['type'], replace=False, onnx=onnx_export_available(),
+        onnx_optional=True))
     export_cache.touch(folder)
     removed = export_cache.prune(os.path.dirname(folder), keep=folder)
     if removed:

@@ -8,7 +8,7 @@ the names ``val.py --metrics`` and ``best_metric`` accept are the registry's.
 """
 from typing import Dict, List, Sequence, Union
 
-from ..utils import manager
+from ..config import manager
 from .base import RunningMeanMetric, prepare_inputs
 # registration order is the default metric order (val.py's CSV columns): SAD, MSE, Grad, Conn
 from .sad import SAD  # noqa: I001

@@ -2,7 +2,7 @@
 import numpy as np
 from scipy import ndimage
 
-from ..utils import manager
+from ..config import manager
 from .base import RunningMeanMetric
 
 # 4-connectivity: edge neighbours only

@@ -5,7 +5,7 @@ from typing import Tuple
 import numpy as np
 from scipy import ndimage
 
-from ..utils import manager
+from ..config import manager
 from .base import RunningMeanMetric
 
 

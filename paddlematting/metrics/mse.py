@@ -1,7 +1,7 @@
 """MSE: mean squared alpha error over the unknown region."""
 import numpy as np
 
-from ..utils import manager
+from ..config import manager
 from .base import RunningMeanMetric
 
 

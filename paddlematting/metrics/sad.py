@@ -1,7 +1,7 @@
 """SAD: sum of absolute differences over the unknown region, in thousands."""
 import numpy as np
 
-from ..utils import manager
+from ..config import manager
 from .base import RunningMeanMetric
 
 

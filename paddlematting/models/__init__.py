@@ -6,7 +6,7 @@ file registers itself: adding a model takes its own file and a config, nothing e
 import importlib
 import pkgutil
 
-from ..utils import manager
+from ..config import manager
 from . import backbones, losses
 from .dim import DIM
 from .modnet import MODNet

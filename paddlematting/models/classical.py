@@ -24,7 +24,7 @@ import numpy as np
 import paddle
 import paddle.nn as nn
 
-from ..utils import manager
+from ..config import manager
 
 __all__ = ['ClassicalMatting', 'CloseFormMatting', 'KNNMatting', 'LearningBasedMatting',
            'FastMatting', 'RandomWalksMatting']

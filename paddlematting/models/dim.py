@@ -20,7 +20,7 @@ import paddle
 import paddle.nn as nn
 import paddle.nn.functional as F
 
-from ..utils import manager
+from ..config import manager
 from ..utils.trimap_values import TRIMAP_FOREGROUND, TRIMAP_UNKNOWN
 from .layers import ConvBNAct, resize_bilinear
 from .losses import MRSD, CompositionLoss

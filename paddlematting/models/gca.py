@@ -15,7 +15,7 @@ import paddle
 import paddle.nn as nn
 import paddle.nn.functional as F
 
-from ..utils import manager
+from ..config import manager
 from ..utils.trimap_values import TRIMAP_FOREGROUND
 from .gca_blocks import GuidedCxtAtten, init_gca_weights, sn_conv, sn_deconv4x4
 

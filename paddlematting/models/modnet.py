@@ -24,7 +24,7 @@ import paddle
 import paddle.nn as nn
 import paddle.nn.functional as F
 
-from ..utils import manager
+from ..config import manager
 from ..utils.trimap_values import TRIMAP_UNKNOWN
 from .layers import check_size_multiple, resize_bilinear
 from .losses.reduction import masked_mean

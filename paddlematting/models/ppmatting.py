@@ -30,7 +30,7 @@ import paddle
 import paddle.nn as nn
 import paddle.nn.functional as F
 
-from ..utils import manager
+from ..config import manager
 from ..utils.trimap_values import TRIMAP_BACKGROUND, TRIMAP_UNKNOWN
 from .layers import resize_bilinear
 from .losses.composition import composite

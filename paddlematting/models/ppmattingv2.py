@@ -22,7 +22,7 @@ import paddle
 import paddle.nn as nn
 import paddle.nn.functional as F
 
-from ..utils import manager
+from ..config import manager
 from ..utils.trimap_values import TRIMAP_UNKNOWN
 from .layers import resize_bilinear
 from .losses.gradient import GradientLoss

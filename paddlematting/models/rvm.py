@@ -29,7 +29,7 @@ import paddle
 import paddle.nn as nn
 import paddle.nn.functional as F
 
-from ..utils import manager
+from ..config import manager
 from .layers import resize_bilinear
 
 STATE_NAMES = ('r1', 'r2', 'r3', 'r4')

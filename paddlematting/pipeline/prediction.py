@@ -1,8 +1,8 @@
 """One image's prediction: raw image -> model inputs -> run -> alpha at the original size.
 
-The evaluator and predictor (paddlematting.core) and the Paddle Inference Predictor
-(paddlematting.inference) call these functions, so preprocessing and restoration are
-defined once, below both. A *runner* is any callable
+The evaluator (paddlematting.engine), the predictor (paddlematting.predict) and the Paddle
+Inference Predictor (paddlematting.inference) call these functions, so preprocessing and
+restoration are defined once, below all three. A *runner* is any callable
 ``runner(img [N,3,H,W] float32, trimap [N,1,H,W] float32 0..255 | None) -> [N,1,H,W]``.
 """
 from typing import Callable, List, Optional

@@ -41,7 +41,7 @@ def declares_trimap(choice: ModelChoice) -> bool:
         return choice.entry.needs_trimap
     from ..builders.model import model_class
     from ..models.traits import model_traits
-    from ..utils.config import Config
+    from ..config import Config
     return 'trimap' in model_traits(model_class(Config(choice.config))).input_names
 
 
@@ -61,10 +61,11 @@ class LoadedModel:
 
     def __init__(self, choice: ModelChoice, settings: RunSettings = RunSettings()):
         from ..builders.model import model_class
-        from ..core.runtime import resolve_device
+        from ..engine.runtime import resolve_device
         from ..models.traits import model_traits
+        from ..builders import build_val_transforms
         from ..transforms import Compose
-        from ..utils.config import Config
+        from ..config import Config
         self.label = choice.label
         cfg = Config(choice.config)
         traits = model_traits(model_class(cfg))
@@ -78,12 +79,12 @@ class LoadedModel:
                                               device=device)
         else:
             self.runner = self._dygraph_runner(choice, cfg, weights)
-        self.transforms = Compose(list(cfg.val_transforms))
+        self.transforms = Compose(build_val_transforms(cfg))
 
     @staticmethod
     def _dygraph_runner(choice: ModelChoice, cfg, weights: Optional[str]):
         from ..builders.model import build_model
-        from ..core.runner import dygraph_runner
+        from ..pipeline.runner import dygraph_runner
         model = build_model(cfg, weights)
         _check_weights(choice, cfg, bool(model.parameters()), weights)
         model.eval()

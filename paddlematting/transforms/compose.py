@@ -3,7 +3,7 @@ from typing import Callable, Dict, List, Union
 
 import numpy as np
 
-from ..utils import manager
+from ..config import manager
 from .sample_fields import COLOUR_KEYS, FIELD_KEYS, spatial_keys
 
 

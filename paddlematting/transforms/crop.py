@@ -9,7 +9,7 @@ from typing import Dict, Sequence, Tuple, Union
 
 import numpy as np
 
-from ..utils import manager
+from ..config import manager
 from .arg_checks import check_probability, parse_size_choices
 from .sample_fields import crop_sample, image_size
 

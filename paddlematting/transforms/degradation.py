@@ -16,7 +16,7 @@ from typing import Dict, Sequence
 import cv2
 import numpy as np
 
-from ..utils import manager
+from ..config import manager
 from .arg_checks import check_int_in_range, check_probability, check_uint8_img, parse_interval
 
 # RandomNoise: per-image mean and variance of the added Gaussian noise, as fractions of 255

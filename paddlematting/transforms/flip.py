@@ -3,7 +3,7 @@ from typing import Dict
 
 import numpy as np
 
-from ..utils import manager
+from ..config import manager
 from .arg_checks import check_probability
 from .sample_fields import iter_fields
 

@@ -3,7 +3,7 @@ from typing import Dict
 
 import numpy as np
 
-from ..utils import manager
+from ..config import manager
 from ..utils.image_io import (as_gray_uint8, as_rgb_uint8, as_trimap_uint8, read_alpha, read_image,
                               read_trimap)
 from .arg_checks import check_bool

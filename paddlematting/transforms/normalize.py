@@ -3,7 +3,7 @@ from typing import Dict, Sequence
 
 import numpy as np
 
-from ..utils import manager
+from ..config import manager
 from .sample_fields import COLOUR_KEYS, spatial_keys
 
 

@@ -3,7 +3,7 @@ from typing import Dict, Sequence, Union
 
 import cv2
 
-from ..utils import manager
+from ..config import manager
 from .arg_checks import parse_size_wh
 from .sample_fields import LABEL_KEYS, image_size, iter_fields
 

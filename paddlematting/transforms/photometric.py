@@ -8,7 +8,7 @@ from typing import Dict
 import cv2
 import numpy as np
 
-from ..utils import manager
+from ..config import manager
 from .arg_checks import (check_int_in_range, check_number_in_range, check_probability,
                          check_uint8_img)
 

@@ -10,7 +10,7 @@ from typing import Dict, Optional, Sequence, Tuple
 import cv2
 import numpy as np
 
-from ..utils import manager
+from ..config import manager
 from .arg_checks import (check_bool, check_positive_int, check_positive_number, parse_interval,
                          parse_size_wh)
 from .sample_fields import image_size, resize_sample, scaled_size

@@ -1,2 +1,2 @@
-"""Utilities shared by every layer: registries, config, image io, download cache, logging."""
-from . import manager
+"""Utilities shared by every layer: image io, output files, download cache, safe weights
+reading, weights loading, trimap values, device, stderr filtering."""

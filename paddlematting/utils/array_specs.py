@@ -12,7 +12,7 @@ from typing import Sequence, Tuple
 
 import numpy as np
 
-from .weights_errors import UnsafeWeightsError
+from .weights_errors import UnsafeWeightsError, short_repr
 
 __all__ = ['ALLOWED_TYPE_CODES', 'MAX_NDIM', 'plain_dtype', 'checked_shape', 'array_from_bytes',
            'strided_view', 'bfloat16_to_float32']
@@ -31,12 +31,12 @@ def plain_dtype(code: object, byteorder: object, source: str) -> np.dtype:
     """
     if not isinstance(code, str) or code not in ALLOWED_TYPE_CODES:
         raise UnsafeWeightsError(
-            f'{source}: refused to load: it declares the numpy dtype {str(code)[:40]!r}; '
+            f'{source}: refused to load: it declares the numpy dtype {short_repr(code, 40)}; '
             f'weights may only be of the plain types {", ".join(sorted(ALLOWED_TYPE_CODES))} '
             f'(never Python objects, strings, structured or datetime dtypes).')
     if byteorder not in _BYTEORDERS:
         raise UnsafeWeightsError(f'{source}: refused to load: the byte order '
-                                 f'{str(byteorder)[:10]!r} of a {code} dtype is not one of '
+                                 f'{short_repr(byteorder, 10)} of a {code} dtype is not one of '
                                  f'{" ".join(_BYTEORDERS)}.')
     dtype = np.dtype(code)
     return dtype.newbyteorder(byteorder) if dtype.itemsize > 1 else dtype
@@ -47,7 +47,7 @@ def checked_shape(shape: object, source: str, what: str = 'shape') -> Tuple[int,
     if not isinstance(shape, (tuple, list)) or len(shape) > MAX_NDIM or not all(
             type(n) is int and n >= 0 for n in shape):  # bool is an int: refused by `type`
         raise UnsafeWeightsError(f'{source}: refused to load: an array {what} must be at most '
-                                 f'{MAX_NDIM} non-negative integers, got {str(shape)[:80]}.')
+                                 f'{MAX_NDIM} non-negative integers, got {short_repr(shape)}.')
     return tuple(shape)
 
 
@@ -68,6 +68,10 @@ def array_from_bytes(data, dtype: np.dtype, shape: Sequence[int], fortran: bool,
         raise UnsafeWeightsError(
             f'{source}: refused to load: an array of shape {list(shape)} and dtype {dtype.str} '
             f'needs {needed} bytes, but the file gives it {len(data)}.')
+    if isinstance(data, bytes):
+        # a short byte string the pickle reader copied (long ones are views of the file's
+        # writable buffer): arrays come back writable, as numpy's own unpickling makes them
+        data = bytearray(data)
     flat = np.frombuffer(data, dtype=dtype)
     return flat.reshape(shape, order='F' if fortran else 'C')
 
@@ -100,7 +104,7 @@ def strided_view(storage: np.ndarray, offset: object, shape: object, strides: ob
     if type(offset) is not int or offset < 0 or len(strides) != len(shape):
         raise UnsafeWeightsError(f'{source}: refused to load: a tensor offset must be a '
                                  f'non-negative integer with one stride per dimension, got '
-                                 f'offset {str(offset)[:40]}, size {list(shape)}, strides '
+                                 f'offset {short_repr(offset, 40)}, size {list(shape)}, strides '
                                  f'{list(strides)}.')
     last = offset + sum((n - 1) * s for n, s in zip(shape, strides)) if math.prod(shape) else offset - 1
     if offset > storage.size or last >= storage.size:

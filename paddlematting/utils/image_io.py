@@ -17,7 +17,7 @@ from typing import Optional
 import cv2
 import numpy as np
 
-from .image_checks import check_image_complete
+from .image_checks import check_image_complete, decode_image
 from .output_files import write_bytes_atomically
 from .trimap_codes import trimap_lookup
 
@@ -101,7 +101,8 @@ def _decode(path: str) -> np.ndarray:
         raise FileNotFoundError(f'{path}: image file does not exist.')
     data = np.fromfile(path, dtype=np.uint8)
     check_image_complete(data, path)  # OpenCV decodes a cut-off JPEG without complaint
-    image: Optional[np.ndarray] = cv2.imdecode(data, cv2.IMREAD_UNCHANGED) if data.size else None
+    # and a damaged one with a warning on stderr, which decode_image makes an error
+    image: Optional[np.ndarray] = decode_image(data, path) if data.size else None
     if image is None:
         raise ValueError(f'{path}: cannot decode this file as an image.')
     return image

@@ -6,9 +6,10 @@ followed by ``BUILD`` with ``(3, '<', None, None, None, -1, -1, 0)``. The real `
 would accept fields, subarrays, object flags and offsets in that state, so the
 :func:`paddle_rules` given to the pickle reader hand out stand-ins instead: they accept exactly
 those forms for the type strings in ``array_specs.ALLOWED_TYPE_CODES`` and build the array as a
-view of the file's bytes (see ``array_specs``). Also here: the stand-ins for the three other
-forms Paddle writes (``builtins.eval`` for a static-graph DenseTensor, ``builtins.tuple``,
-``_codecs.encode`` for bytes under pickle protocol 2) and ``collections.OrderedDict``.
+view of the file's bytes (see ``array_specs``). Also here: the stand-ins for the other forms
+Paddle's (and Python's) pickles use: ``builtins.eval`` for a static-graph DenseTensor,
+``builtins.tuple``, ``_codecs.encode`` / ``bytes()`` / ``set()`` / ``frozenset()`` for those
+types under pickle protocols 0-3, and ``collections.OrderedDict``.
 """
 import collections
 from typing import Any, Dict, Tuple
@@ -16,8 +17,8 @@ from typing import Any, Dict, Tuple
 import numpy as np
 
 from .array_specs import array_from_bytes, checked_shape, plain_dtype
-from .safe_pickle import Budget, Buildable, PickleRules
-from .weights_errors import UnsafeWeightsError
+from .safe_pickle import Budget, Buildable, FileBytes, PickleRules
+from .weights_errors import UnsafeWeightsError, short_repr
 
 __all__ = ['PendingDtype', 'PendingArray', 'native_aligned', 'paddle_rules', 'as_bytes']
 
@@ -27,7 +28,7 @@ _PLAIN_DTYPE_STATE = (None, None, None, -1, -1, 0)
 
 def as_bytes(data: Any, budget: Budget, what: str):
     """Bytes-like ``data`` as it came from the file; a Python 2 ``str`` is re-encoded."""
-    if isinstance(data, (bytes, bytearray, memoryview)):
+    if isinstance(data, (bytes, bytearray, memoryview, FileBytes)):
         return data
     if isinstance(data, str):  # numpy arrays pickled by Python 2 carry their bytes as str
         budget.add_bytes(len(data), what)
@@ -58,12 +59,15 @@ class PendingDtype(Buildable):
         self.code = code
         self.dtype = plain_dtype(code, '=', budget.source)
 
+    def __repr__(self) -> str:
+        return f'dtype({self.code!r})'
+
     def build(self, state: Any) -> 'PendingDtype':
         if (not isinstance(state, tuple) or len(state) != 8 or state[0] != 3
                 or state[2:] != _PLAIN_DTYPE_STATE):
             raise UnsafeWeightsError(
                 f'{self.budget.source}: refused to load: the state of a numpy {self.code} dtype '
-                f'is {str(state)[:120]}; only plain dtypes (no fields, subarrays, sizes, '
+                f'is {short_repr(state, 160)}; only plain dtypes (no fields, subarrays, sizes, '
                 f'offsets or flags) are allowed.')
         self.dtype = plain_dtype(self.code, state[1], self.budget.source)
         return self
@@ -98,6 +102,9 @@ class PendingArray(Buildable):
 class _NdarrayClass:
     """What the global ``numpy.ndarray`` resolves to: only an argument of ``_reconstruct``."""
 
+    def __repr__(self) -> str:
+        return 'ndarray'
+
 
 def _paddle_callables(budget: Budget) -> Dict[str, Any]:
     """The checked stand-ins, by the name of what they stand in for."""
@@ -106,7 +113,7 @@ def _paddle_callables(budget: Budget) -> Dict[str, Any]:
     def reconstruct(cls: Any, shape: Any, typecode: Any) -> PendingArray:
         if cls is not ndarray or shape != (0,) or typecode not in (b'b', 'b'):
             raise UnsafeWeightsError(f'{budget.source}: refused to load: numpy\'s _reconstruct '
-                                     f'is called with {str((cls, shape, typecode))[:100]}, not '
+                                     f'is called with {short_repr((cls, shape, typecode))}, not '
                                      f'the (ndarray, (0,), b"b") numpy writes.')
         return PendingArray(budget)
 
@@ -121,7 +128,7 @@ def _paddle_callables(budget: Budget) -> Dict[str, Any]:
     def frombuffer(data: Any, dtype: Any, shape: Any, order: Any) -> np.ndarray:
         if order not in ('C', 'F'):
             raise UnsafeWeightsError(f'{budget.source}: refused to load: array order '
-                                     f'{str(order)[:10]!r}.')
+                                     f'{short_repr(order, 10)}.')
         array = array_from_bytes(as_bytes(data, budget, 'an array'), _dtype_of(dtype, budget),
                                  checked_shape(shape, budget.source), order == 'F', budget.source)
         return native_aligned(array, budget)
@@ -156,7 +163,18 @@ def _paddle_forms(budget: Budget) -> Dict[str, Any]:
                                      f'{type(items).__name__}.')
         return tuple(items)
 
+    def empty_bytes() -> bytes:  # pickle protocols 0-2 write b'' as bytes()
+        return b''
+
+    def plain_set(items: Any = ()) -> set:  # protocols 0-3 write a set as set([items])
+        if not isinstance(items, list):
+            raise UnsafeWeightsError(f'{budget.source}: refused to load: set() of a '
+                                     f'{type(items).__name__}.')
+        return set(items)
+
     return {'eval': dense_tensor_eval, 'encode': codecs_encode, 'tuple': plain_tuple,
+            'bytes': empty_bytes, 'set': plain_set,
+            'frozenset': lambda *a: frozenset(plain_set(*a)),
             'OrderedDict': lambda *a: ordered_dict(budget, *a)}
 
 
@@ -188,6 +206,7 @@ def paddle_rules(budget: Budget) -> PickleRules:
     forms = _paddle_forms(budget)
     table = numpy_globals(budget)
     table.update({('collections', 'OrderedDict'): forms['OrderedDict'],
-                  ('builtins', 'tuple'): forms['tuple'], ('__builtin__', 'tuple'): forms['tuple'],
                   ('builtins', 'eval'): forms['eval'], ('_codecs', 'encode'): forms['encode']})
+    for builtins in ('builtins', '__builtin__'):  # Python 3 and 2 names
+        table.update({(builtins, name): forms[name] for name in ('tuple', 'bytes', 'set', 'frozenset')})
     return PickleRules(globals=table, kind='Paddle weights file')

@@ -13,7 +13,8 @@ import paddle
 
 from .download import archive_suffix, cache_home, cached_download, is_url
 from .torch_layout import declares_torch_layout, torch_state_to_paddle
-from .weights_io import WeightsFormatError, load_state_dict, weights_file_format
+from .weights_io import (WeightsFormatError, check_weights_member, load_state_dict,
+                         weights_file_format)
 
 # a child of the 'paddlematting' logger, which the command-line tools configure
 logger = logging.getLogger(__name__)
@@ -70,7 +71,8 @@ def resolve_weights_path(path_or_url: Union[str, os.PathLike]) -> str:
     path_or_url = os.fspath(path_or_url)
     if is_url(path_or_url):
         if archive_suffix(path_or_url):
-            folder = cached_download(path_or_url, extract=True)
+            # kept only if every weights file inside loads
+            folder = cached_download(path_or_url, extract=True, check=check_weights_member)
             return _find_weights_in_folder(folder, path_or_url)
         # a download enters the cache only if it loads as a state dict
         return cached_download(path_or_url, check=load_state_dict)

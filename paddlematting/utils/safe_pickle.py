@@ -12,7 +12,8 @@ later walk over it never finishes. This module is a small pickle machine of its 
   and ``BUILD`` works only on :class:`Buildable` stand-ins (or the caller's ``build`` hook).
   ``INST``, ``OBJ``, ``NEWOBJ``, ``EXT``, ``DUP`` and out-of-band buffers are refused.
 - Every declared length is checked against the bytes that remain before anything is read;
-  large byte strings stay views of the file (no copy).
+  a large byte string (array data) is read straight into its own buffer, which the array
+  then views: one copy from the file, as ``paddle.load`` makes.
 - :class:`Budget` counts objects (a shared tuple counts as often as it is referenced, so the
   expanded tree is what is bounded), container nesting depth, and bytes that stand-ins decode
   beyond the file's own (copies, conversions), against :class:`ReadLimits`. A shared
@@ -25,15 +26,18 @@ import codecs
 import dataclasses
 import pickle
 import struct
-from typing import Any, Callable, Dict, List, Mapping, Optional, Tuple
+from typing import Any, BinaryIO, Callable, Dict, List, Mapping, Optional, Tuple
 
-from .weights_errors import UnsafeWeightsError, WeightsFormatError, WeightsLimitError
+import numpy as np
 
-__all__ = ['ReadLimits', 'DEFAULT_LIMITS', 'Budget', 'Buildable', 'PickleRules', 'read_pickle']
+from .weights_errors import UnsafeWeightsError, WeightsFormatError, WeightsLimitError, short_repr
+
+__all__ = ['ReadLimits', 'DEFAULT_LIMITS', 'Budget', 'Buildable', 'PickleRules', 'FileBytes',
+           'read_pickle']
 
 _CONTAINERS = (tuple, list, dict, set, frozenset)
 _MUTABLE = (list, dict, set)
-_VIEW_MIN_BYTES = 1 << 16  # byte strings this long stay views of the file instead of copies
+_BLOB_MIN_BYTES = 1 << 16  # byte strings this long are read into a FileBytes buffer
 _LATIN1 = 'latin1'  # how Python 2 str (numpy's array bytes in old pickles) is read back
 
 
@@ -49,7 +53,7 @@ class ReadLimits:
             misaligned arrays, bfloat16 -> float32, joined parameters) may reach
             ``bytes_per_file_byte * file size + bytes_slack``.
     """
-    max_nodes: int = 2_000_000
+    max_nodes: int = 1_000_000
     max_depth: int = 64
     bytes_per_file_byte: int = 3
     bytes_slack: int = 16 << 20
@@ -94,6 +98,12 @@ class Budget:
                 f'file of {self.file_size:,} bytes may decode to.')
 
 
+class FileBytes(np.ndarray):
+    """A long byte string of the pickle (array data) read straight into its own writable,
+    aligned, uninitialised buffer (uint8 [N]): arrays are views of it, with no further copy.
+    Anything else that gets one should treat it as ``bytes``."""
+
+
 class Buildable:
     """A stand-in the pickle's ``BUILD`` opcode may act on: ``build(state)`` checks the state
     and returns the finished object (itself, or what replaces it everywhere)."""
@@ -117,9 +127,9 @@ class PickleRules:
 class _Machine:
     """The pickle stack machine (see the module docstring); one instance reads one pickle."""
 
-    def __init__(self, data, rules: PickleRules, budget: Budget) -> None:
-        self.data = data
-        self.view = memoryview(data).cast('B')
+    def __init__(self, stream: BinaryIO, size: int, rules: PickleRules, budget: Budget) -> None:
+        self.stream = stream
+        self.size = size
         self.pos = 0
         self.rules = rules
         self.budget = budget
@@ -130,6 +140,7 @@ class _Machine:
         self.info: Dict[int, list] = {}  # id -> [container, tree size, depth]
         self.pending_memo: Dict[int, List[int]] = {}  # id of a Buildable -> its memo keys
         self.callables = {id(v): v for v in rules.globals.values() if callable(v)}
+        self.global_names: Dict[int, str] = {}  # id of a resolved global -> module.name
         self.result: Any = None
         self.done = False
 
@@ -140,12 +151,19 @@ class _Machine:
     def malformed(self, what: str) -> None:
         raise WeightsFormatError(f'{self.source}: not a readable {self.rules.kind} ({what}).')
 
-    def take(self, count: int) -> memoryview:
-        remaining = len(self.view) - self.pos
+    def take(self, count: int):
+        """The next ``count`` bytes (``FileBytes`` when long), after checking they exist."""
+        remaining = self.size - self.pos
         if count < 0 or count > remaining:
             self.malformed(f'at byte {self.pos} it declares {count:,} bytes of data but only '
                            f'{remaining:,} remain: the file is truncated or was crafted')
-        chunk = self.view[self.pos:self.pos + count]
+        if count < _BLOB_MIN_BYTES:
+            chunk = self.stream.read(count)
+        else:
+            chunk = np.empty(count, np.uint8).view(FileBytes)  # no zero-filling: it is read
+            chunk = chunk if self.stream.readinto(chunk) == count else b''
+        if len(chunk) != count:
+            self.malformed(f'the file ended while it was read, at byte {self.pos}')
         self.pos += count
         return chunk
 
@@ -153,12 +171,11 @@ class _Machine:
         return int.from_bytes(self.take(size), 'little')
 
     def line(self) -> bytes:
-        end = self.data.find(b'\n', self.pos)
-        if end < 0:
+        text = self.stream.readline()
+        if not text.endswith(b'\n'):
             self.malformed(f'a text opcode at byte {self.pos} has no end of line')
-        text = bytes(self.view[self.pos:end])
-        self.pos = end + 1
-        return text
+        self.pos += len(text)
+        return text[:-1]
 
     # ---- object accounting -------------------------------------------------------------
     def measure(self, obj: Any) -> Tuple[int, int]:
@@ -222,7 +239,7 @@ class _Machine:
 
     def op_frame(self) -> None:
         size = self.uint(8)
-        if size > len(self.view) - self.pos:
+        if size > self.size - self.pos:
             self.take(size)  # the same "declares N bytes" message
 
     def op_int(self) -> None:
@@ -261,9 +278,7 @@ class _Machine:
         self.push(codecs.escape_decode(text[1:-1])[0].decode(_LATIN1))
 
     def binbytes(self, length_bytes: int) -> None:
-        chunk = self.take(self.uint(length_bytes))
-        # long byte strings (array data) stay views of the file; short ones become bytes
-        self.push(chunk if len(chunk) >= _VIEW_MIN_BYTES else bytes(chunk))
+        self.push(self.take(self.uint(length_bytes)))
 
     def op_bytearray8(self) -> None:
         chunk = self.take(self.uint(8))
@@ -373,14 +388,17 @@ class _Machine:
 
     # ---- globals, calls, BUILD, persistent ids ------------------------------------------
     def find_global(self, module: Any, name: Any) -> None:
-        key = (module, name)
-        if not isinstance(module, str) or not isinstance(name, str) or key not in self.rules.globals:
+        plain = isinstance(module, str) and isinstance(name, str)
+        if not plain or (module, name) not in self.rules.globals:
+            shown = repr(f'{module[:80]}.{name[:80]}') if plain else short_repr((module, name))
             raise UnsafeWeightsError(
                 f'{self.source}: refused to load: the file asks to call the Python global '
-                f'{str(module)[:80] + "." + str(name)[:80]!r}, and a {self.rules.kind} may only hold '
+                f'{shown}, and a {self.rules.kind} may only hold '
                 f'dicts, lists, numbers, strings and arrays (it may have been crafted to run '
                 f'code; use a file from a source you trust).')
-        self.push(self.rules.globals[key])
+        obj = self.rules.globals[(module, name)]
+        self.global_names[id(obj)] = f'{module}.{name}'
+        self.push(obj)
 
     def op_global(self) -> None:
         module = self.line().decode('utf-8', 'replace')
@@ -396,8 +414,9 @@ class _Machine:
         args = self.pop('REDUCE')
         func = self.pop('REDUCE')
         if id(func) not in self.callables or self.callables[id(func)] is not func:
-            self.refuse(f'at byte {self.pos} it calls a {type(func).__name__}, which is not '
-                        f'one of the constructors a weights file may use')
+            name = self.global_names.get(id(func), f'a {type(func).__name__}')
+            self.refuse(f'at byte {self.pos} it calls {name}, which is not one of the '
+                        f'constructors a weights file may use')
         if not isinstance(args, tuple):
             self.malformed(f'a REDUCE at byte {self.pos} has arguments that are not a tuple')
         self.push(func(*args))
@@ -465,33 +484,33 @@ def _dispatch() -> Dict[int, Callable[[_Machine], None]]:
         p.GLOBAL: m.op_global, p.STACK_GLOBAL: m.op_stack_global, p.REDUCE: m.op_reduce,
         p.BUILD: m.op_build, p.BINPERSID: m.op_binpersid, p.PERSID: m.op_persid,
     }
-    return {code[0]: handler for code, handler in table.items()}
+    return table
 
 
 _HANDLERS = _dispatch()
 # what the refusal says about the opcodes plain data never needs
-_REFUSED = {pickle.INST[0]: 'INST (an object of any class)', pickle.OBJ[0]: 'OBJ (an object of any class)',
-            pickle.NEWOBJ[0]: 'NEWOBJ (an object of any class)',
-            pickle.NEWOBJ_EX[0]: 'NEWOBJ_EX (an object of any class)',
-            pickle.EXT1[0]: 'EXT1 (a registered extension)', pickle.EXT2[0]: 'EXT2 (a registered extension)',
-            pickle.EXT4[0]: 'EXT4 (a registered extension)', pickle.DUP[0]: 'DUP (a shared reference)',
-            pickle.NEXT_BUFFER[0]: 'NEXT_BUFFER (an out-of-band buffer)',
-            pickle.READONLY_BUFFER[0]: 'READONLY_BUFFER (an out-of-band buffer)'}
+_REFUSED = {pickle.INST: 'INST (an object of any class)', pickle.OBJ: 'OBJ (an object of any class)',
+            pickle.NEWOBJ: 'NEWOBJ (an object of any class)',
+            pickle.NEWOBJ_EX: 'NEWOBJ_EX (an object of any class)',
+            pickle.EXT1: 'EXT1 (a registered extension)', pickle.EXT2: 'EXT2 (a registered extension)',
+            pickle.EXT4: 'EXT4 (a registered extension)', pickle.DUP: 'DUP (a shared reference)',
+            pickle.NEXT_BUFFER: 'NEXT_BUFFER (an out-of-band buffer)',
+            pickle.READONLY_BUFFER: 'READONLY_BUFFER (an out-of-band buffer)'}
 
 
 def _run(machine: _Machine) -> Any:
-    handlers, view = _HANDLERS, machine.view
+    handlers, read = _HANDLERS, machine.stream.read
     while not machine.done:
-        if machine.pos >= len(view):
+        code = read(1)
+        if not code:
             machine.malformed(f'the pickle stops at byte {machine.pos} without its STOP '
                               f'opcode: the file is truncated')
-        code = view[machine.pos]
         machine.pos += 1
         handler = handlers.get(code)
         if handler is None:
             what = _REFUSED.get(code)
             if what is None:
-                machine.malformed(f'byte {machine.pos - 1} holds {bytes([code])!r}, which is '
+                machine.malformed(f'byte {machine.pos - 1} holds {code!r}, which is '
                                   f'not a pickle opcode')
             machine.refuse(f'at byte {machine.pos - 1} it uses the pickle opcode {what}, which '
                            f'weights files never need')
@@ -499,23 +518,23 @@ def _run(machine: _Machine) -> Any:
     return machine.result
 
 
-def read_pickle(data, rules: PickleRules, budget: Budget) -> Any:
-    """The plain data one pickle in ``data`` describes (see the module docstring).
+def read_pickle(stream: BinaryIO, size: int, rules: PickleRules, budget: Budget) -> Any:
+    """The plain data the pickle at the start of ``stream`` describes (see the docstring).
 
     Args:
-        data: bytes or bytearray holding the pickle (large byte strings in the result are
-            memoryviews into it: keep it alive, and use a bytearray for writable arrays).
+        stream: a binary file (buffered) positioned at the pickle.
+        size: the bytes ``stream`` holds from there on; no declared length may pass it.
         rules: the globals, persistent ids and BUILD targets the pickle may use.
         budget: counts this file's cost (shared with the rules' stand-ins).
     Returns:
         The unpickled object: dicts, lists, tuples, sets, numbers, strings, bytes
-        (memoryviews when long) and whatever the rules' stand-ins build (arrays).
+        (``FileBytes`` when long) and whatever the rules' stand-ins build (arrays).
     Raises:
         UnsafeWeightsError: a global, opcode or structure a weights file never needs.
         WeightsLimitError: past one of ``budget``'s limits.
         WeightsFormatError: truncated or not a pickle (the cause in the message).
     """
-    machine = _Machine(data, rules, budget)
+    machine = _Machine(stream, size, rules, budget)
     try:
         return _run(machine)
     except WeightsFormatError:

@@ -15,6 +15,7 @@ Nothing of torch is imported, and ``torch.save(model)`` (a pickled module) is re
 global. The legacy format (``_use_new_zipfile_serialization=False``) is refused in
 ``weights_io`` with advice.
 """
+import io
 import struct
 import zipfile
 import zlib
@@ -25,7 +26,7 @@ import numpy as np
 from .array_specs import bfloat16_to_float32, plain_dtype, strided_view
 from .numpy_pickle import native_aligned, ordered_dict
 from .safe_pickle import Budget, PickleRules, ReadLimits, read_pickle
-from .weights_errors import UnsafeWeightsError, WeightsFormatError, WeightsLimitError
+from .weights_errors import UnsafeWeightsError, WeightsFormatError, WeightsLimitError, short_repr
 
 __all__ = ['load_torch_checkpoint', 'STORAGE_TYPES', 'TORCH_DTYPES']
 
@@ -76,30 +77,30 @@ class _Archive:
         self.storages: Dict[str, _Storage] = {}
         self.storage_bytes = 0
 
-    def read(self, name: str) -> bytearray:
-        """A stored member's bytes, read into a fresh buffer and checked against its CRC."""
+    def read(self, name: str) -> np.ndarray:
+        """A stored member's bytes (uint8 [N], a fresh writable buffer), CRC checked."""
         info = self.members[name]
         self.handle.seek(info.header_offset)
         signature, name_length, extra_length = _LOCAL_HEADER.unpack(self.handle.read(30))
         start = info.header_offset + 30 + name_length + extra_length
         if signature != b'PK\x03\x04' or start + info.file_size > self.budget.file_size:
             raise WeightsFormatError(f'{self.path}: not a readable PyTorch checkpoint (the '
-                                     f'member {name} lies outside the file).')
-        data = bytearray(info.file_size)
+                                     f'member {short_repr(name)} lies outside the file).')
+        data = np.empty(info.file_size, np.uint8)  # not zero-filled: it is read
         self.handle.seek(start)
         if self.handle.readinto(data) != info.file_size or zlib.crc32(data) != info.CRC:
             raise WeightsFormatError(f'{self.path}: not a readable PyTorch checkpoint (the '
-                                     f'member {name} is corrupt: its CRC does not match).')
+                                     f'member {short_repr(name)} is corrupt: its CRC does not match).')
         return data
 
     def _byteorder(self) -> str:
         name = f'{self.prefix}/byteorder'
         if name not in self.members:
             return '<'  # files from before torch wrote byteorder are little-endian
-        order = bytes(self.read(name)).strip()
+        order = self.read(name).tobytes().strip()
         if order not in (b'little', b'big'):
             raise WeightsFormatError(f'{self.path}: not a readable PyTorch checkpoint (its '
-                                     f'byteorder says {order[:20]!r}).')
+                                     f'byteorder says {short_repr(order, 20)}).')
         return '<' if order == b'little' else '>'
 
     def storage(self, pid: Any) -> _Storage:
@@ -108,12 +109,12 @@ class _Archive:
                 or not isinstance(pid[1], _TypeName) or not isinstance(pid[2], str)
                 or not isinstance(pid[3], str) or type(pid[4]) is not int or pid[4] < 0):
             raise UnsafeWeightsError(f'{self.path}: refused to load: a persistent id '
-                                     f'{str(pid)[:100]} is not a torch storage reference.')
+                                     f'{short_repr(pid, 100)} is not a torch storage reference.')
         code, key, numel = pid[1].code, pid[2], pid[4]
         cached = self.storages.get(key)
         if cached is not None:
             if cached.code != code or cached.array.size != numel:
-                raise UnsafeWeightsError(f'{self.path}: refused to load: storage {key} is '
+                raise UnsafeWeightsError(f'{self.path}: refused to load: storage {short_repr(key)} is '
                                          f'referred to with two different types or sizes.')
             return cached
         self.storages[key] = _Storage(code, self._storage_array(code, key, numel))
@@ -126,12 +127,12 @@ class _Archive:
         if info is None or info.file_size != numel * dtype.itemsize:
             found = 'is missing' if info is None else f'has {info.file_size} bytes'
             raise WeightsFormatError(f'{self.path}: not a readable PyTorch checkpoint (storage '
-                                     f'{key} of {numel} {code} elements {found}).')
+                                     f'{short_repr(key)[1:-1]} of {numel} {code} elements {found}).')
         self.storage_bytes += info.file_size
         if self.storage_bytes > self.budget.file_size:
             raise WeightsLimitError(f'{self.path}: refused to load: its storages add up to more '
                                     f'bytes than the file has (members overlap: a crafted zip).')
-        return np.frombuffer(self.read(name), dtype=dtype)
+        return self.read(name).view(dtype)
 
 
 def _members(path: str, zf: zipfile.ZipFile) -> Tuple[str, Dict[str, zipfile.ZipInfo]]:
@@ -232,7 +233,8 @@ def load_torch_checkpoint(path: str, limits: ReadLimits, file_size: int) -> Any:
             rules = PickleRules(globals=_torch_globals(archive), persistent_load=archive.storage,
                                 build=lambda obj, state: _drop_metadata(archive, obj, state),
                                 kind='PyTorch checkpoint')
-            return read_pickle(archive.read(f'{archive.prefix}/data.pkl'), rules, budget)
+            data = archive.read(f'{archive.prefix}/data.pkl')
+            return read_pickle(io.BytesIO(data), len(data), rules, budget)
     except (zipfile.BadZipFile, zipfile.LargeZipFile, struct.error, EOFError) as error:
         raise WeightsFormatError(f'{path}: not a readable PyTorch checkpoint (a damaged zip: '
                                  f'{" ".join(str(error).split())[:160]}).') from None

@@ -1,10 +1,11 @@
 """The errors a weights file can raise when it is read (see ``weights_io``).
 
-Each message is one line that starts with the file (``path`` or ``archive.zip:member``) and
-says what was wrong; the command-line tools print it as it is and exit 2.
+Each message is one line that starts with the file's path and says what was wrong; the
+command-line tools print it as it is and exit 2.
 """
+import reprlib
 
-__all__ = ['WeightsFormatError', 'UnsafeWeightsError', 'WeightsLimitError']
+__all__ = ['WeightsFormatError', 'UnsafeWeightsError', 'WeightsLimitError', 'short_repr']
 
 
 class WeightsFormatError(ValueError):
@@ -15,8 +16,22 @@ class UnsafeWeightsError(WeightsFormatError):
     """The file asks for something a weights file never needs: a Python global outside the
     allowed set, a structured or object dtype, an array view outside its bytes, ...
     Nothing from the file has been called."""
+    permanent = True  # downloading the file again cannot change the answer
 
 
 class WeightsLimitError(WeightsFormatError):
     """The file would cost more memory or work than its size justifies (too many objects,
     too deep a nesting, shared references that expand, more decoded bytes than allowed)."""
+    permanent = True
+
+
+def short_repr(value: object, limit: int = 80) -> str:
+    """A repr of ``value`` of at most ``limit`` characters, computed in bounded time (a
+    file's values can be huge or deeply shared: never ``str(value)[:limit]``)."""
+    shortener = reprlib.Repr()
+    shortener.maxlevel, shortener.maxstring, shortener.maxother = 3, limit, limit
+    try:
+        text = shortener.repr(value)
+    except ValueError:  # an int too long to print (Python refuses past 4300 digits)
+        text = f'<a {type(value).__name__} too long to show>'
+    return text if len(text) <= limit else text[:limit - 3] + '...'

@@ -30,13 +30,13 @@ from typing import Any, Dict
 import numpy as np
 
 from .numpy_pickle import paddle_rules
-from .safe_pickle import DEFAULT_LIMITS, Budget, Buildable, ReadLimits, read_pickle
+from .safe_pickle import DEFAULT_LIMITS, Budget, Buildable, FileBytes, ReadLimits, read_pickle
 from .torch_checkpoint import load_torch_checkpoint
-from .weights_errors import UnsafeWeightsError, WeightsFormatError, WeightsLimitError
+from .weights_errors import UnsafeWeightsError, WeightsFormatError, WeightsLimitError, short_repr
 
 __all__ = ['UnsafeWeightsError', 'WeightsFormatError', 'WeightsLimitError', 'ReadLimits',
            'DEFAULT_LIMITS', 'load_weights_file', 'load_state_dict', 'is_safetensors_file',
-           'weights_file_format']
+           'weights_file_format', 'check_weights_member', 'WEIGHTS_SUFFIXES']
 
 _NAME_TABLE_KEY = 'StructuredToParameterName@@'
 _BIG_PARAM_KEY = 'UnpackBigParamInfor@@'  # Paddle's own spelling
@@ -46,6 +46,8 @@ _TORCH_LEGACY_MAGIC = b'\x80\x02\x8a\x0a\x6c\xfc\x9c\x46\xf9\x20\x6a\xa8\x50\x19
 # Paddle names an optimizer's accumulators <parameter>_<accumulator>_<n>
 _ACCUMULATOR_KEY = re.compile(r'_\d+$')
 OPTIMIZER_SUFFIX = '.pdopt'
+# the files of an archive that check_weights_member reads
+WEIGHTS_SUFFIXES = ('.pdparams', '.pdopt', '.safetensors', '.pth', '.pt')
 
 
 def is_safetensors_file(path: str) -> bool:
@@ -71,7 +73,7 @@ def _load_safetensors(path: str) -> Dict[str, np.ndarray]:
 
 
 class _Finisher:
-    """One walk over an unpickled structure: long byte strings (views of the file) become
+    """One walk over an unpickled structure: long byte strings (``FileBytes``) become
     bytes, Paddle's ``(name, array)`` tensors become arrays, and stand-ins that never got
     their ``BUILD`` are refused. Shared tuples are converted once (the walk is linear)."""
 
@@ -80,11 +82,11 @@ class _Finisher:
         self.done: Dict[int, Any] = {}
 
     def __call__(self, value: Any) -> Any:
+        if isinstance(value, FileBytes):
+            return value.tobytes()
         if isinstance(value, (np.ndarray, np.generic, str, bytes, int, float, complex,
                               type(None), bytearray)):
             return value
-        if isinstance(value, memoryview):
-            return value.tobytes()
         key = id(value)
         if key not in self.done:
             self.done[key] = self._convert(value)
@@ -127,7 +129,7 @@ def _join_big_params(state: dict, path: str, budget: Budget) -> dict:
                 or not all(isinstance(name, str) for name in slices)
                 or len(set(slices)) != len(slices)):
             raise WeightsFormatError(f'{path}: not a readable Paddle weights file (the split '
-                                     f'parameter {str(key)[:80]!r} has no list of slices).')
+                                     f'parameter {short_repr(key)} has no list of slices).')
         parts = [state.pop(name, None) for name in slices]
         state[key] = _joined(parts, shape, key, path, budget)
     return state
@@ -137,31 +139,23 @@ def _joined(parts: list, shape: Any, key: Any, path: str, budget: Budget) -> np.
     """The parts of one split parameter, concatenated and reshaped to ``shape``."""
     if not parts or not all(isinstance(p, np.ndarray) and p.ndim == 1 for p in parts):
         raise WeightsFormatError(f'{path}: not a readable Paddle weights file (a slice of the '
-                                 f'split parameter {str(key)[:80]!r} is missing or not 1-D).')
+                                 f'split parameter {short_repr(key)} is missing or not 1-D).')
     if not all(type(n) is int and n >= 0 for n in shape) or len({p.dtype for p in parts}) != 1:
         raise UnsafeWeightsError(f'{path}: refused to load: the split parameter '
-                                 f'{str(key)[:80]!r} has mixed dtypes or the shape {str(shape)[:80]}.')
+                                 f'{short_repr(key)} has mixed dtypes or the shape {short_repr(shape)}.')
     total = sum(p.size for p in parts)
     if total != math.prod(shape):
-        raise UnsafeWeightsError(f'{path}: refused to load: the slices of {str(key)[:80]!r} hold '
+        raise UnsafeWeightsError(f'{path}: refused to load: the slices of {short_repr(key)} hold '
                                  f'{total} elements, but its shape {list(shape)} needs '
                                  f'{math.prod(shape)}.')
-    budget.add_bytes(total * parts[0].itemsize, f'joining the split parameter {str(key)[:80]!r}')
+    budget.add_bytes(total * parts[0].itemsize, f'joining the split parameter {short_repr(key)}')
     return np.concatenate(parts).reshape(shape)
-
-
-def _read_bytes(path: str, size: int) -> bytearray:
-    """The whole file in a writable buffer (arrays become views of it, not copies)."""
-    data = bytearray(size)
-    with open(path, 'rb') as f:
-        if f.readinto(data) != size:
-            raise WeightsFormatError(f'{path}: the file changed size while it was read.')
-    return data
 
 
 def _load_pickle(path: str, limits: ReadLimits, size: int) -> Any:
     budget = Budget(limits, size, path)
-    loaded = read_pickle(_read_bytes(path, size), paddle_rules(budget), budget)
+    with open(path, 'rb') as stream:
+        loaded = read_pickle(stream, size, paddle_rules(budget), budget)
     loaded = _Finisher(path)(loaded)
     if isinstance(loaded, dict):
         loaded = _join_big_params(dict(loaded), path, budget)
@@ -228,7 +222,7 @@ def _check_optimizer_state(path: str, state: Dict[str, Any]) -> None:
     if not arrays or any(_ACCUMULATOR_KEY.search(str(key)) for key in arrays):
         return
     raise WeightsFormatError(
-        f'{path}: holds a model state dict (keys such as {str(arrays[:1])[1:-1] or "none"}), '
+        f'{path}: holds a model state dict (keys such as {short_repr(arrays[0]) if arrays else "none"}), '
         f'not an optimizer state: a {OPTIMIZER_SUFFIX} file is what optimizer.state_dict() '
         f'saves (was model.pdparams copied over it?).')
 
@@ -250,3 +244,15 @@ def load_state_dict(path: str, limits: ReadLimits = DEFAULT_LIMITS) -> Dict[str,
     if path.endswith(OPTIMIZER_SUFFIX):
         _check_optimizer_state(path, loaded)
     return loaded
+
+
+def check_weights_member(path: str) -> None:
+    """Read ``path`` as a weights file when its name says it is one (``WEIGHTS_SUFFIXES``),
+    so that a downloaded archive is kept only if each of its weights files loads; others
+    (configs, notes, Paddle Inference files) are left to whoever reads them.
+
+    Raises:
+        WeightsFormatError: the file is not a readable, safe weights file.
+    """
+    if os.fspath(path).lower().endswith(WEIGHTS_SUFFIXES):
+        load_weights_file(path)

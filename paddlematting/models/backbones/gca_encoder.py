@@ -13,7 +13,7 @@ import paddle
 import paddle.nn as nn
 import paddle.nn.functional as F
 
-from ...utils import manager
+from ...config import manager
 from ..gca_blocks import GuidedCxtAtten, init_gca_weights, sn_conv, subsample_nearest
 
 __all__ = ['ResGuidedCxtAtten', 'EncoderBlock']

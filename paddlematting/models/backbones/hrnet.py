@@ -15,7 +15,7 @@ import paddle
 import paddle.nn as nn
 import paddle.nn.functional as F
 
-from ...utils import manager
+from ...config import manager
 from ..layers import ConvBNAct, init_backbone_weights, resize_bilinear
 
 __all__ = ['HRNet', 'HRNet_W18', 'HRNet_W48']

@@ -9,7 +9,7 @@ from typing import List, Optional
 import paddle
 import paddle.nn as nn
 
-from ...utils import manager
+from ...config import manager
 from ..layers import ConvBNAct
 
 # (expansion t, output channels c, blocks n, first stride s) per stage, from the paper's Table 2

@@ -17,7 +17,7 @@ import paddle
 import paddle.nn as nn
 import paddle.nn.functional as F
 
-from ...utils import manager
+from ...config import manager
 from ..layers import activation_fn
 
 # One row per inverted-residual block:

@@ -10,7 +10,7 @@ from typing import List, Optional, Sequence
 import paddle
 import paddle.nn as nn
 
-from ...utils import manager
+from ...config import manager
 from ..layers import init_backbone_weights
 
 # channels of the five returned features (strides 2, 4, 8, 16, 32) for STDC1 and STDC2

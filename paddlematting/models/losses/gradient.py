@@ -7,7 +7,7 @@ import paddle
 import paddle.nn as nn
 import paddle.nn.functional as F
 
-from ...utils import manager
+from ...config import manager
 
 # Sobel x kernel scaled by the sum of its absolute values (8); the y kernel is its transpose
 _SOBEL_X = np.array([[-1, 0, 1], [-2, 0, 2], [-1, 0, 1]], 'float32') / 8.0

@@ -6,7 +6,7 @@ import paddle
 import paddle.nn as nn
 import paddle.nn.functional as F
 
-from ...utils import manager
+from ...config import manager
 
 PYRAMID_LEVELS = 5
 

@@ -4,7 +4,7 @@ from typing import Optional
 import paddle
 import paddle.nn as nn
 
-from ...utils import manager
+from ...config import manager
 from .reduction import masked_mean
 
 

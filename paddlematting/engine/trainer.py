@@ -23,8 +23,8 @@ import paddle.distributed as dist
 
 from . import checkpoint
 from ..metrics import metric_classes
-from .evaluator import EvalResult, evaluate
-from .runner import dygraph_runner
+from .evaluator import EvalOptions, EvalResult, evaluate
+from ..pipeline.runner import dygraph_runner
 from .runtime import capture_rng_state, init_distributed, is_main_process, restore_rng_state
 from .sample_errors import SampleError
 from .sample_order import ResumableBatchSampler, SeededSamples, iterate_batches
@@ -331,9 +331,9 @@ class Trainer:
             names = list(self.options.metric_names or metric_classes())
             if self.options.best_metric not in names:
                 names.append(self.options.best_metric)
+            examples = self.options.vdl_images if self.options.use_vdl else 0
             result = evaluate(dygraph_runner(self.model), self.val_dataset,
-                              metric_names=names, show_progress=True,
-                              num_examples=self.options.vdl_images if self.options.use_vdl else 0)
+                              EvalOptions(metric_names=names, num_examples=examples))
         self.model.train()
         gc.collect()
         if paddle.get_device().startswith('gpu'):
@@ -363,25 +363,49 @@ class Trainer:
     # ---- the loop ---------------------------------------------------------------------
     def train(self) -> TrainOutcome:
         """Run until ``options.iters`` steps or a stop signal; return how it ended."""
-        opts = self.options
-        os.makedirs(opts.save_dir, exist_ok=True)
-        if self.is_main:
-            checkpoint.remove_partial_folders(opts.save_dir)
-        start_iter = self._resume() if opts.resume_model else 0
-        if self.sample_seed is None:
-            self.sample_seed = _agree_on_seed(opts.seed)
+        start_iter = self._start()
         outcome = TrainOutcome(iteration=start_iter, best_score=self.best_score,
                                best_iter=self.best_iter)
-        if start_iter >= opts.iters:
+        if start_iter >= self.options.iters:
             logger.info('Nothing to do: the checkpoint is at iter %d and iters is %d.',
-                        start_iter, opts.iters)
+                        start_iter, self.options.iters)
             return outcome
+        run = self._open_run(start_iter, outcome)
+        try:
+            self._run_until_done_or_stopped(run)
+        except SampleError:
+            # a bad sample fails between steps, when weights and optimizer agree: keep the
+            # work done so far, then report the sample
+            if self.is_main and run.iteration > start_iter and run.last_saved_iter != run.iteration:
+                logger.warning('Saved checkpoint %s before stopping on a bad sample.',
+                               self._save(run.iteration))
+            raise
+        finally:
+            run.vdl.close()
+        outcome.iteration = run.iteration
+        outcome.last_checkpoint = run.last_saved
+        outcome.best_score, outcome.best_iter = self.best_score, self.best_iter
+        return outcome
 
+    def _start(self) -> int:
+        """Make save_dir, drop half-written checkpoints, resume, agree on the sample seed;
+        return the iteration the run starts from."""
+        os.makedirs(self.options.save_dir, exist_ok=True)
+        if self.is_main:
+            checkpoint.remove_partial_folders(self.options.save_dir)
+        start_iter = self._resume() if self.options.resume_model else 0
+        if self.sample_seed is None:
+            self.sample_seed = _agree_on_seed(self.options.seed)
+        return start_iter
+
+    def _open_run(self, start_iter: int, outcome: TrainOutcome) -> '_Run':
+        """The network (DataParallel with several processes), the seeded sample order and its
+        loader, the VisualDL log; then the random states of a resumed run are restored."""
+        opts = self.options
         self.model.train()
         net = paddle.DataParallel(self.model) if self.world_size > 1 else self.model
         sampler = ResumableBatchSampler(self.train_dataset, opts.batch_size, self.sample_seed)
-        iters_per_epoch = len(sampler)
-        if iters_per_epoch == 0:
+        if len(sampler) == 0:
             raise ValueError(f'The training dataset has {len(self.train_dataset)} samples, fewer '
                              f'than batch_size x processes = {opts.batch_size} x '
                              f'{self.world_size}; lower --batch_size.')
@@ -391,70 +415,66 @@ class Trainer:
                      else None)
         if self._saved_rng is not None:
             restore_rng_state(self._saved_rng)
+        return _Run(net, sampler, loader, vdl, outcome, start_iter, start_iter)
 
-        window = _LogWindow()
-        iteration = start_iter
-        last_saved, last_saved_iter = None, None
-        try:
-            with _StopSignal() as stop:
-                # checked once before the loop and once after every step, by every process
-                stopping = agree_on_stop(stop.received is not None, self.world_size)
-                while iteration < opts.iters and not stopping:
-                    epoch, skip = divmod(iteration, iters_per_epoch)
-                    sampler.start(epoch, skip)
-                    tic = time.time()
-                    for batch in loader:
-                        reader_seconds = time.time() - tic
-                        lr = self.optimizer.get_lr()
-                        losses = self._step(net, batch)
-                        iteration += 1
-                        step_seconds = time.time() - tic
-                        outcome.losses.append(losses['all'])
-                        outcome.reader_seconds.append(reader_seconds)
-                        outcome.step_seconds.append(step_seconds)
-                        window.add(losses, reader_seconds, step_seconds)
-                        if iteration % opts.log_iters == 0:
-                            if self.is_main:
-                                self._log_train(epoch + 1, iteration, lr, window, vdl)
-                            window = _LogWindow()
+    def _run_until_done_or_stopped(self, run: '_Run') -> None:
+        iters_per_epoch = len(run.sampler)
+        with _StopSignal() as stop:
+            # checked once before the loop and once after every step, by every process
+            stopping = agree_on_stop(stop.received is not None, self.world_size)
+            while run.iteration < self.options.iters and not stopping:
+                epoch, skip = divmod(run.iteration, iters_per_epoch)
+                run.sampler.start(epoch, skip)
+                stopping = self._run_epoch(run, epoch, stop)
+            if stopping:
+                run.outcome.interrupted = True
+                if self.is_main:
+                    if run.last_saved_iter != run.iteration:
+                        run.last_saved = self._save(run.iteration)
+                    logger.warning('Stopped by %s after iter %d; checkpoint %s. Continue with '
+                                   '--resume_model %s',
+                                   stop.received or 'a signal to another process', run.iteration,
+                                   run.last_saved, self.options.save_dir)
 
-                        if iteration % opts.save_interval == 0 or iteration == opts.iters:
-                            if self.is_main:
-                                # evaluate first: the checkpoint's state.json then holds the
-                                # best score including this step's, so a resume from it cannot
-                                # let a worse later score replace best_model
-                                if self.val_dataset is not None and \
-                                        iteration >= opts.eval_begin_iters:
-                                    outcome.last_eval = self._evaluate(iteration, vdl).metrics
-                                last_saved = self._save(iteration)
-                                logger.info('Saved checkpoint %s', last_saved)
-                            last_saved_iter = iteration
-                        stopping = agree_on_stop(stop.received is not None, self.world_size)
-                        if iteration >= opts.iters or stopping:
-                            break
-                        tic = time.time()
-                if stopping:
-                    outcome.interrupted = True
-                    if self.is_main:
-                        if last_saved_iter != iteration:
-                            last_saved = self._save(iteration)
-                        logger.warning('Stopped by %s after iter %d; checkpoint %s. Continue with '
-                                       '--resume_model %s',
-                                       stop.received or 'a signal to another process', iteration,
-                                       last_saved, opts.save_dir)
-        except SampleError:
-            # a bad sample fails between steps, when weights and optimizer agree: keep the
-            # work done so far, then report the sample
-            if self.is_main and iteration > start_iter and last_saved_iter != iteration:
-                logger.warning('Saved checkpoint %s before stopping on a bad sample.',
-                               self._save(iteration))
-            raise
-        finally:
-            vdl.close()
-        outcome.iteration = iteration
-        outcome.last_checkpoint = last_saved
-        outcome.best_score, outcome.best_iter = self.best_score, self.best_iter
-        return outcome
+    def _run_epoch(self, run: '_Run', epoch: int, stop: _StopSignal) -> bool:
+        """Step through the rest of one epoch; return whether the processes agreed to stop
+        (False when the epoch or the run ended)."""
+        tic = time.time()
+        for batch in run.loader:
+            reader_seconds = time.time() - tic
+            lr = self.optimizer.get_lr()
+            losses = self._step(run.net, batch)
+            run.iteration += 1
+            step_seconds = time.time() - tic
+            run.outcome.losses.append(losses['all'])
+            run.outcome.reader_seconds.append(reader_seconds)
+            run.outcome.step_seconds.append(step_seconds)
+            run.window.add(losses, reader_seconds, step_seconds)
+            if run.iteration % self.options.log_iters == 0:
+                if self.is_main:
+                    self._log_train(epoch + 1, run.iteration, lr, run.window, run.vdl)
+                run.window = _LogWindow()
+            self._checkpoint_if_due(run)
+            stopping = agree_on_stop(stop.received is not None, self.world_size)
+            if run.iteration >= self.options.iters or stopping:
+                return stopping
+            tic = time.time()
+        return False
+
+    def _checkpoint_if_due(self, run: '_Run') -> None:
+        """At every save_interval and the last step: evaluate (rank 0, with a val set), then
+        save a checkpoint."""
+        iteration, opts = run.iteration, self.options
+        if iteration % opts.save_interval != 0 and iteration != opts.iters:
+            return
+        if self.is_main:
+            # evaluate first: the checkpoint's state.json then holds the best score including
+            # this step's, so a resume from it cannot let a worse later score replace best_model
+            if self.val_dataset is not None and iteration >= opts.eval_begin_iters:
+                run.outcome.last_eval = self._evaluate(iteration, run.vdl).metrics
+            run.last_saved = self._save(iteration)
+            logger.info('Saved checkpoint %s', run.last_saved)
+        run.last_saved_iter = iteration
 
     def _log_train(self, epoch: int, iteration: int, lr: float, window: _LogWindow,
                    vdl: VdlLog) -> None:
@@ -470,3 +490,18 @@ class Trainer:
                     self.options.iters, means['all'], terms, lr, batch_cost, reader_cost, ips, eta)
         vdl.scalars('Train', {**means, 'lr': lr, 'batch_cost': batch_cost,
                               'reader_cost': reader_cost}, iteration)
+
+
+@dataclass
+class _Run:
+    """One call of ``Trainer.train``: what it steps through and how far it got."""
+    net: paddle.nn.Layer
+    sampler: ResumableBatchSampler
+    loader: Any
+    vdl: VdlLog
+    outcome: TrainOutcome
+    start_iter: int
+    iteration: int
+    last_saved: Optional[str] = None  # the newest iter_N folder this run wrote (rank 0)
+    last_saved_iter: Optional[int] = None  # the iteration it holds (every rank)
+    window: _LogWindow = field(default_factory=_LogWindow)

@@ -13,7 +13,7 @@ import typing
 from typing import Any, Dict, Optional, Sequence
 
 from . import manager
-from .config_loading import ConfigError
+from .loading import ConfigError
 from .manager import ComponentManager
 
 

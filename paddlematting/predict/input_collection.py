@@ -2,7 +2,7 @@
 
 Inputs are an image file, a folder (searched recursively) or a .txt/.lst list file, with
 optional trimaps in the same forms. Every input ``REL/NAME.ext`` gets an output name
-``REL/NAME`` (``core.predictor`` appends ``_alpha.png``, ``_rgba.png``, ...), chosen so that
+``REL/NAME`` (``predict.images`` appends ``_alpha.png``, ``_rgba.png``, ...), chosen so that
 every output stays under save_dir and no two inputs write the same file:
 
 - ``REL`` is the path relative to the searched folder, or to the list file's folder for

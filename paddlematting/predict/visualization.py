@@ -1,13 +1,9 @@
-"""Pictures for people: cut-outs (foreground colours estimated under the matte), compositing
-on a new background, side-by-side panels, and a viewable picture of a normalised network input.
-
-Every cut-out the toolkit writes (predict's RGBA and composite, val's saved composites, the
-demo, video composites) takes its colours from ``cutout_foreground``: the photo's own colours
-would carry the old background into every semi-transparent pixel (a halo in hair).
+"""Pictures for people: the background a user names, and side-by-side panels (the demo).
 
 The new background comes from ``read_background``: an image file, or a plain colour given
-as ``#RRGGBB`` or ``r,g,b`` (returned as a 1x1 image, which ``composite`` scales up like
-any background smaller than the picture).
+as ``#RRGGBB`` or ``r,g,b`` (returned as a 1x1 image, which ``pipeline.outputs.composite``
+scales up like any background smaller than the picture). Cut-outs and composites themselves
+are made by ``pipeline.outputs``.
 """
 import os
 import re
@@ -16,13 +12,8 @@ from typing import Sequence
 import cv2
 import numpy as np
 
-from ..datasets.composition import composite_on_background, fit_background
-from ..foreground import METHODS as _FOREGROUND_METHODS, estimate_foreground
+from ..pipeline.outputs import DEFAULT_FG_METHOD, composite, cutout_foreground
 from ..utils.image_io import read_image
-
-# --fg_method choices: an estimator of paddlematting.foreground, or 'none' (the photo's colours)
-FG_METHODS = (*_FOREGROUND_METHODS, 'none')
-DEFAULT_FG_METHOD = 'blur_fusion'
 
 _HEX_COLOUR = re.compile(r'#([0-9a-fA-F]{2})([0-9a-fA-F]{2})([0-9a-fA-F]{2})')
 _RGB_COLOUR = re.compile(r'\s*(\d{1,3})\s*,\s*(\d{1,3})\s*,\s*(\d{1,3})\s*')
@@ -71,41 +62,6 @@ def read_background(spec: str, what: str = '--background') -> np.ndarray:
         return _parse_colour(spec, what)[None, None, :]
     raise FileNotFoundError(f'{what} {spec!r} is neither an existing image file nor a colour; '
                             f'expected an image path, {_COLOUR_FORMS}.')
-
-
-def cutout_foreground(image: np.ndarray, alpha: np.ndarray, method: str = DEFAULT_FG_METHOD) -> np.ndarray:
-    """The colours a cut-out should carry: ``image``'s foreground colours under ``alpha``.
-
-    Args:
-        image: uint8 [H, W, 3] RGB.
-        alpha: uint8 [H, W] in [0, 255].
-        method: one of ``FG_METHODS``; 'none' returns ``image`` itself (its colours still
-            hold the old background where alpha is soft).
-
-    Returns:
-        uint8 [H, W, 3] RGB (see ``paddlematting.foreground.estimate_foreground``).
-    """
-    if method == 'none':
-        return image
-    if method not in FG_METHODS:
-        raise ValueError(f'fg_method must be one of {", ".join(FG_METHODS)}, got {method!r}.')
-    foreground = estimate_foreground(image, alpha, method)
-    return np.rint(foreground * np.float32(255.0)).astype(np.uint8)
-
-
-def composite(image: np.ndarray, alpha: np.ndarray, background: np.ndarray) -> np.ndarray:
-    """``alpha * image + (1 - alpha) * background`` as uint8 [H,W,3].
-
-    Args:
-        image: uint8 [H, W, 3] RGB: the foreground colours, normally ``cutout_foreground``'s.
-        alpha: uint8 [H, W] in [0, 255].
-        background: uint8 [h, w, 3] RGB of any size (scaled up if smaller, centre-cropped).
-    """
-    h, w = alpha.shape
-    if image.shape[:2] != (h, w):
-        raise ValueError(f'composite needs an image and alpha of the same size, got image '
-                         f'{image.shape[:2]} and alpha {alpha.shape}.')
-    return composite_on_background(image, alpha, fit_background(background, h, w, random_crop=False))
 
 
 def side_by_side(panels: Sequence[np.ndarray], gap: int = 8) -> np.ndarray:
@@ -158,15 +114,3 @@ def matting_showcase(image: np.ndarray, alpha: np.ndarray, background: np.ndarra
         raise ValueError(f'matting_showcase needs an image and alpha of the same size, got image '
                          f'{image.shape[:2]} and alpha {alpha.shape}.')
     return side_by_side([image, alpha, composite(cutout_foreground(image, alpha, fg_method), alpha, background)])
-
-
-def network_input_picture(img_chw: np.ndarray) -> np.ndarray:
-    """A normalised image float [3,H,W] stretched to uint8 [H,W,3] for display.
-
-    The values are shifted and scaled so their minimum becomes 0 and their maximum 255
-    (a constant image becomes all zeros).
-    """
-    img = np.transpose(np.asarray(img_chw, dtype=np.float32), (1, 2, 0))
-    low, high = float(img.min()), float(img.max())
-    scale = 255.0 / (high - low) if high > low else 0.0
-    return np.clip((img - low) * scale, 0, 255).astype(np.uint8)

@@ -1,4 +1,4 @@
-"""Run a model on prepared inputs and bring its alpha back to the original image size.
+"""Runners over a paddle Layer: run a model on prepared inputs, bring its alpha back.
 
 A *runner* is any callable ``runner(img, trimap) -> alpha`` (see
 ``paddlematting.pipeline``): ``img`` float32 [N,3,H,W] normalised, ``trimap``
@@ -6,26 +6,19 @@ float32 [N,1,H,W] in {0,128,255} or None (ignored by models without a trimap inp
 result float32 [N,1,H,W] alpha in [0,1]. ``dygraph_runner`` wraps a paddle Layer;
 ``paddlematting.inference.Predictor`` is the other implementation.
 
-Preparing raw images and undoing the val transforms live in
-``paddlematting.pipeline``; the evaluator and the predictor both use them.
+Preparing raw images and undoing the val transforms live in ``pipeline.prediction``; the
+evaluator, the predictor and the Paddle Inference predictor all use them.
 """
-from typing import Any, List, Optional
+from typing import Optional
 
 import numpy as np
 import paddle
 
 from ..models.alpha_model import AlphaOnlyModel
 from ..models.traits import model_traits
-from ..pipeline.prediction import Runner, finish_alpha
+from .prediction import Runner
 
-__all__ = ['as_numpy', 'dygraph_runner', 'shape_checked', 'alpha_to_uint8', 'predict_batch']
-
-
-def as_numpy(value: Any) -> np.ndarray:
-    """A paddle Tensor or array-like as a numpy array (no copy for numpy input)."""
-    if isinstance(value, paddle.Tensor):
-        return value.numpy()
-    return np.asarray(value)
+__all__ = ['dygraph_runner', 'clip_runner', 'shape_checked']
 
 
 def dygraph_runner(model: paddle.nn.Layer, carry_state: bool = False) -> Runner:
@@ -35,9 +28,12 @@ def dygraph_runner(model: paddle.nn.Layer, carry_state: bool = False) -> Runner:
     back into train mode between calls. A recurrent model (RVM) keeps its state between
     calls only with ``carry_state=True`` (frames of one clip; call ``model.reset()`` before
     each clip); by default every call is an independent image and starts from a reset state.
+    The runner has ``needs_trimap`` (the model declares a trimap input), as
+    ``inference.Predictor`` does, and ``start_clip()`` (see ``clip_runner``).
     """
     alpha_model = AlphaOnlyModel(model)
-    recurrent = model_traits(model).recurrent
+    traits = model_traits(model)
+    recurrent = traits.recurrent
     reset_each_call = recurrent and not carry_state
 
     def run(img: np.ndarray, trimap: np.ndarray = None) -> np.ndarray:
@@ -58,6 +54,8 @@ def dygraph_runner(model: paddle.nn.Layer, carry_state: bool = False) -> Runner:
         return dygraph_runner(model, carry_state=True)
 
     run.start_clip = start_clip
+    # what the model declares, read by callers that get only the runner (predict_image)
+    run.needs_trimap = 'trimap' in traits.input_names
     return run
 
 
@@ -83,28 +81,3 @@ def shape_checked(runner: Runner) -> Runner:
         return alpha
 
     return run
-
-
-def alpha_to_uint8(alpha: np.ndarray) -> np.ndarray:
-    """Alpha in [0, 1] (any shape, float) -> uint8 in [0, 255], rounded."""
-    return np.round(np.clip(alpha, 0.0, 1.0) * 255.0).astype(np.uint8)
-
-
-def predict_batch(runner: Runner, batch: dict) -> List[np.ndarray]:
-    """Alphas of a collated batch of val samples, restored to each image's original size.
-
-    Args:
-        runner: see the module docstring.
-        batch: a collated sample dict with ``img`` [N,3,H,W], optional ``trimap``
-            [N,1,H,W] and ``trans_info`` (one list per image).
-
-    Returns:
-        N uint8 arrays [H0, W0] in [0, 255] (no trimap forcing: the metrics do that).
-    """
-    img = as_numpy(batch['img']).astype(np.float32, copy=False)
-    trimap = batch.get('trimap')
-    if trimap is not None:
-        trimap = as_numpy(trimap).astype(np.float32, copy=False)
-    alpha = shape_checked(runner)(img, trimap)
-    trans_infos = batch.get('trans_info') or [[] for _ in range(len(alpha))]
-    return [alpha_to_uint8(finish_alpha(alpha[i, 0], trans_infos[i])) for i in range(len(alpha))]

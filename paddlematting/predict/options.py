@@ -1,0 +1,33 @@
+"""``PredictOptions``: how ``predict_images`` and ``predict_video`` run, in one object."""
+from dataclasses import dataclass, field
+
+from ..pipeline.outputs import OutputOptions
+
+__all__ = ['PredictOptions']
+
+
+@dataclass
+class PredictOptions:
+    """How to predict a set of inputs; the names follow PaddleSeg Matting's predict.py flags.
+
+    Attributes:
+        outputs: what is written for each input and how it is named (``OutputOptions``:
+            cut-out, background for composites, foreground estimation, save names).
+        needs_trimap: the model cannot run without a trimap (DIM); inputs lacking one fail.
+        batch_size: how many images the model runs at once; consecutive inputs that the
+            transforms bring to the same size share a run (a folder of same-size photos runs
+            in batches of ``batch_size``), others run alone. Outputs do not depend on it.
+        temporal_ofd: videos only: MODNet's one-frame-delay flicker filter
+            (``video.OneFrameDelay``).
+        show_progress: progress bars on stderr.
+    """
+    outputs: OutputOptions = field(default_factory=OutputOptions)
+    needs_trimap: bool = False
+    batch_size: int = 1
+    temporal_ofd: bool = False
+    show_progress: bool = True
+
+    def __post_init__(self) -> None:
+        if isinstance(self.batch_size, bool) or not isinstance(self.batch_size, int) \
+                or self.batch_size < 1:
+            raise ValueError(f'batch_size must be >= 1, got {self.batch_size}.')
