@@ -166,6 +166,8 @@ def test_trimap_model_without_mask_or_trimap_is_refused_before_any_download(tmp_
     segmenter_only = pm.Matting('modnet-mobilenetv2')
     with pytest.raises(ValueError, match='a trimap needs a trimap-based model, and modnet-mobilenetv2 is a segmenter'):
         segmenter_only.remove(image, trimap=np.zeros(image.shape[:2], np.uint8))
+    with pytest.raises(ValueError, match='refiner modnet-mobilenetv2 does not take a trimap'):
+        pm.Matting(refiner='modnet-mobilenetv2').alpha(image, mask=np.ones(image.shape[:2], bool))
     assert os.listdir(tmp_path) == []  # nothing was fetched
 
 

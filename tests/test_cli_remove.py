@@ -151,6 +151,11 @@ def test_unreadable_images_and_outputs_over_inputs(tmp_path, records):
     code = remove_cli.main([str(tmp_path / 'in'), str(tmp_path / 'out'), '--refiner', 'closed-form',
                             '--mask', str(tmp_path / 'masks')])
     assert code == 1 and sorted(os.listdir(tmp_path / 'out')) == ['p00.png', 'p01.png']
+    os.remove(tmp_path / 'masks' / 'p01.png')  # a photo without its mask fails, never segmented
+    code = remove_cli.main([str(tmp_path / 'in'), str(tmp_path / 'out2'), '--refiner', 'closed-form',
+                            '--mask', str(tmp_path / 'masks')])
+    assert code == 1 and sorted(os.listdir(tmp_path / 'out2')) == ['p00.png']
+    assert any('has no map named p01' in m for m in records)
     photos_before = _stamps(tmp_path / 'in')
     code = remove_cli.main([str(tmp_path / 'in'), str(tmp_path / 'in'), '--refiner', 'closed-form',
                             '--mask', str(tmp_path / 'masks')])

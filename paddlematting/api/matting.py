@@ -107,6 +107,9 @@ class Matting:
     def _refiner_role(self) -> Optional[str]:
         """Which role refines trimaps: the refiner, or a trimap-based model named as ``model``."""
         if self._choices[_REFINER] is not None:
+            if not self._takes_trimap(_REFINER):
+                raise ValueError(f'refiner {self._choices[_REFINER].label} does not take a trimap; '
+                                 f'a refiner must (`paddlematting models --task trimap` lists them)')
             return _REFINER
         if self._named_model and self._takes_trimap(_SEGMENTER):
             return _SEGMENTER

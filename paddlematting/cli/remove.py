@@ -37,6 +37,7 @@ class RemoveJob:
     output: str
     mask: Optional[str] = None
     trimap: Optional[str] = None
+    missing: Optional[str] = None  # why this photo cannot run (no mask/trimap of its name)
 
 
 def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
@@ -104,9 +105,15 @@ def plan_jobs(args: argparse.Namespace) -> List[RemoveJob]:
     items = collect_inputs(args.input, None, ('IN', '--mask'))
     masks = collect_inputs(args.input, args.mask, ('IN', '--mask')) if args.mask else items
     trimaps = collect_inputs(args.input, args.trimap, ('IN', '--trimap')) if args.trimap else items
-    return [RemoveJob(item.path, os.path.join(args.output, item.output_name + '.png'),
-                      m.trimap_path if args.mask else None, t.trimap_path if args.trimap else None)
-            for item, m, t in zip(items, masks, trimaps)]
+    jobs = []
+    for item, m, t in zip(items, masks, trimaps):
+        job = RemoveJob(item.path, os.path.join(args.output, item.output_name + '.png'),
+                        m.trimap_path if args.mask else None, t.trimap_path if args.trimap else None)
+        for flag, given, found in (('--mask', args.mask, job.mask), ('--trimap', args.trimap, job.trimap)):
+            if given and found is None:  # never fall back to the segmenter silently
+                job.missing = f'{flag} {given} has no map named {item.rel_name}'
+        jobs.append(job)
+    return jobs
 
 
 def check_not_over_inputs(jobs: List[RemoveJob]) -> None:
@@ -150,6 +157,8 @@ def run_job(matting, job: RemoveJob, options: dict) -> None:
     """Cut out one photo and write it (atomically, or to stdout)."""
     from ..api.image_types import encode_png
     from ..utils.image_io import read_alpha, read_image, read_trimap, write_png
+    if job.missing:
+        raise FileNotFoundError(job.missing)
     image = sys.stdin.buffer.read() if job.source == STDIO else read_image(job.source)
     mask = read_alpha(job.mask) if job.mask else None
     trimap = read_trimap(job.trimap) if job.trimap else None
