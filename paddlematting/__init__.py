@@ -30,7 +30,6 @@ from .config import manager
 # datasets package imports no paddle, so that its numpy helpers stay light).
 manager.MODELS.filled_by('paddlematting.models')
 manager.BACKBONES.filled_by('paddlematting.models')
-manager.LOSSES.filled_by('paddlematting.models')
 manager.DATASETS.filled_by('paddlematting.datasets.matting_dataset',
                            'paddlematting.datasets.benchmark_sets')
 manager.TRANSFORMS.filled_by('paddlematting.transforms')

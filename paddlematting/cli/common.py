@@ -191,6 +191,13 @@ def start(args: argparse.Namespace, **overrides) -> Tuple[Config, str]:
     return cfg, device
 
 
+def start_writing(args: argparse.Namespace, command: str) -> Tuple[Config, str]:
+    """``claim_output_dir(args.save_dir, command)``, then ``start(args)``: the opening of
+    val.py and predict.py. Returns (cfg, device)."""
+    claim_output_dir(args.save_dir, command)
+    return start(args)
+
+
 def declared_traits(cfg: Config) -> ModelTraits:
     """What ``cfg``'s model class declares (inputs, trainable, exportable), read before
     anything is built."""

@@ -61,7 +61,7 @@ class LoadedModel:
 
     def __init__(self, choice: ModelChoice, settings: RunSettings = RunSettings()):
         from ..builders.model import model_class
-        from ..engine.runtime import resolve_device
+        from ..utils.device import resolve_device
         from ..models.traits import model_traits
         from ..builders import build_val_transforms
         from ..transforms import Compose
