@@ -15,8 +15,9 @@ PACKAGE_DIR = os.path.join(REPO_ROOT, 'paddlematting')
 # fillers and names its subpackages
 LAYERS: List[Set[str]] = [
     {'cli'},
+    {'api'},  # the one-call layer over predict, zoo and pipeline.outputs
     {'engine', 'predict'},  # the two applications: neither imports the other
-    {'inference'},
+    {'inference', 'zoo'},  # zoo: names -> configs and weights (no paddle)
     {'pipeline'},
     {'builders'},
     {'models', 'datasets'},
