@@ -85,3 +85,27 @@ def test_commands_follow_the_model_declaration(tmp_path, records):
     runner, backend = common.build_runner(Config(str(config)), None, 'cpu', 'inference')
     assert backend == 'dygraph'
     assert any('cannot be exported' in m for m in records)
+
+
+@pytest.mark.parametrize('parse,flags,message', [
+    (train_cli.parse_args, ['--seed', str(10 ** 30)], '--seed: must be an integer from 0 to 2**64 - 1'),
+    (train_cli.parse_args, ['--seed', '-1'], '--seed: must be an integer from 0 to 2**64 - 1, got -1'),
+    (train_cli.parse_args, ['--num_workers', '-1'], '--num_workers: must be an integer from 0 to 1024'),
+    (train_cli.parse_args, ['--save_interval', '0'], '--save_interval: must be an integer from 1'),
+    (train_cli.parse_args, ['--log_iters', 'ten'], "--log_iters: expected an integer, got 'ten'"),
+    (train_cli.parse_args, ['--eval_begin_iters', '-3'], '--eval_begin_iters: must be'),
+    (predict_cli.parse_args, ['--image_path', 'a.png', '--batch_size', '0'],
+     '--batch_size: must be an integer from 1 to 4096, got 0'),
+])
+def test_an_integer_flag_out_of_range_is_one_usage_line(parse, flags, message, capsys):
+    with pytest.raises(SystemExit) as caught:
+        parse(['--config', TINY_CONFIG, *flags])
+    assert caught.value.code == 2
+    error = capsys.readouterr().err.strip().splitlines()[-1]
+    assert 'error: argument ' + message in error, error
+
+
+def test_integer_flags_in_range_are_taken():
+    args = train_cli.parse_args(['--config', TINY_CONFIG, '--seed', str(2 ** 64 - 1),
+                                 '--num_workers', '0', '--save_interval', '1'])
+    assert (args.seed, args.num_workers, args.save_interval) == (2 ** 64 - 1, 0, 1)

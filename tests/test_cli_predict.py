@@ -11,13 +11,14 @@ from paddlematting.cli import predict as predict_cli
 from paddlematting.pipeline.outputs import composite, cutout_foreground
 from paddlematting.utils.image_io import read_alpha, read_image, write_png
 from paddlematting.builders import Built
+from paddlematting.predict.output_record import RECORD_NAME
 
 TINY_CONFIG = os.path.join(TEST_DATA_DIR, 'core_tiny.yml')
 
 
 def _predict(tmp_path, *args):
     return predict_cli.main(['--config', TINY_CONFIG, '--device', 'cpu', '--backend', 'dygraph',
-                             '--save_dir', str(tmp_path / 'out'), *args])
+                             '--save_dir', str(tmp_path / 'out'), '--allow_random_weights', *args])
 
 
 def test_a_missing_image_path_exits_2_with_one_line(tmp_path, records):
@@ -98,12 +99,15 @@ def test_paddleseg_save_names_write_the_matte_as_name_png(tmp_path):
     assert predict_cli.main(common + ['--save_dir', str(tmp_path / 'ours')]) == 0
     assert predict_cli.main(common + ['--save_dir', str(tmp_path / 'ps'),
                                       '--save_names', 'paddleseg']) == 0
-    assert sorted(os.listdir(tmp_path / 'ps')) == ['a.png', 'a_rgba.png', 'b.jpg.png', 'b.jpg_rgba.png']
+    assert sorted(os.listdir(tmp_path / 'ps')) == [RECORD_NAME, 'a.png', 'a_rgba.png', 'b.jpg.png',
+                                                  'b.jpg_rgba.png']
     # the same matte under PaddleSeg's name
     np.testing.assert_array_equal(read_alpha(str(tmp_path / 'ps' / 'a.png')),
                                   read_alpha(str(tmp_path / 'ours' / 'a_alpha.png')))
-    # into the input folder it would overwrite the photos: refused per image, photos intact
+    # into the input folder the mattes would overwrite the photos: they are named apart
     before = read_image(str(tmp_path / 'in' / 'a.png'))
     assert predict_cli.main(common + ['--save_dir', str(tmp_path / 'in'),
-                                      '--save_names', 'paddleseg']) == 1
+                                      '--save_names', 'paddleseg']) == 0
     np.testing.assert_array_equal(read_image(str(tmp_path / 'in' / 'a.png')), before)
+    np.testing.assert_array_equal(read_alpha(str(tmp_path / 'in' / 'a-2.png')),
+                                  read_alpha(str(tmp_path / 'ours' / 'a_alpha.png')))

@@ -13,6 +13,7 @@ import pytest
 
 from paddlematting.cli import main as main_cli
 from paddlematting.cli import remove as remove_cli
+from paddlematting.predict.output_record import RECORD_NAME
 from paddlematting.utils.image_io import read_alpha
 
 from conftest import REAL_DATA_ROOT, REPO_ROOT
@@ -38,6 +39,11 @@ def _photos(folder, masks, count, size=(200, 140)):
 
 def _command(*args):
     return [sys.executable, '-m', 'paddlematting.cli.main', 'remove', *args]
+
+
+def _listed(folder):
+    """The files in ``folder`` but the record of outputs (predict.output_record)."""
+    return sorted(n for n in os.listdir(folder) if n != RECORD_NAME)
 
 
 def _stamps(folder):
@@ -100,7 +106,7 @@ def test_file_list_and_stdin_stdout(tmp_path):
     assert cv2.imread(str(tmp_path / 'one.png'), cv2.IMREAD_UNCHANGED).shape == (140, 200, 3)
     os.makedirs(tmp_path / 'into')
     assert remove_cli.main([photo, str(tmp_path / 'into'), '--refiner', 'closed-form', '--mask', mask]) == 0
-    assert os.listdir(tmp_path / 'into') == ['p00.png']
+    assert _listed(tmp_path / 'into') == ['p00.png']
     listing = tmp_path / 'list.txt'
     listing.write_text('in/p00.png\nin/p01.png\n')
     masks = tmp_path / 'masks.txt'
@@ -150,11 +156,11 @@ def test_unreadable_images_and_outputs_over_inputs(tmp_path, records):
     (tmp_path / 'in' / 'zz.png').write_bytes(b'garbage')
     code = remove_cli.main([str(tmp_path / 'in'), str(tmp_path / 'out'), '--refiner', 'closed-form',
                             '--mask', str(tmp_path / 'masks')])
-    assert code == 1 and sorted(os.listdir(tmp_path / 'out')) == ['p00.png', 'p01.png']
+    assert code == 1 and _listed(tmp_path / 'out') == ['p00.png', 'p01.png']
     os.remove(tmp_path / 'masks' / 'p01.png')  # a photo without its mask fails, never segmented
     code = remove_cli.main([str(tmp_path / 'in'), str(tmp_path / 'out2'), '--refiner', 'closed-form',
                             '--mask', str(tmp_path / 'masks')])
-    assert code == 1 and sorted(os.listdir(tmp_path / 'out2')) == ['p00.png']
+    assert code == 1 and _listed(tmp_path / 'out2') == ['p00.png']
     assert any('has no map named p01' in m for m in records)
     photos_before = _stamps(tmp_path / 'in')
     code = remove_cli.main([str(tmp_path / 'in'), str(tmp_path / 'in'), '--refiner', 'closed-form',
@@ -174,3 +180,24 @@ def test_the_paddlematting_command(capsys):
     assert main_cli.main([]) == 2
     assert main_cli.main(['models', '--task', 'video']) == 0
     assert 'rvm-mobilenetv3' in capsys.readouterr().out
+
+
+def test_cut_outs_into_the_photo_folder_are_not_photos_on_the_rerun(tmp_path, records):
+    """OUT = IN: the cut-outs (NAME.png beside NAME.jpg) are recorded, so a rerun leaves them
+    out instead of refusing them as inputs its own outputs would replace; photos unchanged."""
+    _photos(str(tmp_path / 'png'), str(tmp_path / 'masks'), 2)
+    folder = tmp_path / 'in'
+    os.makedirs(folder)
+    for name in ('p00', 'p01'):
+        cv2.imwrite(str(folder / f'{name}.jpg'), cv2.imread(str(tmp_path / 'png' / f'{name}.png')))
+    photos = {n: (folder / n).read_bytes() for n in ('p00.jpg', 'p01.jpg')}
+    args = [str(folder), str(folder), '--refiner', 'closed-form', '--mask', str(tmp_path / 'masks')]
+    assert remove_cli.main(args) == 0
+    assert _listed(folder) == ['p00.jpg', 'p00.png', 'p01.jpg', 'p01.png']
+    first = _stamps(folder)
+    records.clear()
+    assert remove_cli.main(args) == 0  # not 2: p00.png is an output, not a photo
+    assert any('leaving out 2 files that earlier predictions wrote' in m for m in records)
+    assert any('skipped 2 that existed' in m for m in records)
+    assert _stamps(folder) == first
+    assert {n: (folder / n).read_bytes() for n in photos} == photos

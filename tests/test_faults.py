@@ -124,32 +124,63 @@ def test_kill_9_during_checkpoint_writes_then_resume_is_bit_exact(tmp_path):
         np.testing.assert_array_equal(got[key], expected[key], err_msg=key)
 
 
+def _children(pid):
+    """The pids of ``pid``'s child processes (forked from any of its threads)."""
+    found = set()
+    for task in os.listdir(f'/proc/{pid}/task'):
+        try:
+            found.update(int(c) for c in open(f'/proc/{pid}/task/{task}/children').read().split())
+        except OSError:  # the thread ended meanwhile
+            continue
+    return found
+
+
+def _running(pid):
+    """Whether ``pid`` exists and is not a zombie (its state follows the ')' of its name)."""
+    try:
+        return open(f'/proc/{pid}/stat').read().rsplit(')', 1)[1].split()[0] != 'Z'
+    except (OSError, IndexError):  # gone (or reaped) between the two reads
+        return False
+
+
 def test_trainer_killed_with_9_takes_its_dataloader_workers_along(tmp_path):
+    """The kernel kills the workers (``worker_guard.die_with_parent``), not a watchdog in them:
+    they are stopped (SIGSTOP) before the trainer is killed, so no code of theirs can run,
+    and still end. One epoch spans the whole run (4000 samples), so the workers seen are the
+    ones killed, not those of an epoch that ended by itself."""
     log_path = tmp_path / 'train.log'
     with open(log_path, 'w') as log:
         proc = subprocess.Popen([sys.executable, ENTRY, '--config', TINY_CONFIG, '--device', 'cpu',
                                  '--save_dir', str(tmp_path / 'run'), '--iters', '1000',
                                  '--log_iters', '1', '--num_workers', '2', '--save_interval',
-                                 '1000000', '--opts', 'train_dataset.delay=0.05'],
+                                 '1000000', '--opts', 'train_dataset.delay=0.05',
+                                 'train_dataset.num_samples=4000'],
                                 env=ENV, stdout=log, stderr=subprocess.STDOUT)
+    workers = set()
     try:
         _wait_for(log_path, 'iter=2/', proc)
-        children = open(f'/proc/{proc.pid}/task/{proc.pid}/children').read().split()
-        workers = [int(pid) for pid in children]
-        assert workers, 'expected DataLoader worker processes'
+        deadline = time.time() + 180
+        while len(workers) < 2:  # both workers of the (only) epoch
+            assert proc.poll() is None and time.time() < deadline, log_path.read_text()[-3000:]
+            workers = {pid for pid in _children(proc.pid) if _running(pid)}
+            time.sleep(0.2)
+        for pid in workers:
+            os.kill(pid, signal.SIGSTOP)
         proc.kill()
-        proc.wait(timeout=30)
+        proc.wait(timeout=60)
+        # generous: under load the kernel may take a while to get to them
+        deadline = time.time() + 120
+        alive = workers
+        while alive and time.time() < deadline:
+            alive = [pid for pid in workers if _running(pid)]
+            time.sleep(0.2)
+        assert not alive, f'orphaned DataLoader workers still running: {alive}'
     finally:
         if proc.poll() is None:
             proc.kill()
-    # the kernel kills them at once (paddle's own watchdog polls every few seconds, if at all)
-    deadline = time.time() + 2
-    alive = workers
-    while alive and time.time() < deadline:
-        alive = [pid for pid in workers if os.path.exists(f'/proc/{pid}')
-                 and open(f'/proc/{pid}/stat').read().split()[2] != 'Z']
-        time.sleep(0.2)
-    assert not alive, f'orphaned DataLoader workers still running: {alive}'
+        for pid in workers:
+            if _running(pid):
+                os.kill(pid, signal.SIGKILL)
 
 
 @pytest.fixture

@@ -12,6 +12,7 @@ from paddlematting.transforms import LoadImages, Normalize, ResizeByShort, Resiz
 from paddlematting.utils.image_io import read_alpha, read_image, write_png
 from paddlematting.pipeline.outputs import OutputOptions
 from paddlematting.predict import PredictOptions
+from paddlematting.predict.output_record import RECORD_NAME
 
 VAL_TRANSFORMS = [LoadImages(), ResizeByShort(32), ResizeToIntMult(32), Normalize()]
 
@@ -175,7 +176,7 @@ def test_without_a_background_no_composite_is_written(tmp_path):
     result = predict_images(_quarter_runner, VAL_TRANSFORMS, collect_inputs(str(tmp_path / 'in')),
                             str(tmp_path / 'out'), PredictOptions(show_progress=False))
     assert result.failed == []
-    assert sorted(os.listdir(tmp_path / 'out')) == ['p_alpha.png', 'p_rgba.png']
+    assert sorted(os.listdir(tmp_path / 'out')) == [RECORD_NAME, 'p_alpha.png', 'p_rgba.png']
 
 
 @pytest.mark.parametrize('spec, error, message', [

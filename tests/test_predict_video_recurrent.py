@@ -68,6 +68,7 @@ def test_predict_cli_writes_rvm_videos_with_the_state_carried(tmp_path):
     os.makedirs(tmp_path / 'in')
     make_clip(tmp_path / 'in' / 'clip.mp4', PHOTOS[:3])
     status = predict_cli.main(['--config', CONFIG, '--device', 'cpu', '--backend', 'dygraph',
+                               '--allow_random_weights',
                                '--image_path', str(tmp_path / 'in' / 'clip.mp4'),
                                '--save_dir', str(tmp_path / 'out'), '--background', '#00b140'])
     assert status == 0

@@ -10,6 +10,7 @@ import core_plugin  # noqa: F401  (registers CoreTestSet / CoreTestNet)
 from conftest import TEST_DATA_DIR
 from paddlematting.cli import predict as predict_cli
 from paddlematting.utils.image_io import write_png
+from paddlematting.predict.output_record import RECORD_NAME
 from paddlematting.utils.output_files import (DiskFullError, OutputDirLock, OutputDirLockedError,
                                               atomic_write)
 
@@ -65,7 +66,8 @@ def test_a_second_run_into_the_same_save_dir_is_refused(tmp_path, records):
     write_png(str(tmp_path / 'in.png'), np.full((16, 16, 3), 90, np.uint8))
     out = tmp_path / 'out'
     argv = ['--config', TINY_CONFIG, '--device', 'cpu', '--backend', 'dygraph',
-            '--image_path', str(tmp_path / 'in.png'), '--save_dir', str(out)]
+            '--allow_random_weights', '--image_path', str(tmp_path / 'in.png'), '--save_dir',
+            str(out)]
     with OutputDirLock(str(out)):  # as another process running into it would hold it
         assert predict_cli.main(argv) == 2
         assert any('in use by another paddlematting run' in m for m in records)
@@ -73,4 +75,5 @@ def test_a_second_run_into_the_same_save_dir_is_refused(tmp_path, records):
             OutputDirLock(str(out)).__enter__()
     assert not os.path.exists(out / 'in_alpha.png')
     assert predict_cli.main(argv) == 0  # the lock is gone with its holder
-    assert sorted(os.listdir(out)) == ['in_alpha.png', 'in_rgba.png']  # no lock file left
+    # no lock file left (the record of outputs stays: see predict.output_record)
+    assert sorted(os.listdir(out)) == [RECORD_NAME, 'in_alpha.png', 'in_rgba.png']

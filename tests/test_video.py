@@ -19,6 +19,7 @@ from paddlematting.pipeline.prediction import predict_alpha
 from paddlematting.video import OneFrameDelay, VideoReader, VideoWriter
 from paddlematting.pipeline.outputs import OutputOptions
 from paddlematting.predict import PredictOptions
+from paddlematting.predict.output_record import RECORD_NAME
 
 FPS, WIDTH, HEIGHT = 7.0, 192, 128
 PHOTOS = ['GT05', 'GT11', 'GT14', 'GT19', 'GT20', 'GT24']
@@ -76,8 +77,8 @@ def test_video_round_trip_matches_single_image_predictions(clip_dir):
     assert [os.path.basename(p) for p, _ in result.failed] == ['broken.mp4']
     assert 'cannot decode' in result.failed[0][1]
     out = clip_dir / 'out'
-    assert sorted(os.listdir(out)) == ['clip_alpha.mp4', 'clip_composite.mp4', 'still_alpha.png',
-                                       'still_composite.png', 'still_rgba.png']
+    assert sorted(os.listdir(out)) == [RECORD_NAME, 'clip_alpha.mp4', 'clip_composite.mp4',
+                                       'still_alpha.png', 'still_composite.png', 'still_rgba.png']
 
     fps, frames = decoded(clip_dir / 'in' / 'clip.mp4')
     expected = single_image_alphas(frames)
@@ -151,7 +152,8 @@ def test_predict_cli_takes_a_video_and_says_audio_is_dropped(clip_dir):
     code = ('import sys, core_plugin; from paddlematting.cli import predict; '
             'sys.exit(predict.main(sys.argv[1:]))')
     done = subprocess.run([sys.executable, '-c', code, '--config', config, '--device', 'cpu',
-                           '--backend', 'dygraph', '--image_path', str(clip_dir / 'in' / 'clip.mp4'),
+                           '--backend', 'dygraph', '--allow_random_weights',
+                           '--image_path', str(clip_dir / 'in' / 'clip.mp4'),
                            '--save_dir', str(clip_dir / 'out'), '--background', '#ffffff', '--temporal_ofd'],
                           capture_output=True, text=True, env=env, timeout=300, cwd=REPO_ROOT)
     assert done.returncode == 0, done.stderr[-3000:]

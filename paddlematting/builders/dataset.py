@@ -4,7 +4,7 @@ Dataset roots stay relative to the current directory, as in PaddleSeg.
 """
 from typing import Any, List, Sequence
 
-from ..config import build_component, check_component, manager
+from ..config import ConfigError, build_component, check_component, manager
 from ..transforms.compose import Compose
 
 __all__ = ['build_dataset', 'build_val_transforms', 'build_transforms']
@@ -15,6 +15,13 @@ def build_dataset(cfg: Any, key: str) -> Any:
     DATASETS registry. ``cfg`` gives ``path`` and the section (a ``Config``); raises
     ConfigError naming the key when the section is missing or wrong."""
     section = cfg.train_dataset_config if key == 'train_dataset' else cfg.val_dataset_config
+    if 'type' not in section:
+        # e.g. RVM's config: a val_dataset of transforms only, for predict.py
+        held = ', '.join(f'"{k}"' for k in section) or 'nothing'
+        raise ConfigError(f'{cfg.path}: key "{key}.type" is missing: "{key}" holds only {held}, '
+                          f'no dataset; add a dataset (e.g. type: MattingDataset, dataset_root, '
+                          f'{"train_file" if key == "train_dataset" else "val_file"}), with '
+                          f'--opts or in the config')
     return build_component(section, key, cfg.path, manager.DATASETS)
 
 

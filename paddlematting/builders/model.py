@@ -7,18 +7,27 @@ classifier heads), the model's own ``pretrained`` (strict), or instead of both t
 ``weights`` (strict: a whole-model checkpoint sets every key).
 """
 import logging
+import math
 import os
-from typing import Optional, Union
+from typing import Any, Dict, List, Optional, Union
 
+import paddle
 import paddle.nn as nn
 
 from ..config import Config, ConfigError, build_component, check_component, manager
+from ..config.component_builder import size_arguments
 from ..utils.download import DownloadError
-from ..utils.pretrained import PRETRAINED_KEY, load_pretrained_weights, pretrained_key_paths
+from ..utils.pretrained import (PRETRAINED_KEY, load_pretrained_weights, pretrained_key_paths,
+                                without_pretrained)
 
 logger = logging.getLogger(__name__)
 
 WeightsSource = Union[str, os.PathLike]
+
+# The most parameters a config's model may hold: about ten times the largest model here
+# (PP-Matting HRNet-W48, 86 M). More is a typo in a size argument (model.hr_channels: 100000
+# asks for 360 GB), refused before anything is allocated.
+MAX_MODEL_PARAMETERS = 1 << 30
 
 
 def model_class(cfg: Config) -> type:
@@ -81,6 +90,7 @@ def build_model(cfg: Config, weights: Optional[WeightsSource] = None) -> nn.Laye
         FileNotFoundError, ValueError, WeightsMismatchError: as
             ``utils.pretrained.load_pretrained_weights``.
     """
+    check_model_size(cfg)
     model = build_component(cfg.model_config, 'model', cfg.path, manager.MODELS)
     if weights is None:
         load_declared_pretrained(model)
@@ -91,3 +101,47 @@ def build_model(cfg: Config, weights: Optional[WeightsSource] = None) -> nn.Laye
                     ', '.join(skipped), 'is' if len(skipped) == 1 else 'are')
     load_pretrained_weights(model, weights, strict=True)
     return model
+
+
+def _size_suspects(section: Dict[str, Any], key_path: str, source: str) -> List[str]:
+    """The integer arguments of ``section`` and its nested components that differ from
+    their defaults (``model.hr_channels=100000 (default 32)``), largest first per component."""
+    if not isinstance(section, dict) or not isinstance(section.get('type'), str):
+        return []
+    cls = check_component(section, key_path, source)
+    arguments = {k: v for k, v in section.items() if k != 'type'}
+    found = size_arguments(cls, arguments, key_path)
+    for key, value in arguments.items():
+        found += _size_suspects(value, f'{key_path}.{key}', source)
+    return found
+
+
+def parameter_count(cfg: Config) -> Optional[int]:
+    """How many parameters ``cfg``'s model holds, without allocating them: the model is
+    built under ``paddle.LazyGuard`` (shapes only; the random generators are not drawn
+    from). None for a model that cannot be built that way (its real build decides).
+    Raises ConfigError as ``build_model`` would for a bad section."""
+    section = without_pretrained(cfg.model_config)
+    try:
+        with paddle.utils.unique_name.guard(), paddle.LazyGuard():
+            lazy = build_component(section, 'model', cfg.path, manager.MODELS)
+    except ConfigError:
+        raise
+    except Exception:  # noqa: BLE001 - e.g. a tensor made in __init__: the real build decides
+        return None
+    return sum(math.prod(p.shape) for p in lazy.parameters())
+
+
+def check_model_size(cfg: Config) -> None:
+    """Refuse a model section whose model would hold more than ``MAX_MODEL_PARAMETERS``
+    parameters (``parameter_count``), naming the size arguments that differ from their
+    defaults, before anything is allocated."""
+    count = parameter_count(cfg)
+    if count is not None and count > MAX_MODEL_PARAMETERS:
+        section = without_pretrained(cfg.model_config)
+        suspects = _size_suspects(section, 'model', cfg.path)
+        hint = f'; check {", ".join(suspects)}' if suspects else ''
+        where = cfg.where(suspects[0].split('=', 1)[0]) if suspects else cfg.path
+        raise ConfigError(f'{where}: model ({section.get("type")}) would hold {count:,} '
+                          f'parameters ({count * 4 / 2 ** 30:,.0f} GiB), more than the '
+                          f'{MAX_MODEL_PARAMETERS:,} any matting model needs{hint}')

@@ -2,15 +2,16 @@
 and the prediction tools' exit codes and report."""
 import argparse
 import logging
+import os
 import sys
 from typing import Optional, Tuple
 
 import numpy as np
 
-from ..predict.input_collection import collect_inputs
+from ..predict.input_collection import collect_inputs, keep_outputs_apart
 from ..predict.images import PredictResult
 from ..predict.options import PredictOptions
-from ..builders.model import build_model, model_class
+from ..builders.model import build_model, model_class, parameter_count
 from ..pipeline.runner import dygraph_runner
 from ..engine.runtime import DEVICES, environment_report, resolve_device
 from ..pipeline.outputs import DEFAULT_FG_METHOD, FG_METHODS, OutputOptions
@@ -20,7 +21,7 @@ from ..pipeline.prediction import Runner
 from ..config import Config
 from ..utils.download import DownloadError
 from ..utils.output_files import check_output_dir, hold_output_dir
-from ..utils.pretrained import resolve_weights_path
+from ..utils.pretrained import pretrained_key_paths, resolve_weights_path
 
 try:
     from paddle.base.core import EnforceNotMet as PaddleEnforceError
@@ -38,6 +39,8 @@ EXPORTED_BACKENDS = ('inference', 'paddle_inference', 'onnxruntime')
 EXIT_OK = 0
 EXIT_SOME_FAILED = 1  # some images could not be predicted (the others were written)
 EXIT_BAD_INPUTS = 2  # nothing was predicted: the inputs or flags are unusable
+# data loader worker processes a command may start (--num_workers): each is a process
+MAX_WORKERS = 1024
 
 # what "Paddle Inference cannot be used here" raises, so build_runner falls back to dygraph:
 # no paddle.inference or paddle2onnx (ImportError); no usable device, an op without a static
@@ -49,6 +52,29 @@ INFERENCE_UNAVAILABLE_ERRORS = (ImportError, RuntimeError, OSError, PaddleEnforc
 # ...except these OSErrors, which the dygraph backend would meet again: weights (the config's
 # pretrained files) that are missing or cannot be downloaded
 WEIGHTS_UNAVAILABLE_ERRORS = (FileNotFoundError, DownloadError)
+
+
+def _largest(high: int) -> str:
+    """``high - 1`` as a person reads it: ``2**63 - 1`` rather than its 19 digits."""
+    power = high.bit_length() - 1
+    return f'2**{power} - 1' if high == 1 << power and power > 16 else str(high - 1)
+
+
+def int_in(low: int, high: int):
+    """An argparse ``type`` for an integer flag in ``[low, high)``: out of range, argparse's
+    one-line usage error (exit 2) instead of a failure deep in paddle or numpy (a seed past
+    2**64 is a pybind traceback) or a silently meaningless run (``--num_workers -1``)."""
+    def parse(text: str) -> int:
+        try:
+            value = int(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f'expected an integer, got {text!r}') from None
+        if not low <= value < high:
+            raise argparse.ArgumentTypeError(f'must be an integer from {low} to {_largest(high)}, '
+                                             f'got {value}')
+        return value
+    parse.__name__ = 'integer'  # argparse names the type in its messages
+    return parse
 
 
 def setup_logging(level: int = logging.INFO) -> None:
@@ -98,7 +124,7 @@ def add_prediction_input_args(parser: argparse.ArgumentParser) -> None:
                              'under the matte, so the old background does not show through soft '
                              'edges such as hair; none keeps the photo\'s own colours. '
                              'Default %(default)s.')
-    parser.add_argument('--batch_size', type=int, default=1,
+    parser.add_argument('--batch_size', type=int_in(1, 4097), default=1,
                         help='Images per model run: consecutive images that the transforms bring '
                              'to one size (a folder of same-size photos) run together; the '
                              'results do not change. Default %(default)s.')
@@ -115,24 +141,31 @@ def gather_prediction_args(args: argparse.Namespace) -> Optional[Tuple[list, Opt
     """The inputs and background named by ``add_prediction_input_args``'s flags.
 
     Returns ``(inputs, background RGB uint8 or None)``, or None after logging one line when
-    any of them is unusable (the caller then exits with EXIT_BAD_INPUTS).
+    any of them is unusable (the caller then exits with EXIT_BAD_INPUTS). Outputs that would
+    overwrite an input in ``args.save_dir`` are named apart (``keep_outputs_apart``).
     """
     try:
         # the background first: a bad colour is reported before the images are walked
         background = read_background(args.background) if args.background is not None else None
-        return collect_inputs(args.image_path, args.trimap_path), background
+        inputs = collect_inputs(args.image_path, args.trimap_path)
     except (OSError, ValueError) as error:  # missing path, trimap mismatch, bad background
         logger.error('%s', error)
         return None
+    background_file = [args.background] if args.background and os.path.isfile(args.background) else []
+    keep_outputs_apart(inputs, args.save_dir, _output_options(args, background), background_file)
+    return inputs, background
+
+
+def _output_options(args: argparse.Namespace, background: Optional[np.ndarray]) -> OutputOptions:
+    return OutputOptions(background=background, fg_method=args.fg_method,
+                         save_names=args.save_names)
 
 
 def prediction_options(args: argparse.Namespace, background: Optional[np.ndarray],
                        needs_trimap: bool) -> PredictOptions:
     """The ``PredictOptions`` that ``add_prediction_input_args``'s flags ask for."""
-    outputs = OutputOptions(background=background, fg_method=args.fg_method,
-                            save_names=args.save_names)
-    return PredictOptions(outputs=outputs, needs_trimap=needs_trimap, batch_size=args.batch_size,
-                          temporal_ofd=args.temporal_ofd)
+    return PredictOptions(outputs=_output_options(args, background), needs_trimap=needs_trimap,
+                          batch_size=args.batch_size, temporal_ofd=args.temporal_ofd)
 
 
 def claim_output_dir(save_dir: str, command: str) -> None:
@@ -143,10 +176,31 @@ def claim_output_dir(save_dir: str, command: str) -> None:
 
 
 def add_model_run_args(parser: argparse.ArgumentParser, weights_help: str) -> None:
-    """--config, --opts, --device, --backend and --model_path (val.py and predict.py)."""
+    """--config, --opts, --device, --backend, --model_path and --allow_random_weights (val.py
+    and predict.py)."""
     add_config_args(parser)
     add_backend_arg(parser)
     parser.add_argument('--model_path', '--weights', default=None, help=weights_help)
+    parser.add_argument('--allow_random_weights', action='store_true',
+                        help='Run even when no trained weights are given (no --model_path, no '
+                             'model.pretrained in the config): the network is then untrained '
+                             'and its mattes meaningless (for testing a pipeline).')
+
+
+def refuse_untrained(cfg: Config, args: argparse.Namespace) -> None:
+    """Refuse to run a network with parameters but no trained weights: no ``--model_path``
+    and no ``model.pretrained`` in the config (a backbone's ImageNet weights leave the
+    matting head random), unless ``--allow_random_weights``. Raises ValueError (one line)."""
+    if args.model_path or cfg.model_config.get('pretrained') or args.allow_random_weights:
+        return
+    if parameter_count(cfg) == 0:  # classical solvers: nothing to train, nothing to load
+        return
+    partial = pretrained_key_paths(cfg.model_config)
+    only = f' (it loads only {", ".join(partial)}: the rest would be random)' if partial else ''
+    raise ValueError(f'{args.config}: no trained weights for {cfg.model_config.get("type")}'
+                     f'{only}; pass --model_path (a .pdparams file, a checkpoint folder or a '
+                     f'URL) or set model.pretrained in the config, or add '
+                     f'--allow_random_weights to run the untrained network anyway')
 
 
 def add_backend_arg(parser: argparse.ArgumentParser) -> None:

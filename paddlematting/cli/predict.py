@@ -21,7 +21,7 @@ from ..predict.images import predict_images
 from .errors import reports_user_errors
 from .common import (EXIT_BAD_INPUTS, add_model_run_args, add_prediction_input_args, build_runner,
                      declared_traits, gather_prediction_args, prediction_options,
-                     report_prediction, start_writing)
+                     refuse_untrained, report_prediction, start_writing)
 
 logger = logging.getLogger('paddlematting')
 
@@ -49,6 +49,7 @@ def main(argv: Optional[List[str]] = None) -> int:
     if gathered is None:
         return EXIT_BAD_INPUTS
     inputs, background = gathered
+    refuse_untrained(cfg, args)
     runner, backend = build_runner(cfg, args.model_path, device, args.backend)
     logger.info('Predicting %d images with the %s backend...', len(inputs), backend)
     result = predict_images(runner, build_val_transforms(cfg), inputs, args.save_dir,

@@ -174,8 +174,10 @@ def run_job(matting, job: RemoveJob, options: dict) -> None:
         write_png(job.output, result)
 
 
-def run_jobs(matting, jobs: List[RemoveJob], options: dict, overwrite: bool) -> Tuple[int, int, list]:
-    """(written, skipped, [(source, reason)]) over ``jobs``, with a progress bar (images/s)."""
+def run_jobs(matting, jobs: List[RemoveJob], options: dict, overwrite: bool,
+             record=None) -> Tuple[int, int, list]:
+    """(written, skipped, [(source, reason)]) over ``jobs``, with a progress bar (images/s);
+    each file written is added to ``record`` (an ``OutputRecord`` of OUT, for a folder)."""
     written, skipped, failed = 0, 0, []
     bar = tqdm(jobs, desc='remove', unit='img', dynamic_ncols=True, disable=len(jobs) < 2)
     for job in bar:
@@ -186,6 +188,8 @@ def run_jobs(matting, jobs: List[RemoveJob], options: dict, overwrite: bool) -> 
         try:
             run_job(matting, job, options)
             written += 1
+            if record is not None:  # a later search of OUT for photos leaves it out
+                record.add([job.output])
         except (OSError, ValueError) as error:  # one bad photo must not stop the others
             from .errors import one_line
             logger.error('Skipping %s: %s', job.source, one_line(error))
@@ -201,15 +205,18 @@ def main(argv: Optional[List[str]] = None) -> int:
     jobs = plan_jobs(args)
     check_not_over_inputs(jobs)
     folder_out = len(jobs) > 1 or (jobs and jobs[0].output != STDIO and os.path.isdir(args.output))
+    record = None
     if folder_out:
         from ..utils.output_files import check_output_dir, hold_output_dir
         check_output_dir(args.output, 'OUT')
         hold_output_dir(args.output, 'remove')  # one run per folder
+        from ..predict.output_record import OutputRecord
+        record = OutputRecord(args.output)  # OUT may be IN: a rerun must not take cut-outs for photos
     options = cutout_options(args)
     pending = [j for j in jobs if args.overwrite or j.output == STDIO or not os.path.exists(j.output)]
     # a finished run resumed: nothing to load
     matting = build_matting(args) if pending else None
-    written, skipped, failed = run_jobs(matting, jobs, options, args.overwrite)
+    written, skipped, failed = run_jobs(matting, jobs, options, args.overwrite, record)
     logger.info('Wrote %d cut-out(s), skipped %d that existed%s.', written, skipped,
                 f', {len(failed)} failed' if failed else '')
     if failed:

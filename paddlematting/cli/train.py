@@ -14,7 +14,7 @@ from ..builders import Built
 from ..engine.runtime import is_main_process, seed_everything
 from ..engine.trainer import Trainer, TrainOptions
 from ..utils.output_files import check_output_dir, hold_output_dir
-from .common import add_config_args, declared_traits, start
+from .common import MAX_WORKERS, add_config_args, declared_traits, int_in, start
 from .errors import reports_user_errors
 
 logger = logging.getLogger('paddlematting')
@@ -30,32 +30,28 @@ def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
                         help='Samples per process and step (overrides the config).')
     parser.add_argument('--learning_rate', type=float, default=None,
                         help='Base learning rate (overrides the config).')
-    parser.add_argument('--save_interval', type=int, default=1000,
+    parser.add_argument('--save_interval', type=int_in(1, 2 ** 63), default=1000,
                         help='Save a checkpoint (and evaluate with --do_eval) every this many steps.')
     parser.add_argument('--resume_model', default=None,
                         help='Continue from a checkpoint folder (iter_N) or a save_dir holding "latest".')
     parser.add_argument('--save_dir', default='./output', help='Where checkpoints and logs go.')
     parser.add_argument('--keep_checkpoint_max', type=int, default=5,
                         help='Keep only this many newest iter_N checkpoints (<= 0 keeps all).')
-    parser.add_argument('--num_workers', type=int, default=0, help='Data loader worker processes.')
+    parser.add_argument('--num_workers', type=int_in(0, MAX_WORKERS + 1), default=0, help='Data loader worker processes.')
     parser.add_argument('--do_eval', action='store_true',
                         help='Evaluate on val_dataset at every save and keep best_model by the '
                              'config\'s best_metric (default sad, lower is better).')
-    parser.add_argument('--log_iters', type=int, default=10, help='Log every this many steps.')
+    parser.add_argument('--log_iters', type=int_in(1, 2 ** 63), default=10, help='Log every this many steps.')
     parser.add_argument('--use_vdl', action='store_true',
                         help='Record losses, timings, metrics and images for VisualDL '
                              '(save_dir/vdl_log).')
-    parser.add_argument('--eval_begin_iters', type=int, default=0,
+    parser.add_argument('--eval_begin_iters', type=int_in(0, 2 ** 63), default=0,
                         help='Evaluate only from this step on.')
-    parser.add_argument('--seed', type=int, default=None,
+    parser.add_argument('--seed', type=int_in(0, 2 ** 64), default=None,
                         help='Random seed for weights init, sample order and augmentation.')
     parser.add_argument('--amp', action='store_true',
                         help='Mixed precision (auto_cast + GradScaler); GPU only, ignored on CPU.')
-    args = parser.parse_args(argv)
-    for flag in ('save_interval', 'log_iters'):
-        if getattr(args, flag) < 1:
-            parser.error(f'--{flag} must be >= 1, got {getattr(args, flag)}.')
-    return args
+    return parser.parse_args(argv)
 
 
 @reports_user_errors
@@ -70,10 +66,11 @@ def main(argv: Optional[List[str]] = None) -> int:
         seed_everything(args.seed)
     cfg, device = start(args, iters=args.iters, batch_size=args.batch_size,
                         learning_rate=args.learning_rate)
-    if not declared_traits(cfg).trainable:
-        raise ValueError(f'{args.config}: {cfg.model_config["type"]} has no parameters to train '
-                         f'(it declares trainable = False); evaluate it with val.py or run it '
-                         f'with predict.py')
+    traits = declared_traits(cfg)
+    if not traits.trainable:
+        raise ValueError(f'{args.config}: {cfg.model_config["type"]} cannot be trained: '
+                         f'{traits.untrainable_reason} (it declares trainable = False); '
+                         f'evaluate it with val.py or run it with predict.py')
     if is_main_process():
         logger.info('Config (merged)\n%s', cfg)
     options = TrainOptions(

@@ -17,7 +17,8 @@ from ..engine.evaluator import PER_IMAGE_CSV, EvalOptions, evaluate
 from ..pipeline.outputs import DEFAULT_FG_METHOD, FG_METHODS
 from ..predict.visualization import read_background
 from ..metrics import metric_names
-from .common import add_model_run_args, build_runner, declared_traits, start_writing
+from .common import (MAX_WORKERS, add_model_run_args, build_runner, declared_traits, int_in,
+                     refuse_untrained, start_writing)
 from .errors import reports_user_errors
 
 logger = logging.getLogger('paddlematting')
@@ -37,7 +38,7 @@ def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
     parser.add_argument('--fg_method', choices=FG_METHODS, default=DEFAULT_FG_METHOD,
                         help='Foreground colour estimation for those composites (default '
                              '%(default)s; none: the photo\'s own colours).')
-    parser.add_argument('--num_workers', type=int, default=0, help='Data loader worker processes.')
+    parser.add_argument('--num_workers', type=int_in(0, MAX_WORKERS + 1), default=0, help='Data loader worker processes.')
     registered = metric_names()
     parser.add_argument('--metrics', nargs='+', default=registered, choices=registered,
                         type=str.lower, help='Metrics to compute (default: every registered one: '
@@ -57,6 +58,7 @@ def main(argv: Optional[List[str]] = None) -> int:
     if background is not None and not args.save_results:
         logger.warning('--background only matters with --save_results; no composites are written.')
     dataset = build_dataset(cfg, 'val_dataset')
+    refuse_untrained(cfg, args)
     runner, backend = build_runner(cfg, args.model_path, device, args.backend)
     logger.info('Evaluating %d images with the %s backend...', len(dataset), backend)
     result = evaluate(runner, dataset, EvalOptions(

@@ -12,6 +12,7 @@ import types
 import typing
 from typing import Any, Dict, Optional, Sequence
 
+from .bounded_repr import short_error, short_repr
 from . import manager
 from .loading import ConfigError
 from .manager import ComponentManager
@@ -145,7 +146,7 @@ def _check_arguments(cls: Any, kwargs: Dict[str, Any], key_path: str, source: st
             continue
         if not matches_hint(value, hint):
             raise ConfigError(f'{source}: "{key_path}.{key}" must be {describe_hint(hint)}, '
-                              f'got {value!r} ({type(value).__name__})')
+                              f'got {short_repr(value)} ({type(value).__name__})')
 
 
 def check_component(cfg: Dict[str, Any], key_path: str, source: str = '<config>',
@@ -157,7 +158,7 @@ def check_component(cfg: Dict[str, Any], key_path: str, source: str = '<config>'
     """
     type_name = cfg['type']
     if not isinstance(type_name, str):
-        raise ConfigError(f'{source}: "{key_path}.type" must be a string, got {type_name!r}')
+        raise ConfigError(f'{source}: "{key_path}.type" must be a string, got {short_repr(type_name)}')
     cls = _lookup_component(type_name, key_path, source, preferred)
     _check_arguments(cls, {k: v for k, v in cfg.items() if k != 'type'}, key_path, source, type_name)
     return cls
@@ -190,7 +191,7 @@ def build_component(cfg: Any, key_path: str, source: str = '<config>',
     try:
         inspect.signature(cls).bind(**raw)
     except TypeError as e:
-        raise ConfigError(f'{source}: cannot build "{key_path}" ({type_name}): {e}; '
+        raise ConfigError(f'{source}: cannot build "{key_path}" ({type_name}): {short_error(e)}; '
                           f'signature is {type_name}{inspect.signature(cls)}') from e
     except ValueError:  # builtins without a signature: let the call decide
         pass
@@ -198,4 +199,33 @@ def build_component(cfg: Any, key_path: str, source: str = '<config>',
     try:
         return cls(**kwargs)
     except (TypeError, ValueError) as e:
-        raise ConfigError(f'{source}: building "{key_path}" ({type_name}) failed: {e}') from e
+        raise ConfigError(f'{source}: building "{key_path}" ({type_name}) failed: '
+                          f'{short_error(e)}') from e
+    except (MemoryError, RuntimeError, IndexError, OverflowError) as e:
+        # Paddle's C++ failures (an allocation of absurd size is a MemoryError): the cause is
+        # nearly always a size argument, so those given are named
+        sizes = size_arguments(cls, raw, key_path)
+        hint = f'; check {", ".join(sizes)}' if sizes else ''
+        raise ConfigError(f'{source}: building "{key_path}" ({type_name}) failed: '
+                          f'{short_error(e)}{hint}') from e
+
+
+def size_arguments(cls: Any, arguments: Dict[str, Any], key_path: str) -> list:
+    """``['model.hr_channels=100000 (default 32)', ...]``: the integer arguments in
+    ``arguments`` (a component's own, not nested ones) that differ from ``cls``'s defaults,
+    largest first; those are what an absurd allocation comes from."""
+    try:
+        params = inspect.signature(cls).parameters
+    except (TypeError, ValueError):
+        params = {}
+    found = []
+    for name, value in arguments.items():
+        values = value if isinstance(value, (list, tuple)) else [value]
+        if not values or not all(isinstance(v, int) and not isinstance(v, bool) for v in values):
+            continue
+        default = params[name].default if name in params else inspect.Parameter.empty
+        if default == value or (isinstance(default, tuple) and list(default) == value):
+            continue
+        shown = '' if default is inspect.Parameter.empty else f' (default {short_repr(default)})'
+        found.append((max(abs(v) for v in values), f'{key_path}.{name}={short_repr(value)}{shown}'))
+    return [text for _, text in sorted(found, key=lambda pair: -pair[0])]

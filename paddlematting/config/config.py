@@ -12,12 +12,16 @@ from typing import Any, Dict, Optional, Sequence
 
 import yaml
 
+from .bounded_repr import short_repr
 from . import manager
-from .loading import ConfigError, apply_opts, load_yaml_with_bases
-from .schema import DEFAULT_BEST_METRIC, check_config, is_piecewise
+from .loading import ConfigError, apply_opts, load_yaml_with_bases, opts_keys
+from .schema import DEFAULT_BEST_METRIC, KeyOrigins, check_config, is_piecewise
 
 __all__ = ['Config', 'ConfigError', 'DEFAULT_BEST_METRIC']
 
+# the keys --learning_rate sets (see _override_learning_rate)
+_LEARNING_RATE_KEYS = ('lr_scheduler.learning_rate', 'lr_scheduler.values', 'learning_rate.value',
+                       'learning_rate.decay.values')
 # the attributes Config once built itself; reading one says where it is built now
 BUILT_PARTS = ('model', 'train_dataset', 'val_dataset', 'val_transforms', 'lr_scheduler',
                'optimizer')
@@ -44,19 +48,29 @@ class Config:
         dic = load_yaml_with_bases(self.path)
         self._file_keys = set(dic)  # to tell a typo in the file from one in --opts
         dic = apply_opts(dic, opts or [])
+        # what the command line set, so that its errors name the flag, not the file
+        self._overrides = {key: f'--opts {item}' for key, item in opts_keys(opts).items()}
         if iters is not None:
             dic['iters'] = iters
+            self._overrides['iters'] = '--iters'
         if batch_size is not None:
             dic['batch_size'] = batch_size
+            self._overrides['batch_size'] = '--batch_size'
         if learning_rate is not None:
             dic = _override_learning_rate(dic, learning_rate)
+            self._overrides.update(dict.fromkeys(_LEARNING_RATE_KEYS, '--learning_rate'))
         self.dic = dic
         self._validate()
 
     # ------------------------------------------------------------------ plain values
     def _validate(self) -> None:
-        check_config(self.dic, self.path, self._file_keys)
+        check_config(self.dic, self.path, self._file_keys, self._overrides)
         self.best_metric  # noqa: B018  (checked now, not at the first evaluation)
+
+    def where(self, key_path: str) -> str:
+        """Where ``key_path`` (``'model.hr_channels'``) was set, for error messages: the
+        file, or ``'--opts KEY=VALUE (on <file>)'`` / ``'--iters (on <file>)'``."""
+        return KeyOrigins(self.path, self._overrides).of(key_path)
 
     @property
     def best_metric(self) -> str:
@@ -64,8 +78,8 @@ class Config:
         name = self.dic.get('best_metric', DEFAULT_BEST_METRIC)
         known = [cls.name for cls in manager.METRICS.components_dict.values()]
         if not isinstance(name, str) or name.lower() not in known:
-            raise ConfigError(f'{self.path}: "best_metric" is {name!r}; expected one of the '
-                              f'registered metrics: {", ".join(known)}')
+            raise ConfigError(f'{self.path}: "best_metric" is {short_repr(name)}; expected one of '
+                              f'the registered metrics: {", ".join(known)}')
         return name.lower()
 
     @property

@@ -12,8 +12,16 @@ from typing import Any, Dict, List, Optional, Sequence
 
 import yaml
 
+from .bounded_repr import short_repr
+
 BASE_KEY = '_base_'
 INHERIT_KEY = '_inherited_'
+# the most values a config file or --opts value may hold once its YAML aliases are expanded
+# (real configs hold a few hundred); a "billion laughs" file is refused before anything walks it
+MAX_CONFIG_VALUES = 100_000
+# what a YAML value that is only a block-scalar indicator parses to ('' for '|'): such an
+# --opts value is taken as the text it is (train_dataset.separator=|)
+_BLOCK_INDICATORS = re.compile(r'^[|>][-+]?$')
 
 
 class _ConfigLoader(yaml.SafeLoader):
@@ -39,6 +47,55 @@ class ConfigError(ValueError):
     """A config file or override is invalid; the message names the file and key."""
 
 
+def expanded_size(data: Any, limit: int = MAX_CONFIG_VALUES) -> Optional[int]:
+    """How many values ``data`` holds with every YAML alias expanded (each list item, mapping
+    value and the container itself count one), without expanding anything.
+
+    Returns None when the count passes ``limit`` or a list/mapping contains itself (an alias
+    to an enclosing node), i.e. when walking ``data`` naively would not end in time.
+    """
+    sizes: Dict[int, int] = {}
+    active = set()  # containers whose walk is under way: meeting one again is a cycle
+    stack = [(data, False)]
+    while stack:
+        node, finished = stack.pop()
+        if not isinstance(node, (dict, list)):
+            continue
+        children = list(node.values()) if isinstance(node, dict) else node
+        if finished:
+            active.discard(id(node))
+            total = 1 + sum(sizes.get(id(c), 1) for c in children)
+            if total > limit:
+                return None
+            sizes[id(node)] = total
+            continue
+        if id(node) in sizes:
+            continue
+        if id(node) in active:
+            return None
+        active.add(id(node))
+        stack.append((node, True))
+        stack.extend((c, False) for c in children if isinstance(c, (dict, list)))
+    return sizes.get(id(data), 1)
+
+
+def _parse_bounded(text: Any, where: str) -> Any:
+    """``parse_yaml(text)``, refusing with a ConfigError naming ``where`` what could not be
+    walked in time: nesting deeper than Python recurses, aliases expanding past
+    ``MAX_CONFIG_VALUES`` values, or a value containing itself."""
+    try:
+        data = parse_yaml(text)
+    except yaml.YAMLError as e:
+        raise ConfigError(f'{where}: invalid YAML: {e}') from e
+    except RecursionError:
+        raise ConfigError(f'{where}: the YAML is nested too deeply to be a config') from None
+    if expanded_size(data) is None:
+        raise ConfigError(f'{where}: the YAML aliases (*name) expand to more than '
+                          f'{MAX_CONFIG_VALUES:,} values, or a value contains itself; a config '
+                          f'never needs that many (is it a "billion laughs" file?)')
+    return data
+
+
 # ----------------------------------------------------------------------------- loading
 def load_yaml_with_bases(path: str, _chain: Optional[List[str]] = None) -> Dict[str, Any]:
     """Read ``path`` and merge its ``_base_`` files underneath it (any depth).
@@ -56,10 +113,7 @@ def load_yaml_with_bases(path: str, _chain: Optional[List[str]] = None) -> Dict[
             raise ConfigError(f'{chain[-1]}: key "_base_" names {path}, which does not exist')
         raise ConfigError(f'Config file {path} does not exist')
     with open(path, encoding='utf-8') as f:
-        try:
-            dic = parse_yaml(f) or {}
-        except yaml.YAMLError as e:
-            raise ConfigError(f'{path}: invalid YAML: {e}') from e
+        dic = _parse_bounded(f, path) or {}
     if not isinstance(dic, dict):
         raise ConfigError(f'{path}: the top level must be a mapping of keys, got {type(dic).__name__}')
     bases = dic.pop(BASE_KEY, None)
@@ -98,15 +152,12 @@ def apply_opts(dic: Dict[str, Any], opts: Sequence[str]) -> Dict[str, Any]:
     out = copy.deepcopy(dic)
     for item in opts or []:
         if not isinstance(item, str) or '=' not in item:
-            raise ConfigError(f'--opts item {item!r} must look like key.subkey=value')
+            raise ConfigError(f'--opts item {short_repr(item)} must look like key.subkey=value')
         key, raw = item.split('=', 1)
         key = key.strip()
         if not key or any(not part for part in key.split('.')):
-            raise ConfigError(f'--opts item {item!r} has an empty key')
-        try:
-            value = parse_yaml(raw) if raw.strip() else None
-        except yaml.YAMLError as e:
-            raise ConfigError(f'--opts item {item!r}: value is not valid YAML ({e})') from e
+            raise ConfigError(f'--opts item {short_repr(item)} has an empty key')
+        value = _opts_value(raw, item)
         node = out
         parts = key.split('.')
         for depth, part in enumerate(parts[:-1]):
@@ -115,7 +166,27 @@ def apply_opts(dic: Dict[str, Any], opts: Sequence[str]) -> Dict[str, Any]:
                 child = node[part] = {}
             if not isinstance(child, dict):
                 where = '.'.join(parts[:depth + 1])
-                raise ConfigError(f'--opts item {item!r}: "{where}" is a {type(child).__name__}, not a mapping')
+                raise ConfigError(f'--opts item {short_repr(item)}: "{where}" is a '
+                                  f'{type(child).__name__}, not a mapping')
             node = child
         node[parts[-1]] = value
     return out
+
+
+def _opts_value(raw: str, item: str) -> Any:
+    """The YAML value of one ``--opts`` item (None when empty; ``|`` and ``>`` as themselves)."""
+    text = raw.strip()
+    if not text:
+        return None
+    if _BLOCK_INDICATORS.match(text):
+        return text  # YAML reads a lone '|' as an empty block: the user meant the character
+    return _parse_bounded(raw, f'--opts item {short_repr(item)}')
+
+
+def opts_keys(opts: Optional[Sequence[str]]) -> Dict[str, str]:
+    """``{'a.b': 'a.b=value'}`` for the well-formed items of ``opts`` (the keys they set)."""
+    found = {}
+    for item in opts or []:
+        if isinstance(item, str) and '=' in item:
+            found[item.split('=', 1)[0].strip()] = item
+    return found

@@ -136,6 +136,11 @@ class MattingDataset(paddle.io.Dataset):
         super().__init__()
         if mode not in MODES:
             raise ValueError(f"MattingDataset: mode must be one of {MODES}, got {mode!r}.")
+        if not isinstance(separator, str) or not separator:
+            # YAML reads `separator: |` as an empty block: quote it, separator: '|'
+            raise ValueError(f'MattingDataset: separator must be a non-empty string (quote '
+                             f"characters YAML treats specially: separator: '|'), got "
+                             f'{separator!r}.')
         if not os.path.isdir(dataset_root):
             raise FileNotFoundError(f'MattingDataset: dataset_root {dataset_root!r} is not a '
                                     f'folder.')

@@ -23,6 +23,7 @@ from ..utils.pretrained import WeightsMismatchError, load_pretrained_weights
 from ..utils.output_files import disk_full_error
 from ..utils.weights_io import load_state_dict
 from . import paddleseg_checkpoint
+from .run_state import read_run_state
 
 MODEL_FILE = 'model.pdparams'
 OPTIMIZER_FILE = 'model.pdopt'
@@ -244,12 +245,9 @@ def resolve_checkpoint_dir(path: str) -> str:
 
 
 def read_state(folder: str) -> Dict[str, Any]:
-    """The state.json of a checkpoint folder ({} for folders written without one)."""
-    path = os.path.join(folder, STATE_FILE)
-    if not os.path.isfile(path):
-        return {}
-    with open(path, encoding='utf-8') as f:
-        return json.load(f)
+    """The state.json of a checkpoint folder ({} for folders written without one), every
+    field checked (``run_state``: RunStateError naming the file and the key)."""
+    return read_run_state(folder)
 
 
 def load_checkpoint(path: str, model: paddle.nn.Layer,

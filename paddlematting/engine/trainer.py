@@ -21,7 +21,7 @@ import numpy as np
 import paddle
 import paddle.distributed as dist
 
-from . import checkpoint
+from . import checkpoint, run_state
 from ..metrics import metric_classes
 from .evaluator import EvalOptions, EvalResult, evaluate
 from ..pipeline.runner import dygraph_runner
@@ -70,6 +70,11 @@ class TrainOptions:
     metric_names: Optional[Sequence[str]] = None
     best_metric: str = 'sad'
     vdl_images: int = 3
+
+
+class NonFiniteLossError(ValueError):
+    """A step's loss was NaN or infinite: training stopped before the step changed anything
+    (the message names the iteration and the last checkpoint)."""
 
 
 @dataclass
@@ -272,6 +277,7 @@ class Trainer:
 
     def _resume(self) -> int:
         state = checkpoint.load_checkpoint(self.options.resume_model, self.model, self.optimizer)
+        self._check_resumed_state(state)
         if self.lr_scheduler is not None and state.get('lr_scheduler'):
             self.lr_scheduler.set_state_dict(state['lr_scheduler'])
         if self.scaler is not None and state.get('grad_scaler'):
@@ -298,13 +304,27 @@ class Trainer:
         logger.info('Resumed from %s at iter %d.', state['folder'], state.get('iter', 0))
         return int(state.get('iter', 0))
 
+    def _check_resumed_state(self, state: Dict[str, Any]) -> None:
+        """The parts of state.json that must fit this run's objects: the schedule's and the
+        gradient scaler's states (same keys and kinds), the number of paddle generators."""
+        path = os.path.join(state['folder'], checkpoint.STATE_FILE)
+        if self.lr_scheduler is not None and state.get('lr_scheduler'):
+            run_state.check_like(state['lr_scheduler'], self.lr_scheduler.state_dict(), path,
+                                 'lr_scheduler')
+        if self.scaler is not None and state.get('grad_scaler'):
+            run_state.check_like(state['grad_scaler'], self.scaler.state_dict(), path,
+                                 'grad_scaler')
+        if state.get('rng'):
+            run_state.paddle_generator_count_matches(state['rng']['paddle'],
+                                                     len(paddle.get_rng_state()), path)
+
     def _save(self, iteration: int) -> str:
         return checkpoint.save_checkpoint(self.options.save_dir, iteration, self.model,
                                           self.optimizer, self._run_state(iteration),
                                           self.options.keep_checkpoint_max)
 
     # ---- one step ---------------------------------------------------------------------
-    def _step(self, net: paddle.nn.Layer, batch: Dict[str, Any]) -> Dict[str, float]:
+    def _step(self, net: paddle.nn.Layer, batch: Dict[str, Any], run: '_Run') -> Dict[str, float]:
         batch = _to_tensors(batch)
         with paddle.amp.auto_cast(enable=self.scaler is not None):
             logits = net(batch)
@@ -312,6 +332,10 @@ class Trainer:
         if 'all' not in losses:
             raise KeyError(f'{type(self.model).__name__}.loss() returned keys {sorted(losses)}; '
                            f"it must include the total under 'all'.")
+        values = {name: float(value) for name, value in losses.items()}
+        if not all(math.isfinite(v) for v in values.values()):
+            # before backward: the weights, moments and schedule stay those of the last step
+            raise NonFiniteLossError(self._non_finite_message(values, run))
         if self.scaler is not None:
             self.scaler.scale(losses['all']).backward()
             self.scaler.step(self.optimizer)
@@ -322,7 +346,16 @@ class Trainer:
         self.optimizer.clear_grad()
         if self.lr_scheduler is not None:
             self.lr_scheduler.step()
-        return {name: float(value) for name, value in losses.items()}
+        return values
+
+    def _non_finite_message(self, losses: Dict[str, float], run: '_Run') -> str:
+        terms = ', '.join(f'{name}={value}' for name, value in losses.items())
+        last = run.last_saved or checkpoint.latest_checkpoint(self.options.save_dir)
+        kept = f'the last checkpoint, {last}, is intact' if last else 'no checkpoint was saved yet'
+        return (f'Training stopped at iter {run.iteration + 1}: the loss is not finite ({terms}); '
+                f'nothing of that step was applied or saved and {kept}. Lower the learning rate '
+                f'or check that step\'s samples, then resume with --resume_model '
+                f'{self.options.save_dir}')
 
     # ---- evaluation -------------------------------------------------------------------
     def _evaluate(self, iteration: int, vdl: VdlLog) -> EvalResult:
@@ -443,7 +476,7 @@ class Trainer:
         for batch in run.loader:
             reader_seconds = time.time() - tic
             lr = self.optimizer.get_lr()
-            losses = self._step(run.net, batch)
+            losses = self._step(run.net, batch, run)
             run.iteration += 1
             step_seconds = time.time() - tic
             run.outcome.losses.append(losses['all'])

@@ -23,8 +23,20 @@ ENGINES = (PADDLE_INFERENCE, ONNXRUNTIME)
 # oneDNN keeps compiled kernels per input shape; bound how many shapes it remembers
 ONEDNN_SHAPE_CACHE = 10
 
-__all__ = ['PADDLE_INFERENCE', 'ONNXRUNTIME', 'ENGINES', 'default_threads', 'create_engine',
+__all__ = ['PADDLE_INFERENCE', 'ONNXRUNTIME', 'ENGINES', 'ExportedModelUnreadableError',
+           'default_threads', 'create_engine',
            'PaddleInferenceEngine', 'OnnxRuntimeEngine', 'onnxruntime_session_options']
+
+
+class ExportedModelUnreadableError(OSError):
+    """An engine cannot load an exported folder's program or weights (a cut-off or damaged
+    ``model.pdiparams``, a foreign file): one line naming the files and the engine's reason."""
+
+    def __init__(self, files: str, error: BaseException):
+        from ..config.bounded_repr import short_error
+        super().__init__(f'{files}: the exported model cannot be loaded ({short_error(error)}); '
+                         f'is a file cut off or from another export? Export it again with '
+                         f'export.py')
 
 
 def default_threads(reserved: int = 0) -> int:
@@ -86,7 +98,11 @@ class PaddleInferenceEngine:
                     shape.update({name: [1, c, size, size]
                                   for name, c in zip(deploy.state_names, deploy.state_channels)})
                 config.set_trt_dynamic_shape_info(*shapes)
-        self._predictor = paddle_infer.create_predictor(config)
+        try:
+            self._predictor = paddle_infer.create_predictor(config)
+        except Exception as error:  # noqa: BLE001 - paddle's C++ errors: one line for the user
+            raise ExportedModelUnreadableError(f'{deploy.model_path} + {deploy.params_path}',
+                                               error) from error
         self.input_names: List[str] = list(self._predictor.get_input_names())
         self._inputs = {n: self._predictor.get_input_handle(n) for n in self.input_names}
         self._outputs = [self._predictor.get_output_handle(n)
@@ -142,7 +158,11 @@ class OnnxRuntimeEngine:
                 raise RuntimeError("device='gpu' with the onnxruntime backend needs the "
                                    "onnxruntime-gpu package (CUDAExecutionProvider).")
             providers.insert(0, 'CUDAExecutionProvider')
-        self._session = ort.InferenceSession(model_path, sess_options=options, providers=providers)
+        try:
+            self._session = ort.InferenceSession(model_path, sess_options=options,
+                                                 providers=providers)
+        except Exception as error:  # noqa: BLE001 - onnxruntime's C++ errors: one line
+            raise ExportedModelUnreadableError(model_path, error) from error
         self.input_names = [i.name for i in self._session.get_inputs()]
 
     def run(self, feeds: Dict[str, np.ndarray]) -> List[np.ndarray]:

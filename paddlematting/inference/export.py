@@ -274,11 +274,12 @@ def export_checkpoint_cached(cfg: Config, model_path: Optional[str], cache_dir: 
     if os.path.isfile(os.path.join(folder, DEPLOY_FILE)):
         export_cache.touch(folder)
         return folder
-    model = build_model(cfg, model_path)
-    # replace=False: when a concurrent process published the same key first, keep its folder
-    export_model(model, folder, transforms, ExportOptions(
-        model_type=model_config['type'], replace=False, onnx=onnx_export_available(),
-        onnx_optional=True))
+    with export_cache.announced_export(model_config['type'], folder):
+        model = build_model(cfg, model_path)
+        # replace=False: when a concurrent process published the same key first, keep its folder
+        export_model(model, folder, transforms, ExportOptions(
+            model_type=model_config['type'], replace=False, onnx=onnx_export_available(),
+            onnx_optional=True))
     export_cache.touch(folder)
     removed = export_cache.prune(os.path.dirname(folder), keep=folder)
     if removed:

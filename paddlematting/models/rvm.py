@@ -299,6 +299,8 @@ class RVM(nn.Layer):
     input_names = ('img',)
     # there is no loss: PaddleSeg ships RVM for inference only
     trainable = False
+    untrainable_reason = ('this toolkit has no training loss for RVM (PaddleSeg ships it for '
+                          'inference with the published weights only)')
     recurrent = True
     # recurrent state names, in the order the exported program takes and returns them
     state_names = STATE_NAMES

@@ -30,6 +30,8 @@ class ModelTraits(NamedTuple):
     exportable: bool = True
     recurrent: bool = False
     weights_layout: str = 'paddle'
+    # why train.py refuses a ``trainable = False`` model, said to the user
+    untrainable_reason: str = 'it has no parameters to train'
 
 
 DEFAULT_TRAITS = ModelTraits()

@@ -11,7 +11,9 @@ the matte as its fourth channel) and, given a background, ``save_dir/REL/NAME_co
 (``alpha * F + (1 - alpha) * background``); names and contents follow ``OutputOptions``. An
 unreadable input is reported and skipped; the caller decides the exit code from
 ``PredictResult.failed``. A video input (``video.is_video``) writes ``NAME_alpha.mp4`` and
-``NAME_composite.mp4`` instead (``predict.videos``).
+``NAME_composite.mp4`` instead (``predict.videos``). Every file written is listed in
+save_dir's record of outputs (``predict.output_record``), so that a later search of that
+folder for inputs leaves it out.
 """
 import logging
 from dataclasses import dataclass, field
@@ -30,6 +32,7 @@ from ..utils.image_io import read_image, read_trimap
 from ..video import is_video
 from .input_collection import InputImage
 from .options import PredictOptions
+from .output_record import OutputRecord
 from .videos import predict_video
 
 logger = logging.getLogger(__name__)
@@ -118,11 +121,12 @@ class _Batches:
     """Prepared images of one input size, run together, then restored and written one by one."""
 
     def __init__(self, runner: Runner, save_dir: str, options: PredictOptions,
-                 result: PredictResult):
+                 result: PredictResult, record: OutputRecord):
         self.runner = shape_checked(runner)
         self.save_dir = save_dir
         self.options = options
         self.result = result
+        self.record = record
         self.pending: List[_Pending] = []
 
     def add(self, prepared: _Pending) -> None:
@@ -158,8 +162,10 @@ class _Batches:
         # PaddleSeg does), so resizing never blurs them
         alpha = alpha_to_uint8(finish_alpha(raw, p.sample['trans_info'], p.trimap))
         outputs = make_outputs(p.image, alpha, self.options.outputs)
-        return save_outputs(outputs, self.save_dir, p.item.output_name, self.options.outputs,
-                            input_path=p.item.path).alpha
+        paths = save_outputs(outputs, self.save_dir, p.item.output_name, self.options.outputs,
+                             input_path=p.item.path)
+        self.record.add(paths.all())  # a later search of this folder leaves them out
+        return paths.alpha
 
 
 def _check_trimap(item: InputImage, needs_trimap: bool) -> None:
@@ -186,7 +192,8 @@ def predict_images(runner: Runner, transforms: Sequence[Callable], inputs: List[
     options = options or PredictOptions()
     prepare = Compose(list(transforms))
     result = PredictResult()
-    batches = _Batches(runner, save_dir, options, result)
+    record = OutputRecord(save_dir)
+    batches = _Batches(runner, save_dir, options, result, record)
     for item in tqdm(inputs, desc='predict', unit='img', disable=not options.show_progress,
                      dynamic_ncols=True):
         try:
@@ -194,9 +201,10 @@ def predict_images(runner: Runner, transforms: Sequence[Callable], inputs: List[
             if is_video(item.path):
                 batches.flush()
                 # a recurrent model (RVM) carries its state frame to frame, fresh for each clip
-                result.written.append(predict_video(shape_checked(clip_runner(runner)), prepare,
-                                                    item.path, item.output_name, save_dir,
-                                                    options)[0])
+                written = predict_video(shape_checked(clip_runner(runner)), prepare, item.path,
+                                        item.output_name, save_dir, options)
+                record.add(written)
+                result.written.append(written[0])
                 continue
             prepared = _prepare(item, prepare)
         except Exception as error:  # one bad file must not stop the others

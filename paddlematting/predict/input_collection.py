@@ -13,12 +13,22 @@ every output stays under save_dir and no two inputs write the same file:
 - Any name still taken (the same file listed twice, ``x.jpg`` from two outside folders)
   gets ``-2``, ``-3``, ... in input order: ``x_alpha.png``, ``x-2_alpha.png``.
 Names are compared ignoring case, so they stay distinct on case-insensitive file systems.
+
+Outputs never overwrite inputs nor become inputs: ``keep_outputs_apart`` gives ``-2``, ...
+to an output name whose files would replace an input (save_dir = the image folder and an
+input named ``x_alpha.png`` beside ``x.png``), and a folder search leaves out the files that
+earlier predictions wrote there (``output_record``). Both say so in one log line.
 """
+import logging
 import os
 from dataclasses import dataclass
-from typing import Dict, List, Optional, Set, Tuple
+from typing import Dict, Iterable, List, Optional, Set, Tuple
 
-from ..video import VIDEO_EXTENSIONS
+from ..pipeline.outputs import OutputOptions, output_paths
+from ..video import VIDEO_EXTENSIONS, is_video
+from .output_record import RECORD_NAME, earlier_outputs
+
+logger = logging.getLogger(__name__)
 
 IMAGE_EXTENSIONS = ('.jpg', '.jpeg', '.png', '.bmp', '.tif', '.tiff', '.webp')
 LIST_EXTENSIONS = ('.txt', '.lst')
@@ -79,17 +89,7 @@ def collect_paths(path: str, what: str = '--image_path') -> List[Tuple[str, str]
         line outside that folder, a single file) just the file name.
     """
     if os.path.isdir(path):
-        found = []
-        for root, dirs, files in os.walk(path):
-            dirs.sort()
-            for name in sorted(files):
-                if _is_image(name):
-                    full = os.path.join(root, name)
-                    found.append((full, _slashes(os.path.relpath(full, path))))
-        if not found:
-            raise FileNotFoundError(f'{what} {path!r} is a folder with no image or video files '
-                                    f'({", ".join(IMAGE_EXTENSIONS + VIDEO_EXTENSIONS)}).')
-        return found
+        return _search_folder(path, what)
     if not os.path.isfile(path):
         raise FileNotFoundError(f'{what} {path!r} does not exist.')
     if path.lower().endswith(LIST_EXTENSIONS):
@@ -104,6 +104,29 @@ def collect_paths(path: str, what: str = '--image_path') -> List[Tuple[str, str]
             pairs.append((full, _slashes(_name_in_list_folder(full, base))))
         return pairs
     return [(path, os.path.basename(path))]
+
+
+def _search_folder(path: str, what: str) -> List[Tuple[str, str]]:
+    """``collect_paths`` of a folder: its images in sorted order, earlier predictions'
+    outputs left out (``output_record``; said in one line)."""
+    found, folders = [], []
+    for root, dirs, files in os.walk(path):
+        dirs.sort()
+        folders.append(root)
+        for name in sorted(files):
+            if _is_image(name):
+                full = os.path.join(root, name)
+                found.append((full, _slashes(os.path.relpath(full, path))))
+    earlier = earlier_outputs(path, folders, [full for full, _ in found])
+    if earlier:
+        logger.info('%s: leaving out %d files that earlier predictions wrote there (listed in '
+                    'their %s); they are outputs, not inputs.', path, len(earlier), RECORD_NAME)
+        found = [pair for pair in found if pair[0] not in earlier]
+    if not found:
+        skipped = f' (besides {len(earlier)} earlier outputs)' if earlier else ''
+        raise FileNotFoundError(f'{what} {path!r} is a folder with no image or video files '
+                                f'({", ".join(IMAGE_EXTENSIONS + VIDEO_EXTENSIONS)}){skipped}.')
+    return found
 
 
 def _assign_save_names(images: List[InputImage], rel_paths: List[str]) -> None:
@@ -151,3 +174,46 @@ def collect_inputs(image_path: str, trimap_path: Optional[str] = None,
         raise ValueError(f'{flags[1]} {trimap_path!r} gives {len(trimaps)} trimaps for '
                          f'{len(images)} images; give one per image (or a folder matched by name).')
     return images
+
+
+def _file_key(path: str) -> str:
+    return os.path.normcase(os.path.abspath(path)).casefold()
+
+
+def keep_outputs_apart(images: List[InputImage], save_dir: str, options: OutputOptions,
+                       other_inputs: Iterable[str] = ()) -> List[Tuple[str, str]]:
+    """Rename outputs that would overwrite an input: with save_dir the image folder, the
+    matte of ``x.png`` (``x_alpha.png``) must not replace an input named ``x_alpha.png``.
+
+    Every input whose output files (``output_paths`` under ``options``) would be one of the
+    inputs (the images, their trimaps, ``other_inputs`` such as the background file) or
+    another input's output gets ``-2``, ``-3``, ... on its output name, the first that is
+    free. Returns the ``(old name, new name)`` pairs, in input order (logged in one line).
+    """
+    protected = {_file_key(p) for p in other_inputs}
+    for item in images:
+        protected.add(_file_key(item.path))
+        if item.trimap_path:
+            protected.add(_file_key(item.trimap_path))
+    taken: Set[str] = set()
+    renamed = []
+    for item in images:
+        extension = '.mp4' if is_video(item.path) else '.png'
+
+        def files(name: str) -> List[str]:
+            return [_file_key(p) for p in output_paths(save_dir, name, options, extension).all()]
+
+        name, number = item.output_name, 1
+        while any(f in protected or f in taken for f in files(name)):
+            number += 1
+            name = f'{item.output_name}-{number}'
+        if name != item.output_name:
+            renamed.append((item.output_name, name))
+            item.save_name = name
+        taken.update(files(name))
+    if renamed:
+        shown = ', '.join(f'{old} -> {new}' for old, new in renamed[:5])
+        more = f' and {len(renamed) - 5} more' if len(renamed) > 5 else ''
+        logger.warning('%d inputs\' outputs would overwrite other inputs in %s, so they are '
+                       'named apart: %s%s.', len(renamed), save_dir, shown, more)
+    return renamed

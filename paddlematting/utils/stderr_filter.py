@@ -1,12 +1,16 @@
 """Keep third-party noise that does not concern the user out of the commands' output.
 
 Some of it is printed by C/C++ code straight to file descriptor 2 (libpng's "iCCP: known
-incorrect sRGB profile", Paddle's "static graph(PIR) not support input out tensor"), and some
-by Python code at import time (Paddle's OMP_NUM_THREADS notice, which fires because we set
-the thread count on purpose). Neither can be silenced through ``warnings`` or ``logging``, so
-the command-line tools route fd 2 through a pipe and drop exactly the known lines; every other
-byte reaches the terminal unchanged, progress bars included (partial lines are passed on after
-a short pause, so a ``\\r``-redrawn bar keeps moving).
+incorrect sRGB profile", Paddle's "static graph(PIR) not support input out tensor") or 1
+(Paddle Inference's oneDNN pass prints "ReduceMeanCheckIfOneDNNSupport" to std::cout for every
+reduce_mean it considers, 14 lines per PP-MattingV2 run), some by Python code at import time
+(Paddle's OMP_NUM_THREADS notice, which fires because we set the thread count on purpose) or
+with ``print`` (pymatting's five-line "PERFORMANCE WARNING" when its incomplete Cholesky
+preconditioner retries with a larger shift, which it then does by itself). None of it can be
+silenced through ``warnings`` or ``logging``, so the command-line tools route fds 1 and 2
+through pipes and drop exactly the known lines; every other byte reaches its destination
+unchanged, progress bars included (partial lines are passed on after a short pause, so a
+``\\r``-redrawn bar keeps moving). Child processes inherit the filtered descriptors.
 
 Only the CLIs install this (``install``); importing paddlematting as a library changes nothing.
 
@@ -23,9 +27,9 @@ import re
 import select
 import sys
 import threading
-from typing import Optional, Pattern, Sequence
+from typing import List, Optional, Pattern, Sequence, Tuple
 
-__all__ = ['THIRD_PARTY_NOISE', 'is_noise', 'install', 'uninstall']
+__all__ = ['THIRD_PARTY_NOISE', 'FOLLOW_UPS', 'is_noise', 'install', 'uninstall']
 
 # whole lines (without their terminator) that are dropped
 THIRD_PARTY_NOISE: Sequence[Pattern[str]] = tuple(re.compile(p) for p in (
@@ -34,11 +38,25 @@ THIRD_PARTY_NOISE: Sequence[Pattern[str]] = tuple(re.compile(p) for p in (
     r'^PLEASE USE OMP_NUM_THREADS WISELY\.$',
     r'Paddle static graph\(PIR\) not support input out tensor for now',
     r'UserWarning: No ccache found',
-    # printed by Paddle Inference's oneDNN pass for every reduce_mean it considers (GCA)
+    # paddle's tracing of a model (export) asks every value for its place
+    r"UserWarning: Value do not have 'place' interface for pir graph mode",
+    # printed by Paddle Inference's oneDNN pass for every reduce_mean it considers
     r'^ReduceMeanCheckIfOneDNNSupport$',
+    r'^PERFORMANCE WARNING:$',  # pymatting (the lines after it follow below)
 ))
-# the source line Python prints under a warning; dropped only right after a dropped warning
-_WARNING_SOURCE_LINE = re.compile(r'^\s+warnings\.warn\(')
+# (the dropped line before, this line): lines dropped only right after such a dropped line
+FOLLOW_UPS: Sequence[Tuple[Pattern[str], Pattern[str]]] = tuple(
+    (re.compile(before), re.compile(line)) for before, line in (
+        # the source line Python prints under a warning
+        (r'Warning: ', r'^\s+warnings\.warn\('),
+        # the rest of pymatting's block
+        (r'^PERFORMANCE WARNING:$', r'^Thresholded incomplete Cholesky decomposition failed '
+                                    r'due to insufficient positive-definiteness'),
+        (r'^Thresholded incomplete Cholesky', r'^\s+discard_threshold = \S+$'),
+        (r'^\s+discard_threshold = ', r'^\s+shift = \S+$'),
+        (r'^\s+shift = ', r'^Try decreasing discard_threshold or start with a larger shift$'),
+        (r'^Try decreasing discard_threshold', r'^$'),
+    ))
 # how long a partial line waits for its end before it is passed on as it is
 _PARTIAL_LINE_WAIT_S = 0.05
 
@@ -48,25 +66,36 @@ def is_noise(line: str) -> bool:
     return any(p.search(line) for p in THIRD_PARTY_NOISE)
 
 
+def _follows_dropped(before: Optional[str], line: str) -> bool:
+    """Whether ``line`` is dropped as a follow-up of the dropped line ``before`` (None: the
+    line before was kept)."""
+    return before is not None and any(b.search(before) and l.search(line) for b, l in FOLLOW_UPS)
+
+
 class _Filter:
-    def __init__(self):
-        sys.stderr.flush()
-        self.terminal_fd = os.dup(2)
+    """Routes file descriptor ``fd`` through a pipe; a thread drops the noise."""
+
+    def __init__(self, fd: int):
+        stream = sys.stdout if fd == 1 else sys.stderr
+        if stream is not None:
+            stream.flush()
+        self.fd = fd
+        self.terminal_fd = os.dup(fd)
         read_fd, write_fd = os.pipe()
-        os.dup2(write_fd, 2)
+        os.dup2(write_fd, fd)
         os.close(write_fd)
         self.read_fd = read_fd
-        self.dropped_previous = False
-        self.thread = threading.Thread(target=self._pump, name='stderr-filter', daemon=True)
+        self.dropped_before: Optional[str] = None  # the previous line, if it was dropped
+        self.thread = threading.Thread(target=self._pump, name=f'fd{fd}-filter', daemon=True)
         self.thread.start()
 
     def _emit(self, segment: bytes) -> None:
         text = segment.rstrip(b'\r\n').decode('utf-8', 'replace')
-        drop = is_noise(text) or (self.dropped_previous and bool(_WARNING_SOURCE_LINE.match(text)))
+        drop = is_noise(text) or _follows_dropped(self.dropped_before, text)
         if not drop:
             os.write(self.terminal_fd, segment)
-        if text:
-            self.dropped_previous = drop
+        if text or not segment.endswith(b'\r'):  # a bare '\r' (a bar's redraw) is no line
+            self.dropped_before = text if drop else None
 
     def _pump(self) -> None:
         pending = b''
@@ -90,34 +119,35 @@ class _Filter:
         os.close(self.read_fd)
 
     def close(self) -> None:
+        stream = sys.stdout if self.fd == 1 else sys.stderr
         try:
-            sys.stderr.flush()
+            if stream is not None:
+                stream.flush()
         except (OSError, ValueError):
             pass
-        os.dup2(self.terminal_fd, 2)  # the pipe's last writer closes: the pump sees EOF
+        os.dup2(self.terminal_fd, self.fd)  # the pipe's last writer closes: the pump sees EOF
         self.thread.join(timeout=2)
         os.close(self.terminal_fd)
 
 
-_active: Optional[_Filter] = None
+_active: List[_Filter] = []
 
 
 def install() -> None:
-    """Filter this process's fd 2 (and its children's) until exit; a no-op when repeated, or
-    when ``PADDLEMATTING_SHOW_ALL_OUTPUT=1`` asks to see everything."""
-    global _active
-    if _active is not None or os.environ.get('PADDLEMATTING_SHOW_ALL_OUTPUT') == '1':
+    """Filter this process's fds 1 and 2 (and its children's) until exit; a no-op when
+    repeated, or when ``PADDLEMATTING_SHOW_ALL_OUTPUT=1`` asks to see everything."""
+    if _active or os.environ.get('PADDLEMATTING_SHOW_ALL_OUTPUT') == '1':
         return
-    try:
-        _active = _Filter()
-    except OSError:  # no usable fd 2 (a closed stderr): nothing to filter
-        return
-    atexit.register(uninstall)
+    for fd in (2, 1):
+        try:
+            _active.append(_Filter(fd))
+        except OSError:  # no usable fd (a closed stdout or stderr): nothing to filter there
+            continue
+    if _active:
+        atexit.register(uninstall)
 
 
 def uninstall() -> None:
-    """Restore fd 2 and pass on whatever is still buffered."""
-    global _active
-    if _active is not None:
-        active, _active = _active, None
-        active.close()
+    """Restore fds 1 and 2 and pass on whatever is still buffered."""
+    while _active:
+        _active.pop().close()

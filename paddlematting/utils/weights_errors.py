@@ -3,7 +3,7 @@
 Each message is one line that starts with the file's path and says what was wrong; the
 command-line tools print it as it is and exit 2.
 """
-import reprlib
+from ..config.bounded_repr import short_repr  # re-exported: the readers import it from here
 
 __all__ = ['WeightsFormatError', 'UnsafeWeightsError', 'WeightsLimitError', 'short_repr']
 
@@ -23,15 +23,3 @@ class WeightsLimitError(WeightsFormatError):
     """The file would cost more memory or work than its size justifies (too many objects,
     too deep a nesting, shared references that expand, more decoded bytes than allowed)."""
     permanent = True
-
-
-def short_repr(value: object, limit: int = 80) -> str:
-    """A repr of ``value`` of at most ``limit`` characters, computed in bounded time (a
-    file's values can be huge or deeply shared: never ``str(value)[:limit]``)."""
-    shortener = reprlib.Repr()
-    shortener.maxlevel, shortener.maxstring, shortener.maxother = 3, limit, limit
-    try:
-        text = shortener.repr(value)
-    except ValueError:  # an int too long to print (Python refuses past 4300 digits)
-        text = f'<a {type(value).__name__} too long to show>'
-    return text if len(text) <= limit else text[:limit - 3] + '...'
