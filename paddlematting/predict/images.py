@@ -176,7 +176,8 @@ def predict_images(runner: Runner, transforms: Sequence[Callable], inputs: List[
 
     Args:
         runner: see ``pipeline.runner`` (or an ``inference.Predictor``).
-        transforms: the built val transforms (LoadImages first), composed here.
+        transforms: the built val transforms (LoadImages first), composed here, or a
+            Compose (an ``inference.Predictor``'s ``transforms``).
         inputs: from ``predict.input_collection.collect_inputs``; each writes under its
             ``output_name``.
         save_dir: the output folder.
@@ -184,7 +185,7 @@ def predict_images(runner: Runner, transforms: Sequence[Callable], inputs: List[
             trimaps, videos); None for the defaults.
     """
     options = options or PredictOptions()
-    prepare = Compose(list(transforms))
+    prepare = transforms if isinstance(transforms, Compose) else Compose(list(transforms))
     result = PredictResult()
     batches = _Batches(runner, save_dir, options, result)
     for item in tqdm(inputs, desc='predict', unit='img', disable=not options.show_progress,
