@@ -18,7 +18,7 @@ from typing import List, Optional
 import numpy as np
 
 from ..datasets.composition import composite_on_background, fit_background
-from ..foreground import METHODS as _FOREGROUND_METHODS, estimate_foreground
+from ..foreground import METHODS as _FOREGROUND_METHODS, estimate_foreground_uint8
 from ..utils.image_io import write_png
 
 __all__ = ['FG_METHODS', 'DEFAULT_FG_METHOD', 'SAVE_NAMES', 'OutputOptions', 'MatteOutputs',
@@ -119,14 +119,14 @@ def cutout_foreground(image: np.ndarray, alpha: np.ndarray, method: str = DEFAUL
             hold the old background where alpha is soft).
 
     Returns:
-        uint8 [H, W, 3] RGB (see ``paddlematting.foreground.estimate_foreground``).
+        uint8 [H, W, 3] RGB (see ``paddlematting.foreground.estimate_foreground_uint8``:
+        blur fusion works in bands, so memory grows by the uint8 result only).
     """
     if method == 'none':
         return image
     if method not in FG_METHODS:
         raise ValueError(f'fg_method must be one of {", ".join(FG_METHODS)}, got {method!r}.')
-    foreground = estimate_foreground(image, alpha, method)
-    return np.rint(foreground * np.float32(255.0)).astype(np.uint8)
+    return estimate_foreground_uint8(image, alpha, method)
 
 
 def composite(image: np.ndarray, alpha: np.ndarray, background: np.ndarray) -> np.ndarray:
