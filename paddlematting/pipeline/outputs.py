@@ -20,6 +20,7 @@ import numpy as np
 from ..datasets.composition import composite_on_background, fit_background
 from ..foreground import METHODS as _FOREGROUND_METHODS, estimate_foreground_uint8
 from ..utils.image_io import write_png
+from ..utils.row_bands import row_bands
 
 __all__ = ['FG_METHODS', 'DEFAULT_FG_METHOD', 'SAVE_NAMES', 'OutputOptions', 'MatteOutputs',
            'OutputPaths', 'alpha_to_uint8', 'cutout_foreground', 'cutout_rgba', 'composite',
@@ -103,9 +104,22 @@ class OutputPaths:
 def alpha_to_uint8(alpha: np.ndarray) -> np.ndarray:
     """Alpha in [0, 1] (any shape, float) -> uint8 in [0, 255], rounded.
 
+    A matte [H, W] is converted in bands of rows (``utils.row_bands``), so a 48-megapixel
+    matte needs no full-size float temporaries.
+
     >>> alpha_to_uint8(np.array([0.0, 0.5, 1.2])).tolist()
     [0, 128, 255]
     """
+    alpha = np.asarray(alpha)
+    if alpha.ndim != 2:
+        return _alpha_band_to_uint8(alpha)
+    out = np.empty(alpha.shape, np.uint8)
+    for y0, y1 in row_bands(*alpha.shape):
+        out[y0:y1] = _alpha_band_to_uint8(alpha[y0:y1])
+    return out
+
+
+def _alpha_band_to_uint8(alpha: np.ndarray) -> np.ndarray:
     return np.round(np.clip(alpha, 0.0, 1.0) * 255.0).astype(np.uint8)
 
 
