@@ -13,13 +13,14 @@ Methods (both numpy/OpenCV only, no paddle and no JIT compilation):
 
 This package imports neither paddle nor any paddle-importing module of paddlematting.
 """
-from typing import Tuple
+from typing import Optional, Tuple
 
 import numpy as np
 
+from .band_output import Uint8Output
 from .blur_fusion import blur_fusion, blur_fusion_bands
 from .multilevel import multilevel
-from .unit_rows import UnitRows, uint8_to_unit
+from .unit_rows import UnitRows, uint8_to_unit, unit_to_uint8
 
 __all__ = ['estimate_foreground', 'estimate_foreground_uint8', 'blur_fusion', 'multilevel',
            'METHODS', 'as_float_inputs']
@@ -91,13 +92,8 @@ def estimate_foreground(image: np.ndarray, alpha: np.ndarray, method: str = 'blu
     return METHODS[method](image, alpha)
 
 
-def _to_uint8(foreground: np.ndarray) -> np.ndarray:
-    """float [..., 3] in [0, 1] -> uint8 0..255, rounded (rint(F * 255))."""
-    return np.rint(foreground * np.float32(255.0)).astype(np.uint8)
-
-
-def estimate_foreground_uint8(image: np.ndarray, alpha: np.ndarray,
-                              method: str = 'blur_fusion') -> np.ndarray:
+def estimate_foreground_uint8(image: np.ndarray, alpha: np.ndarray, method: str = 'blur_fusion',
+                              out: Optional[np.ndarray] = None) -> np.ndarray:
     """``estimate_foreground`` as 8-bit colours, with memory bounded by bands where it can be.
 
     Equal to ``np.rint(estimate_foreground(image, alpha, method) * 255).astype(np.uint8)``.
@@ -111,18 +107,22 @@ def estimate_foreground_uint8(image: np.ndarray, alpha: np.ndarray,
         image: uint8 [H, W, 3] RGB (or float [H, W, 3] in [0, 1]).
         alpha: uint8 [H, W] (or float in [0, 1]); [H, W, 1] is accepted.
         method: one of ``METHODS``.
+        out: optional uint8 [H, W, 3] (a view is fine, e.g. an RGBA array's first three
+            channels) that receives the result.
     Returns:
-        uint8 [H, W, 3] RGB.
+        uint8 [H, W, 3] RGB: ``out`` when given.
     """
     if method not in METHODS:
         raise ValueError(f'estimate_foreground: method must be one of {sorted(METHODS)}, got {method!r}.')
     image, alpha = _checked_shapes(image, alpha)
+    if out is None:
+        out = np.empty(image.shape, np.uint8)
+    elif out.shape != image.shape or out.dtype != np.uint8:
+        raise ValueError(f'estimate_foreground: out must be uint8 {list(image.shape)}, got '
+                         f'{out.dtype} {list(out.shape)}.')
     if method != 'blur_fusion' or image.dtype != np.uint8 or alpha.dtype != np.uint8:
-        return _to_uint8(estimate_foreground(image, alpha, method))
-    out = np.empty(image.shape, np.uint8)
-
-    def keep(y0: int, y1: int, band: np.ndarray) -> None:
-        out[y0:y1] = _to_uint8(band)
-
-    blur_fusion_bands(UnitRows(np.ascontiguousarray(image), np.ascontiguousarray(alpha)), keep)
+        out[...] = unit_to_uint8(estimate_foreground(image, alpha, method))
+        return out
+    image, alpha = np.ascontiguousarray(image), np.ascontiguousarray(alpha)
+    blur_fusion_bands(UnitRows(image, alpha), Uint8Output(out, image, alpha))
     return out

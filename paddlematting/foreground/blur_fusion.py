@@ -29,14 +29,15 @@ Returned colours where a == 0 are 0 (black), as far from the object in the paper
 """
 import bisect
 import math
-from typing import Callable, List, Tuple
+from typing import List, Tuple, Union
 
 import cv2
 import numpy as np
 
 from ..utils.row_bands import DEFAULT_BAND_PIXELS, row_bands
 from ..utils.thread_map import thread_map
-from .unit_rows import UnitRows
+from .band_output import FloatOutput, Uint8Output
+from .unit_rows import Band, UnitRows
 
 __all__ = ['blur_fusion', 'blur_fusion_bands', 'FIRST_RADIUS', 'SECOND_RADIUS']
 
@@ -49,12 +50,14 @@ _MIN_BLOCKS_PER_RADIUS = 16
 _MERGE_GAP = 64
 # rectangles span at most this many rows: a thin soft edge gets thin rectangles
 _RECT_ROWS = 64
+# ...and rectangles of the same columns one above the other are joined up to this many rows
+_MAX_MERGED_ROWS = 192
 # cv2.remap takes maps of at most 32767 columns: rectangles are cut well below that
 _MAX_RECT_WIDTH = 8192
 
 # (mean_fg [hs,ws,3], mean_bg [hs,ws,3], (hs / h, ws / w): grid cells per image pixel)
 Grids = Tuple[np.ndarray, np.ndarray, Tuple[float, float]]
-BandWriter = Callable[[int, int, np.ndarray], None]
+BandOutput = Union[FloatOutput, Uint8Output]
 
 
 def _fuse(image: np.ndarray, alpha: np.ndarray, mean_fg: np.ndarray,
@@ -134,9 +137,9 @@ def _first_pass_grids(rows: UnitRows, radius: int, band_pixels: int) -> Grids:
     grids = [_AreaGrid(h, w, hs, ws, c) for c in ((3,), (3,), ())]  # I, I * a, a
     multiple = grids[0].rows_per_cell if grids[0].whole_blocks else 1
     for y0, y1 in row_bands(h, w, band_pixels, multiple=multiple):
-        image, alpha = rows.rows(y0, y1)
-        for grid, band in zip(grids, (image, image * _three(alpha), alpha)):
-            grid.add(y0, band)
+        band = rows.rows(y0, y1)
+        for grid, x in zip(grids, (band.image, band.image * band.alpha3, band.alpha)):
+            grid.add(y0, x)
     mean_i, mean_ia, mean_a = (g.grid for g in grids)
     kernel = (max(1, round(radius * ws / w)),) * 2
     mean_a = cv2.blur(mean_a, kernel)[:, :, None]
@@ -183,21 +186,37 @@ def _soft_rectangles(soft: np.ndarray) -> List[Tuple[int, int, int, int]]:
         for start, end in zip(starts, ends):
             for x0 in range(start, end, _MAX_RECT_WIDTH):
                 rectangles.append((y0, y1, x0, min(x0 + _MAX_RECT_WIDTH, end)))
-    return rectangles
+    return _merge_down(rectangles)
 
 
-def _fuse_rectangle(image: np.ndarray, alpha: np.ndarray, rect: Tuple[int, int, int, int],
-                    row0: int, grids: Grids, second: int) -> np.ndarray:
-    """Both passes over ``rect`` (y0, y1, x0, x1) of a band ``image`` [n,w,3] / ``alpha`` [n,w]
-    whose first row is image row ``row0``; the band must hold ``second`` rows of context
-    around ``rect`` wherever the image has them. Returns float32 [y1-y0, x1-x0, 3]: the
-    estimate at soft pixels, I * a elsewhere."""
+def _merge_down(rectangles: List[Tuple[int, int, int, int]]) -> List[Tuple[int, int, int, int]]:
+    """Join each rectangle to the one just above it when both span the same columns (a wide
+    soft region becomes tall rectangles: less context computed twice), up to
+    ``_MAX_MERGED_ROWS`` rows."""
+    merged: List[Tuple[int, int, int, int]] = []
+    by_columns = {}
+    for y0, y1, x0, x1 in rectangles:
+        k = by_columns.get((x0, x1))
+        if k is not None and merged[k][1] == y0 and y1 - merged[k][0] <= _MAX_MERGED_ROWS:
+            merged[k] = (merged[k][0], y1, x0, x1)
+        else:
+            by_columns[(x0, x1)] = len(merged)
+            merged.append((y0, y1, x0, x1))
+    return merged
+
+
+def _fuse_rectangle(band: Band, rect: Tuple[int, int, int, int], row0: int, grids: Grids,
+                    second: int) -> np.ndarray:
+    """Both passes over ``rect`` (y0, y1, x0, x1) of ``band``, whose first row is image row
+    ``row0``; the band must hold ``second`` rows of context around ``rect`` wherever the
+    image has them. Returns float32 [y1-y0, x1-x0, 3]: the estimate at soft pixels, I * a
+    elsewhere."""
     y0, y1, x0, x1 = rect
-    n, w = alpha.shape
+    n, w = band.alpha.shape
     ky0, ky1 = max(0, y0 - second), min(n, y1 + second)
     kx0, kx1 = max(0, x0 - second), min(w, x1 + second)
-    img, a = image[ky0:ky1, kx0:kx1], alpha[ky0:ky1, kx0:kx1]
-    a3 = _three(a)
+    window = (slice(ky0, ky1), slice(kx0, kx1))
+    img, a, a3 = band.image[window], band.alpha[window], band.alpha3[window]
     mean_fg, mean_bg = _sample_grids(grids, slice(row0 + ky0, row0 + ky1), slice(kx0, kx1))
     background = 1.0 - a3  # (1 - a) bB: the same in both passes, bB being reused
     background *= mean_bg
@@ -218,15 +237,16 @@ def _fuse_rectangle(image: np.ndarray, alpha: np.ndarray, rect: Tuple[int, int, 
     return np.where(soft[:, :, None], fused[core], img[core] * a3[core])
 
 
-def blur_fusion_bands(rows: UnitRows, write: BandWriter,
+def blur_fusion_bands(rows: UnitRows, output: BandOutput,
                       radii: Tuple[int, int] = (FIRST_RADIUS, SECOND_RADIUS),
                       band_pixels: int = DEFAULT_BAND_PIXELS) -> None:
-    """Two-pass blur fusion over ``rows``, handing each finished band to ``write``.
+    """Two-pass blur fusion over ``rows``, handing each band's result to ``output``.
 
     Args:
         rows: the image and matte (``UnitRows``: uint8 or float32 arrays, read band by band).
-        write: called as ``write(y0, y1, foreground)`` for consecutive bands, ``foreground``
-            float32 [y1-y0, W, 3] in [0, 1] (a temporary: copy or convert it there).
+        output: a ``band_output`` class: for each band in turn, ``fill(y0, y1, image,
+            alpha)`` (I * a away from soft pixels), then ``put(y, x, values)`` for each
+            rectangle around soft pixels (float32 [h, w, 3] in [0, 1]).
         radii: box sizes of the two passes (the paper's 90 and 6).
         band_pixels: about how many pixels a band holds (the result does not depend on it).
     """
@@ -235,22 +255,21 @@ def blur_fusion_bands(rows: UnitRows, write: BandWriter,
     grids = None  # pass 1 runs only once a soft pixel is met
     for y0, y1 in row_bands(h, w, band_pixels):
         c0, c1 = max(0, y0 - second), min(h, y1 + second)
-        image, alpha = rows.rows(c0, c1)
-        band = slice(y0 - c0, y1 - c0)
-        out = image[band] * _three(alpha[band])
-        soft = (alpha[band] > 0) & (alpha[band] < 1)
+        band = rows.rows(c0, c1)
+        own = slice(y0 - c0, y1 - c0)  # the band's own rows, without the context
+        output.fill(y0, y1, band.image[own], band.alpha[own])
+        soft = (band.alpha[own] > 0) & (band.alpha[own] < 1)
         rectangles = _soft_rectangles(soft)
         if rectangles and grids is None:
             grids = _first_pass_grids(rows, first, band_pixels)
 
         def fuse(rect: Tuple[int, int, int, int]) -> np.ndarray:
             ry0, ry1, rx0, rx1 = rect
-            return _fuse_rectangle(image, alpha, (ry0 + y0 - c0, ry1 + y0 - c0, rx0, rx1), c0,
-                                   grids, second)
+            return _fuse_rectangle(band, (ry0 + y0 - c0, ry1 + y0 - c0, rx0, rx1), c0, grids,
+                                   second)
 
-        for (ry0, ry1, rx0, rx1), fused in zip(rectangles, thread_map(fuse, rectangles)):
-            out[ry0:ry1, rx0:rx1] = fused
-        write(y0, y1, out)
+        for (ry0, _, rx0, _), fused in zip(rectangles, thread_map(fuse, rectangles)):
+            output.put(y0 + ry0, rx0, fused)
 
 
 def blur_fusion(image: np.ndarray, alpha: np.ndarray,
@@ -267,10 +286,6 @@ def blur_fusion(image: np.ndarray, alpha: np.ndarray,
     Returns:
         float32 [H, W, 3] in [0, 1]: I where alpha is 1, 0 where alpha is 0, the estimate elsewhere.
     """
-    out = np.empty(image.shape[:2] + (3,), np.float32)
-
-    def keep(y0: int, y1: int, band: np.ndarray) -> None:
-        out[y0:y1] = band
-
-    blur_fusion_bands(UnitRows(image, alpha), keep, radii, band_pixels)
-    return out
+    output = FloatOutput(*alpha.shape)
+    blur_fusion_bands(UnitRows(image, alpha), output, radii, band_pixels)
+    return output.array

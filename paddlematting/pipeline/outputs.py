@@ -15,6 +15,7 @@ import os
 from dataclasses import dataclass
 from typing import List, Optional
 
+import cv2
 import numpy as np
 
 from ..datasets.composition import composite_on_background, fit_background
@@ -79,7 +80,8 @@ class MatteOutputs:
     Attributes:
         alpha: uint8 [H, W], 0 transparent .. 255 opaque.
         foreground: uint8 [H, W, 3] RGB, the estimated foreground colours (None when neither
-            a cut-out nor a composite was asked for).
+            a cut-out nor a composite was asked for; with a cut-out, a view of ``rgba``'s
+            colour channels).
         rgba: uint8 [H, W, 4], ``foreground`` with ``alpha`` as its fourth channel, or None.
         composite: uint8 [H, W, 3] RGB over the background, or None.
     """
@@ -120,10 +122,15 @@ def alpha_to_uint8(alpha: np.ndarray) -> np.ndarray:
 
 
 def _alpha_band_to_uint8(alpha: np.ndarray) -> np.ndarray:
-    return np.round(np.clip(alpha, 0.0, 1.0) * 255.0).astype(np.uint8)
+    clipped = np.clip(alpha, 0.0, 1.0)
+    if clipped.dtype == np.float32 and clipped.ndim == 2:
+        # round(x * 255) in one pass, half to even as numpy rounds (cv2.convertScaleAbs)
+        return cv2.convertScaleAbs(clipped, alpha=255.0)
+    return np.round(clipped * 255.0).astype(np.uint8)
 
 
-def cutout_foreground(image: np.ndarray, alpha: np.ndarray, method: str = DEFAULT_FG_METHOD) -> np.ndarray:
+def cutout_foreground(image: np.ndarray, alpha: np.ndarray, method: str = DEFAULT_FG_METHOD,
+                      out: Optional[np.ndarray] = None) -> np.ndarray:
     """The colours a cut-out should carry: ``image``'s foreground colours under ``alpha``.
 
     Args:
@@ -131,16 +138,21 @@ def cutout_foreground(image: np.ndarray, alpha: np.ndarray, method: str = DEFAUL
         alpha: uint8 [H, W] in [0, 255].
         method: one of ``FG_METHODS``; 'none' returns ``image`` itself (its colours still
             hold the old background where alpha is soft).
+        out: optional uint8 [H, W, 3] to write into (e.g. an RGBA array's colour channels);
+            it is then returned.
 
     Returns:
         uint8 [H, W, 3] RGB (see ``paddlematting.foreground.estimate_foreground_uint8``:
         blur fusion works in bands, so memory grows by the uint8 result only).
     """
-    if method == 'none':
-        return image
     if method not in FG_METHODS:
         raise ValueError(f'fg_method must be one of {", ".join(FG_METHODS)}, got {method!r}.')
-    return estimate_foreground_uint8(image, alpha, method)
+    if method != 'none':
+        return estimate_foreground_uint8(image, alpha, method, out=out)
+    if out is None:
+        return image
+    out[...] = image
+    return out
 
 
 def composite(image: np.ndarray, alpha: np.ndarray, background: np.ndarray) -> np.ndarray:
@@ -186,9 +198,14 @@ def make_outputs(image: Optional[np.ndarray], alpha: np.ndarray,
         shown = None if image is None else image.shape[:2]
         raise ValueError(f'a cut-out or composite needs the picture at the matte\'s size '
                          f'{alpha.shape}, got {shown}.')
-    result.foreground = cutout_foreground(image, alpha, options.fg_method)
     if options.cutout:
-        result.rgba = cutout_rgba(result.foreground, alpha)
+        # the colours are written straight into the cut-out (no separate RGB array and copy)
+        result.rgba = np.empty(alpha.shape + (4,), np.uint8)
+        result.rgba[:, :, 3] = alpha
+        result.foreground = cutout_foreground(image, alpha, options.fg_method,
+                                              out=result.rgba[:, :, :3])
+    else:
+        result.foreground = cutout_foreground(image, alpha, options.fg_method)
     if options.background is not None:
         result.composite = composite(result.foreground, alpha, options.background)
     return result

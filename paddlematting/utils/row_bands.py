@@ -2,16 +2,17 @@
 the photo.
 
 A 48-megapixel photo is 576 MB as one float32 RGB array; a stage that works on bands of about
-``DEFAULT_BAND_PIXELS`` pixels (a 1080p frame is two bands) holds a few of those bands at a
-time, whatever the photo's size. numpy only (no paddle), so every layer can use it.
+``DEFAULT_BAND_PIXELS`` pixels (a 1080p frame is one band, a 48-megapixel photo 23) holds a
+few of those bands at a time, whatever the photo's size. numpy only (no paddle), so every layer can use it.
 """
 from typing import List, Tuple
 
 __all__ = ['DEFAULT_BAND_PIXELS', 'row_bands']
 
-# about one megapixel per band: each float32 RGB temporary of a band is then ~12 MB, and the
-# per-band overhead (a few dozen OpenCV calls) stays far below the band's own work
-DEFAULT_BAND_PIXELS = 1 << 20
+# about two megapixels per band: each float32 RGB temporary of a band is then ~25 MB, the
+# per-band overhead (a few dozen OpenCV calls) stays far below the band's own work, and a
+# 1080p frame (2,073,600 pixels) is one band, read once for both blur-fusion passes
+DEFAULT_BAND_PIXELS = 1 << 21
 
 
 def row_bands(height: int, width: int, band_pixels: int = DEFAULT_BAND_PIXELS,
