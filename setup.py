@@ -26,6 +26,8 @@ setup(
     long_description=long_description,
     long_description_content_type='text/markdown',
     packages=find_packages(include=['paddlematting', 'paddlematting.*']),
+    # the model zoo file: names -> configs, weights URLs, licences (paddlematting.zoo)
+    package_data={'paddlematting.zoo': ['models.yml']},
     python_requires='>=3.10',
     install_requires=[
         'numpy>=1.23',
@@ -52,6 +54,8 @@ setup(
     },
     entry_points={
         'console_scripts': [
+            # subcommands: remove, models, cache (paddlematting.cli.main.SUBCOMMANDS)
+            'paddlematting=paddlematting.cli.main:main',
             'paddlematting-train=paddlematting.cli.train:main',
             'paddlematting-val=paddlematting.cli.val:main',
             'paddlematting-predict=paddlematting.cli.predict:main',

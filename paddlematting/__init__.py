@@ -1,5 +1,5 @@
 """paddlematting: image matting on PaddlePaddle (PaddleSeg's Matting model zoo, classical
-solvers, cut-outs, video).
+solvers, cut-outs, video); ``paddlematting.remove(photo)`` cuts one out in one call.
 
 Importing the package is light: nothing here imports paddle. The component registries
 (``manager.MODELS`` ...) fill themselves on their first lookup from the modules named below,
@@ -30,7 +30,6 @@ from .config import manager
 # datasets package imports no paddle, so that its numpy helpers stay light).
 manager.MODELS.filled_by('paddlematting.models')
 manager.BACKBONES.filled_by('paddlematting.models')
-manager.LOSSES.filled_by('paddlematting.models')
 manager.DATASETS.filled_by('paddlematting.datasets.matting_dataset',
                            'paddlematting.datasets.benchmark_sets')
 manager.TRANSFORMS.filled_by('paddlematting.transforms')
@@ -40,11 +39,16 @@ manager.METRICS.filled_by('paddlematting.metrics')
 _LAZY_ATTRIBUTES = {
     'Config': 'paddlematting.config',
     'ConfigError': 'paddlematting.config',
+    # the one-call API: paddle loads when a model does, not on import
+    'remove': 'paddlematting.api',
+    'Matting': 'paddlematting.api',
+    'MattingSettings': 'paddlematting.api',
 }
-_SUBPACKAGES = ('builders', 'cli', 'config', 'datasets', 'engine', 'inference', 'metrics', 'models',
-                'pipeline', 'predict', 'transforms', 'utils')
+_SUBPACKAGES = ('api', 'builders', 'cli', 'config', 'datasets', 'engine', 'inference', 'metrics',
+                'models', 'pipeline', 'predict', 'transforms', 'utils', 'zoo')
 
-__all__ = ['Config', 'ConfigError', 'manager', 'register_all', '__version__']
+__all__ = ['Config', 'ConfigError', 'manager', 'remove', 'Matting', 'MattingSettings', 'register_all',
+           '__version__']
 
 
 def register_all() -> None:

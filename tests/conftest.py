@@ -26,6 +26,48 @@ REF_RTOL = 1e-4
 if REPO_ROOT not in sys.path:
     sys.path.insert(0, REPO_ROOT)
 
+# The one table of config <-> manifest: every shipped config and the manifest
+# (tests/data/reference/manifests/<name>.json) of the PaddleSeg weights its model must fit;
+# None where no weights are published (the classical solvers have none). test_config_shipped.py
+# checks every entry; the model tests find their config here (``config_for``).
+SHIPPED_CONFIGS = {
+    'configs/dim/dim_vgg16.yml': 'dim_vgg16',
+    'configs/modnet/modnet_mobilenetv2.yml': 'modnet_mobilenetv2',
+    'configs/modnet/modnet_resnet50_vd.yml': 'modnet_resnet50_vd',
+    'configs/modnet/modnet_hrnet_w18.yml': 'modnet_hrnet_w18',
+    'configs/quick_start/modnet_mobilenetv2_demo.yml': 'modnet_mobilenetv2',
+    'configs/ppmatting/ppmatting-hrnet_w18-human_512.yml': 'ppmatting_hrnet_w18',
+    'configs/ppmatting/ppmatting-hrnet_w18-human_1024.yml': 'ppmatting_hrnet_w18',
+    'configs/ppmatting/ppmatting-hrnet_w48-composition.yml': 'ppmatting_hrnet_w48',
+    'configs/ppmatting/ppmatting-hrnet_w48-distinctions.yml': 'ppmatting_hrnet_w48',
+    'configs/ppmattingv2/ppmattingv2-stdc1-human_512.yml': 'ppmattingv2_stdc1',
+    'configs/gca/gca-resnet34.yml': 'gca_resnet34',
+    'configs/human_matting/human_matting-resnet34_vd.yml': 'human_matting_resnet34_vd',
+    'configs/rvm/rvm-mobilenetv3.yaml': 'rvm_mobilenetv3',
+    'configs/classical/closeform_matting.yml': None,
+    'configs/classical/fast_matting.yml': None,
+    'configs/classical/knn_matting.yml': None,
+    'configs/classical/learning_based_matting.yml': None,
+    'configs/classical/random_walks_matting.yml': None,
+}
+# what keeps a config from downloading: the backbones' and the model's own pretrained URLs
+NO_DOWNLOAD = ['model.backbone.pretrained=null', 'model.pretrained=null']
+
+
+def config_for(manifest_name: str) -> str:
+    """The absolute path of the first shipped config whose model fits ``manifest_name``."""
+    for rel_path, name in SHIPPED_CONFIGS.items():
+        if name == manifest_name:
+            return os.path.join(REPO_ROOT, rel_path)
+    raise KeyError(f'no shipped config is listed for the manifest {manifest_name!r}')
+
+
+def load_manifest(name: str) -> dict:
+    """The shipped reference manifest ``name`` (state-dict keys, shapes, dtypes, counts)."""
+    import json
+    with open(os.path.join(SHARED_REFERENCE, 'manifests', name + '.json')) as f:
+        return json.load(f)
+
 
 def write_yaml(path, dic) -> str:
     """Write ``dic`` as YAML to ``path`` (its folder created); return the path as a string."""

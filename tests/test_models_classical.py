@@ -21,7 +21,7 @@ from conftest import REAL_DATA_ROOT, REPO_ROOT
 from paddlematting.cli import export as export_cli
 from paddlematting.cli import train as train_cli
 from paddlematting.cli import val as val_cli
-from paddlematting.pipeline.runner import alpha_to_uint8
+from paddlematting.pipeline.outputs import alpha_to_uint8
 from paddlematting.metrics import SAD
 from paddlematting.models import classical
 from paddlematting.config import manager

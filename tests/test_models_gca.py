@@ -332,10 +332,10 @@ def test_static_and_onnx_exports_equal_dygraph(reference_gca, det_weights, tmp_p
 
 def test_config_builds_the_manifest_layout_and_paper_recipe(shared_reference):
     from paddlematting import Config
-    from conftest import REPO_ROOT
+    from conftest import config_for
     with open(os.path.join(shared_reference, MANIFEST)) as f:
         manifest = json.load(f)
-    cfg = Built(Config(os.path.join(REPO_ROOT, 'configs/gca/gca-resnet34.yml')))
+    cfg = Built(Config(config_for('gca_resnet34')))
     assert type(cfg.model) is GCA and type(cfg.model.encoder) is ResGuidedCxtAtten
     assert [(k, list(v.shape)) for k, v in cfg.model.state_dict().items()] == \
         [(e['key'], e['shape']) for e in manifest['params']]

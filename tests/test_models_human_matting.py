@@ -16,12 +16,12 @@ from paddlematting.models.backbones.resnet_vd import ResNet34_vd
 from paddlematting.config import manager
 from paddlematting.builders import Built
 
-from conftest import REF_ATOL, REF_RTOL, REPO_ROOT, assert_matches_manifest
+from conftest import REF_ATOL, REF_RTOL, assert_matches_manifest, config_for
 
 MANIFEST = 'manifests/human_matting_resnet34_vd.json'
 CASE_A = 'outputs/human_matting_resnet34_vd_A.npz'
 CASE_A_FEATS = 'outputs/human_matting_resnet34_vd_A_feats.npz'
-CONFIG = os.path.join(REPO_ROOT, 'configs/human_matting/human_matting-resnet34_vd.yml')
+CONFIG = config_for('human_matting_resnet34_vd')
 NO_DOWNLOAD = ['model.backbone.pretrained=null', 'model.pretrained=null']
 # glance pixels whose top-1 minus top-2 probability is below this may flip class on another CPU
 MARGIN = 1e-3

@@ -4,18 +4,12 @@ import paddle
 import pytest
 
 from paddlematting.models.losses import MRSD, CompositionLoss, composite, masked_mean
-from paddlematting.config import manager
 
 EPS = 1e-6
 
 
 def t(a):
     return paddle.to_tensor(np.asarray(a, dtype='float32'))
-
-
-def test_registered_names():
-    assert manager.LOSSES['MRSD'] is MRSD
-    assert manager.LOSSES['CompositionLoss'] is CompositionLoss
 
 
 def test_mrsd_unmasked_is_mean_of_root_squares():

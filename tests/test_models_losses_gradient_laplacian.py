@@ -5,7 +5,6 @@ import pytest
 
 from paddlematting.models.losses import GradientLoss, LaplacianLoss
 from paddlematting.models.losses.laplacian import pyramid_kernel
-from paddlematting.config import manager
 
 EPS = 1e-6
 SOBEL_X = np.array([[-1, 0, 1], [-2, 0, 2], [-1, 0, 1]], np.float64) / 8
@@ -46,11 +45,6 @@ def _np_pyramid(x):
         h, w = smoothed.shape[0] // 2 * 2, smoothed.shape[1] // 2 * 2
         x = smoothed[:h, :w].reshape(h // 2, 2, w // 2, 2).mean(axis=(1, 3))
     return levels + [x]
-
-
-def test_registered_names():
-    assert manager.LOSSES['GradientLoss'] is GradientLoss
-    assert manager.LOSSES['LaplacianLoss'] is LaplacianLoss
 
 
 def test_kernels_are_buffers_outside_the_state_dict():

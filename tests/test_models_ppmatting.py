@@ -22,7 +22,7 @@ import paddle
 import paddle.nn.functional as F
 import pytest
 
-from conftest import REAL_DATA_ROOT, REF_ATOL, REF_RTOL, REPO_ROOT, require_shared_reference
+from conftest import REAL_DATA_ROOT, REF_ATOL, REF_RTOL, config_for, require_shared_reference
 from paddlematting import Config
 from paddlematting.datasets import MattingDataset, collate_samples
 from paddlematting.models import PPMatting
@@ -33,10 +33,7 @@ from paddlematting.transforms import LoadImages, Normalize, Resize
 from paddlematting.config import manager
 from paddlematting.builders import Built
 
-CONFIGS = {
-    'ppmatting_hrnet_w18': 'configs/ppmatting/ppmatting-hrnet_w18-human_512.yml',
-    'ppmatting_hrnet_w48': 'configs/ppmatting/ppmatting-hrnet_w48-composition.yml',
-}
+CONFIGS = {name: config_for(name) for name in ('ppmatting_hrnet_w18', 'ppmatting_hrnet_w48')}
 NO_DOWNLOAD = ['model.backbone.pretrained=null', 'model.pretrained=null']
 LOSS_KEYS = ('semantic', 'detail', 'detail_alpha', 'detail_gradient', 'fusion', 'fusion_alpha',
              'fusion_composition', 'fusion_gradient', 'all')
@@ -81,7 +78,7 @@ class _Recipe:
         self.name = name
         self.dw = _load_det_weights()
         self.manifest = _manifest(name)
-        self.model = Built(Config(os.path.join(REPO_ROOT, CONFIGS[name]), opts=NO_DOWNLOAD)).model
+        self.model = Built(Config(CONFIGS[name], opts=NO_DOWNLOAD)).model
         self.fresh_state = {k: (list(v.shape), str(v.dtype).split('.')[-1], not v.stop_gradient)
                             for k, v in self.model.state_dict().items()}
         self.weights = self.dw.make_weights(self.manifest)
@@ -142,7 +139,7 @@ def test_published_layout_loads_through_model_pretrained(w18, tmp_path):
     """A file laid out like PaddleSeg's .pdparams loads strictly via ``model.pretrained``."""
     path = str(tmp_path / 'model.pdparams')
     paddle.save({k: paddle.to_tensor(v) for k, v in w18.weights.items()}, path)
-    cfg = Built(Config(os.path.join(REPO_ROOT, CONFIGS['ppmatting_hrnet_w18']),
+    cfg = Built(Config(CONFIGS['ppmatting_hrnet_w18'],
                        opts=['model.backbone.pretrained=null', f'model.pretrained={path}']))
     loaded = cfg.model.state_dict()
     for key in ('backbone.conv_layer1_1._conv.weight', 'scb.scb_stages.5.2.bias',
@@ -239,7 +236,7 @@ def train_run(w18):
     """One train-mode forward, loss, backward and one step of the config's optimizer, from
     the recipe weights (restored afterwards, so the eval fixtures stay valid)."""
     info, ref = _loss_reference()
-    cfg = Built(Config(os.path.join(REPO_ROOT, CONFIGS['ppmatting_hrnet_w18']), opts=NO_DOWNLOAD))
+    cfg = Built(Config(CONFIGS['ppmatting_hrnet_w18'], opts=NO_DOWNLOAD))
     model = cfg.model
     model.set_state_dict({k: paddle.to_tensor(v) for k, v in w18.weights.items()})
     model.train()
@@ -347,7 +344,7 @@ def test_config_optimizer_step_matches_reference(train_run):
         np.testing.assert_allclose(train_run['after'][k], train_run['before'][k] - 0.01 * velocity,
                                    rtol=1e-6, atol=1e-9, err_msg=k)
     # exact: a fresh model and optimizer from the config, stepped with the reference gradients
-    cfg = Built(Config(os.path.join(REPO_ROOT, CONFIGS['ppmatting_hrnet_w18']), opts=NO_DOWNLOAD))
+    cfg = Built(Config(CONFIGS['ppmatting_hrnet_w18'], opts=NO_DOWNLOAD))
     model = cfg.model
     model.set_state_dict({k: paddle.to_tensor(v) for k, v in train_run['before'].items()})
     params = dict(model.named_parameters())
@@ -371,7 +368,7 @@ def test_training_on_real_images_lowers_every_loss_term():
     """Six steps of the config's optimizer on two shipped photos (64x64) lower every term."""
     paddle.seed(0)
     np.random.seed(0)
-    cfg = Built(Config(os.path.join(REPO_ROOT, CONFIGS['ppmatting_hrnet_w18']), opts=NO_DOWNLOAD))
+    cfg = Built(Config(CONFIGS['ppmatting_hrnet_w18'], opts=NO_DOWNLOAD))
     model, optimizer = cfg.model, cfg.optimizer
     dataset = MattingDataset(REAL_DATA_ROOT, [LoadImages(), Resize([64, 64]), Normalize()],
                              mode='train', train_file='val_with_bg.txt')

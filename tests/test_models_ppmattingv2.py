@@ -18,9 +18,9 @@ from paddlematting.models.losses import GradientLoss
 from paddlematting.config import manager
 from paddlematting.builders import Built
 
-from conftest import REF_ATOL, REF_RTOL, REPO_ROOT, assert_matches_manifest
+from conftest import REF_ATOL, REF_RTOL, assert_matches_manifest, config_for
 
-CONFIG = os.path.join(REPO_ROOT, 'configs/ppmattingv2/ppmattingv2-stdc1-human_512.yml')
+CONFIG = config_for('ppmattingv2_stdc1')
 NO_DOWNLOAD = ['model.backbone.pretrained=null']
 MANIFEST = 'manifests/ppmattingv2_stdc1.json'
 LOSS_KEYS = ('alpha_8x_mrsd', 'alpha_8x_grad', 'alpha_8x', 'alpha_mrsd', 'alpha_grad', 'alpha', 'all')
@@ -244,7 +244,6 @@ def test_bn_running_stats_after_forward_match_reference(shared_reference, det_we
 # ------------------------------------------------------------------ reference-free
 def test_registered_and_declares_inputs():
     assert manager.MODELS['PPMattingV2'] is PPMattingV2
-    assert manager.LOSSES['GradientLoss'] is GradientLoss
     assert PPMattingV2.input_names == ('img',)
 
 

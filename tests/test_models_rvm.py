@@ -15,12 +15,12 @@ from paddlematting.models.backbones import MobileNetV3_large_x1_0_os16
 from paddlematting.config import manager
 from paddlematting.builders import Built
 
-from conftest import REF_ATOL, REF_RTOL, REPO_ROOT
+from conftest import REF_ATOL, REF_RTOL, config_for
 
 MANIFEST = 'manifests/rvm_mobilenetv3.json'
 OUTPUTS = 'outputs/rvm_mobilenetv3_A.npz'
 FEATS = 'outputs/rvm_mobilenetv3_A_feats.npz'
-CONFIG = os.path.join(REPO_ROOT, 'configs/rvm/rvm-mobilenetv3.yaml')
+CONFIG = config_for('rvm_mobilenetv3')
 KEYS = ('alpha', 'fg', 'r1', 'r2', 'r3', 'r4')
 # the exported program against dygraph (same weights, same CPU): only kernel choice differs
 EXPORT_ATOL = 1e-4

@@ -21,8 +21,3 @@ def test_a_cpu_build_reports_no_gpu_without_counting(monkeypatch):
     monkeypatch.setattr(paddle.device.cuda, 'device_count', must_not_count)
     assert gpu_available() is False
 
-
-def test_the_inference_predictor_and_the_runtime_share_it():
-    from paddlematting.engine import runtime
-    from paddlematting.inference import predictor
-    assert runtime.gpu_available is gpu_available and predictor.gpu_available is gpu_available

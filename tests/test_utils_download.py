@@ -2,7 +2,7 @@
 import io
 import os
 import tarfile
-import time
+import urllib.request
 import zipfile
 
 import pytest
@@ -156,12 +156,30 @@ def test_extract_of_a_plain_file_url_is_refused():
         cached_download('http://127.0.0.1:1/model.pdparams', extract=True)
 
 
-def test_unreachable_url_fails_fast_with_a_clear_message(isolated_cache):
+def _count_connection_attempts(monkeypatch):
+    """Record the timeout of every opener.open call (each is one attempt to connect)."""
+    timeouts = []
+    real_open = urllib.request.OpenerDirector.open
+
+    def counting_open(self, url, *args, timeout=None, **kwargs):
+        timeouts.append(timeout)
+        return real_open(self, url, *args, timeout=timeout, **kwargs)
+
+    monkeypatch.setattr(urllib.request.OpenerDirector, 'open', counting_open)
+    return timeouts
+
+
+def test_unreachable_url_fails_fast_with_a_clear_message(isolated_cache, monkeypatch):
+    # "fast" as bounded work, not wall time: the attempts asked for, each with its timeout,
+    # and back-off sleeps that stay short (recorded, not slept)
+    timeouts = _count_connection_attempts(monkeypatch)
+    sleeps = []
+    monkeypatch.setattr(download.time, 'sleep', sleeps.append)
     url = closed_port_url()
-    start = time.monotonic()
     with pytest.raises(DownloadError) as info:
         cached_download(url, retries=2, timeout=2, progress=False)
-    assert time.monotonic() - start < 5
+    assert timeouts == [2, 2]
+    assert len(sleeps) == 1 and 0 < sleeps[0] <= 1
     message = str(info.value)
     assert url in message and 'local path' in message
     assert not os.path.exists(isolated_cache) or os.listdir(isolated_cache) == []

@@ -100,6 +100,6 @@ def test_predict_reports_a_damaged_photo_as_failed(tmp_path):
     _cut_with_eoi(tmp_path / 'in')
     result = predict_images(lambda img, tri: np.zeros((img.shape[0], 1) + img.shape[2:], 'float32'),
                             [LoadImages(), Normalize()], collect_inputs(str(tmp_path / 'in')),
-                            str(tmp_path / 'out'), show_progress=False)
+                            str(tmp_path / 'out'), PredictOptions(show_progress=False))
     assert result.written == [] and len(result.failed) == 1
     assert 'Corrupt JPEG data' in result.failed[0][1]

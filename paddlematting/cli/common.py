@@ -64,8 +64,12 @@ def setup_logging(level: int = logging.INFO) -> None:
 
 
 def add_config_args(parser: argparse.ArgumentParser) -> None:
-    """--config, --opts and --device."""
-    parser.add_argument('--config', required=True, help='The YAML config file.')
+    """--config (or --model NAME), --opts and --device."""
+    parser.add_argument('--config', default=None, help='The YAML config file (or give --model).')
+    parser.add_argument('--model', default=None, metavar='NAME|CONFIG',
+                        help='A model-zoo name (`paddlematting models` lists them) or a config '
+                             'path, instead of --config: its config, and its published weights '
+                             'unless --model_path/--weights is given (downloaded once).')
     parser.add_argument('--opts', nargs='+', default=[], metavar='KEY=VALUE',
                         help='Override any config key, e.g. train_dataset.dataset_root=data/x '
                              'model.backbone.pretrained=null (values are YAML).')
@@ -142,7 +146,7 @@ def add_model_run_args(parser: argparse.ArgumentParser, weights_help: str) -> No
     """--config, --opts, --device, --backend and --model_path (val.py and predict.py)."""
     add_config_args(parser)
     add_backend_arg(parser)
-    parser.add_argument('--model_path', default=None, help=weights_help)
+    parser.add_argument('--model_path', '--weights', default=None, help=weights_help)
 
 
 def add_backend_arg(parser: argparse.ArgumentParser) -> None:
@@ -153,6 +157,25 @@ def add_backend_arg(parser: argparse.ArgumentParser) -> None:
                              'inference on CPU, dygraph on GPU.')
 
 
+def apply_model_name(args: argparse.Namespace) -> None:
+    """``--model NAME|CONFIG`` -> ``args.config`` and, for commands that take weights
+    (``args.model_path``) and got none, the zoo's weights (downloaded once; offline, one line
+    says where to place the file). Raises ValueError when neither --config nor --model is given."""
+    from ..zoo import fetch_weights, resolve_model
+    if getattr(args, 'model', None) is None:
+        if args.config is None:
+            raise ValueError('give --config FILE or --model NAME (`paddlematting models` lists '
+                             'the names)')
+        return
+    if args.config is not None:
+        raise ValueError(f'give --config or --model, not both (--model {args.model} names its '
+                         f'own config)')
+    choice = resolve_model(args.model, getattr(args, 'model_path', None))
+    args.config = choice.config
+    if hasattr(args, 'model_path') and args.model_path is None and choice.weights is not None:
+        args.model_path = fetch_weights(choice)
+
+
 def start(args: argparse.Namespace, **overrides) -> Tuple[Config, str]:
     """Pick the device, read the config once (``Config(args.config, opts=args.opts,
     **overrides)``) and log the environment.
@@ -161,10 +184,18 @@ def start(args: argparse.Namespace, **overrides) -> Tuple[Config, str]:
         (cfg, device).
     """
     setup_logging()
+    apply_model_name(args)
     device = resolve_device(args.device)
     cfg = Config(args.config, opts=args.opts, **overrides)
     logger.info('Environment\n%s', environment_report(device))
     return cfg, device
+
+
+def start_writing(args: argparse.Namespace, command: str) -> Tuple[Config, str]:
+    """``claim_output_dir(args.save_dir, command)``, then ``start(args)``: the opening of
+    val.py and predict.py. Returns (cfg, device)."""
+    claim_output_dir(args.save_dir, command)
+    return start(args)
 
 
 def declared_traits(cfg: Config) -> ModelTraits:

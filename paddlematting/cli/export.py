@@ -18,7 +18,7 @@ def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(
         description='Export a matting model for Paddle Inference: model.json/.pdiparams + deploy.yaml.')
     add_config_args(parser)
-    parser.add_argument('--model_path', default=None,
+    parser.add_argument('--model_path', '--weights', default=None,
                         help='trained weights (.pdparams file, folder or URL); default: the config\'s own')
     parser.add_argument('--save_dir', default='output/export', help='the folder to write (default output/export)')
     parser.add_argument('--input_shape', nargs=4, type=int, default=None, metavar=('N', 'C', 'H', 'W'),

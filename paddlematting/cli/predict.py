@@ -20,8 +20,8 @@ from ..builders import build_val_transforms
 from ..predict.images import predict_images
 from .errors import reports_user_errors
 from .common import (EXIT_BAD_INPUTS, add_model_run_args, add_prediction_input_args, build_runner,
-                     claim_output_dir, declared_traits, gather_prediction_args,
-                     prediction_options, report_prediction, start)
+                     declared_traits, gather_prediction_args, prediction_options,
+                     report_prediction, start_writing)
 
 logger = logging.getLogger('paddlematting')
 
@@ -38,8 +38,7 @@ def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
 def main(argv: Optional[List[str]] = None) -> int:
     """Predict; return the exit status (0 all written, 1 some failed, 2 unusable inputs)."""
     args = parse_args(argv)
-    claim_output_dir(args.save_dir, 'predict')
-    cfg, device = start(args)
+    cfg, device = start_writing(args, 'predict')
     model_type = cfg.model_config.get('type')
     needs_trimap = 'trimap' in declared_traits(cfg).input_names
     if needs_trimap and args.trimap_path is None:

@@ -17,7 +17,7 @@ from ..engine.evaluator import PER_IMAGE_CSV, EvalOptions, evaluate
 from ..pipeline.outputs import DEFAULT_FG_METHOD, FG_METHODS
 from ..predict.visualization import read_background
 from ..metrics import metric_names
-from .common import add_model_run_args, build_runner, claim_output_dir, declared_traits, start
+from .common import add_model_run_args, build_runner, declared_traits, start_writing
 from .errors import reports_user_errors
 
 logger = logging.getLogger('paddlematting')
@@ -48,8 +48,7 @@ def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
 @reports_user_errors
 def main(argv: Optional[List[str]] = None) -> int:
     args = parse_args(argv)
-    claim_output_dir(args.save_dir, 'val')
-    cfg, device = start(args)
+    cfg, device = start_writing(args, 'val')
     if ('trimap' in declared_traits(cfg).input_names
             and cfg.val_dataset_config.get('get_trimap', True) is False):
         raise ValueError(f'{args.config}: {cfg.model_config["type"]} takes a trimap, but '

@@ -14,8 +14,8 @@ import importlib
 import inspect
 from typing import Any, Callable, Dict, Iterable, Sequence, Union
 
-__all__ = ['ComponentManager', 'MODELS', 'BACKBONES', 'DATASETS', 'TRANSFORMS', 'LOSSES',
-           'METRICS', 'ALL_REGISTRIES', 'register_all']
+__all__ = ['ComponentManager', 'MODELS', 'BACKBONES', 'DATASETS', 'TRANSFORMS', 'METRICS',
+           'ALL_REGISTRIES', 'register_all']
 
 PADDLE_MISSING = ('paddlematting needs PaddlePaddle for its models and datasets, and it is not '
                   'installed. Install the CPU build with `pip install paddlepaddle==3.2.2` (or '
@@ -113,11 +113,10 @@ MODELS = ComponentManager('models')
 BACKBONES = ComponentManager('backbones')
 DATASETS = ComponentManager('datasets')
 TRANSFORMS = ComponentManager('transforms')
-LOSSES = ComponentManager('losses')
 METRICS = ComponentManager('metrics')
 
 # searched for the `type` of a config section (metrics are named by flags, not sections)
-ALL_REGISTRIES: Iterable[ComponentManager] = (MODELS, BACKBONES, DATASETS, TRANSFORMS, LOSSES)
+ALL_REGISTRIES: Iterable[ComponentManager] = (MODELS, BACKBONES, DATASETS, TRANSFORMS)
 
 
 def register_all() -> None:

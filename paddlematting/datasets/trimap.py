@@ -25,6 +25,12 @@ def trimap_from_alpha(alpha: np.ndarray, kernel_size: int, iterations: int = 1) 
         iterations: how many times it is applied (>= 1); band width ~ kernel_size * iterations.
     Returns:
         uint8 [H, W] with values in {0, 128, 255}.
+
+    >>> import numpy as np
+    >>> alpha = np.zeros((7, 7), np.uint8)
+    >>> alpha[2:5, 2:5] = 255
+    >>> trimap_from_alpha(alpha, 3).tolist()
+    [[0, 0, 0, 0, 0, 0, 0], [0, 0, 128, 128, 128, 0, 0], [0, 128, 128, 128, 128, 128, 0], [0, 128, 128, 255, 128, 128, 0], [0, 128, 128, 128, 128, 128, 0], [0, 0, 128, 128, 128, 0, 0], [0, 0, 0, 0, 0, 0, 0]]
     """
     alpha = np.asarray(alpha)
     if alpha.ndim != 2:
@@ -42,7 +48,15 @@ def trimap_from_alpha(alpha: np.ndarray, kernel_size: int, iterations: int = 1) 
 
 
 def eval_trimap(alpha: np.ndarray, kernel_size: int = EVAL_KERNEL_SIZE) -> np.ndarray:
-    """Deterministic trimap for validation: uint8 [H, W] in {0, 128, 255}."""
+    """Deterministic trimap for validation: uint8 [H, W] in {0, 128, 255}.
+
+    >>> import numpy as np
+    >>> alpha = np.zeros((20, 20), np.uint8)
+    >>> alpha[5:15, 5:15] = 255
+    >>> trimap = eval_trimap(alpha)
+    >>> int(trimap[0, 0]), int(trimap[10, 10]), int(trimap[5, 5])  # far out, deep in, the edge
+    (0, 255, 128)
+    """
     return trimap_from_alpha(alpha, kernel_size, iterations=1)
 
 
@@ -50,6 +64,14 @@ def random_trimap(alpha: np.ndarray) -> np.ndarray:
     """Training trimap with a random band width (numpy's global generator).
 
     Returns uint8 [H, W] in {0, 128, 255}.
+
+    >>> import numpy as np
+    >>> alpha = np.zeros((64, 64), np.uint8)
+    >>> alpha[16:48, 16:48] = 255
+    >>> np.random.seed(0)
+    >>> trimap = random_trimap(alpha)
+    >>> sorted(np.unique(trimap).tolist()), int(trimap[32, 32]), int(trimap[16, 16])
+    ([0, 128, 255], 255, 128)
     """
     kernel_size = np.random.randint(*TRAIN_KERNEL_SIZES)
     iterations = np.random.randint(*TRAIN_ITERATIONS)

@@ -14,38 +14,11 @@ import numpy as np
 import paddle
 import paddle.distributed as dist
 
-from ..utils.device import gpu_available
+# the device choice lives below the apps (predict uses it too); the runtime re-exports it
+from ..utils.device import DEVICES, gpu_available, local_rank, resolve_device  # noqa: F401
 from .worker_guard import defer_sigterm, die_with_parent
 
 logger = logging.getLogger(__name__)
-
-DEVICES = ('cpu', 'gpu')
-
-
-def resolve_device(requested: Optional[str] = None) -> str:
-    """Pick and activate the device: 'gpu' when asked for or available, else 'cpu'.
-
-    Args:
-        requested: 'cpu', 'gpu' or None (None means gpu when one is usable, else cpu).
-
-    Returns:
-        'cpu' or 'gpu', already passed to ``paddle.set_device``. Under a multi-process
-        launch on GPU, each rank gets its own card (``gpu:<local rank>``).
-    """
-    if requested is None:
-        requested = 'gpu' if gpu_available() else 'cpu'
-    requested = requested.lower()
-    if requested not in DEVICES:
-        raise ValueError(f'--device must be one of {DEVICES}, got {requested!r}.')
-    if requested == 'gpu':
-        if not gpu_available():
-            raise RuntimeError('--device gpu was requested, but this paddle build has no CUDA '
-                               'support or no GPU is visible; use --device cpu.')
-        paddle.set_device(f'gpu:{local_rank()}')
-    else:
-        paddle.set_device('cpu')
-    return requested
-
 
 def world_size() -> int:
     """Number of training processes (1 unless started by paddle.distributed.launch)."""
@@ -55,11 +28,6 @@ def world_size() -> int:
 def global_rank() -> int:
     """This process's rank in [0, world_size)."""
     return int(os.environ.get('PADDLE_TRAINER_ID', '0'))
-
-
-def local_rank() -> int:
-    """This process's rank on its own machine (selects the GPU)."""
-    return int(os.environ.get('PADDLE_LOCAL_RANK', os.environ.get('PADDLE_RANK_IN_NODE', '0')))
 
 
 def is_main_process() -> bool:

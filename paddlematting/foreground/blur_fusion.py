@@ -285,6 +285,13 @@ def blur_fusion(image: np.ndarray, alpha: np.ndarray,
 
     Returns:
         float32 [H, W, 3] in [0, 1]: I where alpha is 1, 0 where alpha is 0, the estimate elsewhere.
+
+    >>> import numpy as np
+    >>> image = np.zeros((4, 4, 3), np.float32)
+    >>> image[:, :, 0] = 1.0
+    >>> alpha = np.full((4, 4), 0.5, np.float32)
+    >>> blur_fusion(image, alpha)[0, 0].round(3).tolist()  # no clear pixel: F is the photo
+    [1.0, 0.0, 0.0]
     """
     output = FloatOutput(*alpha.shape)
     blur_fusion_bands(UnitRows(image, alpha), output, radii, band_pixels)

@@ -115,6 +115,13 @@ def multilevel(image: np.ndarray, alpha: np.ndarray, regularization: float = 1e-
 
     Returns:
         float32 [H, W, 3] in [0, 1].
+
+    >>> import numpy as np
+    >>> image = np.zeros((4, 4, 3), np.float32)
+    >>> image[:, :, 0] = 1.0
+    >>> alpha = np.full((4, 4), 0.5, np.float32)
+    >>> multilevel(image, alpha)[0, 0].round(3).tolist()
+    [1.0, 0.0, 0.0]
     """
     h0, w0 = alpha.shape
     # the 1x1 start: mean colours of the surely-opaque and surely-clear pixels (0 if none)

@@ -227,7 +227,7 @@ def default_cache_dir() -> str:
 def config_inference_transforms(cfg: Config) -> List[dict]:
     """The transforms an export of ``cfg`` runs at inference: ``val_dataset.transforms`` as
     ``[{'type': name, **args}]``, or ``default_inference_transforms()`` when there is none."""
-    return (cfg.val_dataset_config or {}).get('transforms') or default_inference_transforms()
+    return cfg.val_dataset_config.get('transforms') or default_inference_transforms()
 
 
 def export_cache_key(model_config: dict, transforms: Sequence[dict], model_path: Optional[str]) -> str:

@@ -18,12 +18,20 @@ from .conn import Conn
 
 
 def metric_classes() -> Dict[str, type]:
-    """Every registered metric class by its lower-case ``name``, in registration order."""
+    """Every registered metric class by its lower-case ``name``, in registration order.
+
+    >>> metric_classes()['sad'] is SAD
+    True
+    """
     return {cls.name: cls for cls in manager.METRICS.components_dict.values()}
 
 
 def metric_names() -> List[str]:
-    """The registered metrics' lower-case names (the default metric list)."""
+    """The registered metrics' lower-case names (the default metric list).
+
+    >>> metric_names()
+    ['sad', 'mse', 'grad', 'conn']
+    """
     return list(metric_classes())
 
 
@@ -34,6 +42,13 @@ def build_metrics(names: Union[str, Sequence[str]]) -> Dict[str, RunningMeanMetr
         names: registered metric names, case-insensitive (see ``metric_names()``).
     Raises:
         ValueError: a name is not registered.
+
+    >>> build_metrics(['SAD', 'mse'])
+    {'sad': SAD(count=0), 'mse': MSE(count=0)}
+    >>> build_metrics('maxerr')
+    Traceback (most recent call last):
+    ...
+    ValueError: Unknown metric name 'maxerr'; expected one of ['conn', 'grad', 'mse', 'sad'].
     """
     if isinstance(names, str):
         names = [names]

@@ -41,6 +41,15 @@ def prepare_inputs(pred: np.ndarray, gt: np.ndarray, trimap: Optional[np.ndarray
         (pred, gt, unknown): pred and gt as float64 [H, W] in [0, 1], pred set to 0 where
         the trimap is 0 and to 1 where it is 255; unknown is a bool [H, W] mask of the pixels
         that count (trimap == 128, or everywhere when no trimap is given).
+
+    >>> import numpy as np
+    >>> pred = np.array([[10, 128], [0, 255]], np.uint8)
+    >>> trimap = np.array([[0, 128], [255, 128]], np.uint8)
+    >>> p, g, unknown = prepare_inputs(pred, pred, trimap)
+    >>> p.round(3).tolist()  # forced to 0 under trimap 0 and to 1 under trimap 255
+    [[0.0, 0.502], [1.0, 1.0]]
+    >>> unknown.tolist()
+    [[False, True], [False, True]]
     """
     pred_shape, gt_shape = np.shape(pred), np.shape(gt)
     trimap_shape = None if trimap is None else np.shape(trimap)
@@ -96,6 +105,16 @@ class RunningMeanMetric:
             pred: predicted alpha [H, W], uint8 or float, values in [0, 255].
             gt: ground-truth alpha [H, W], uint8 or float, values in [0, 255].
             trimap: optional [H, W] in {0, 128, 255}; None counts every pixel as unknown.
+
+        >>> import numpy as np
+        >>> from paddlematting.metrics import SAD
+        >>> sad = SAD()
+        >>> sad.update(np.full((10, 10), 255, np.uint8), np.zeros((10, 10), np.uint8))
+        0.1
+        >>> sad.update(np.zeros((10, 10), np.uint8), np.zeros((10, 10), np.uint8))
+        0.0
+        >>> sad.evaluate(), sad.count
+        (0.05, 2)
         """
         value = float(self.compute(*prepare_inputs(pred, gt, trimap)))
         self._total += value

@@ -13,6 +13,11 @@ def largest_component(mask: np.ndarray) -> np.ndarray:
     """Bool [H, W]: the largest 4-connected component of a bool mask (all False if empty).
 
     Ties go to the component met first in raster order.
+
+    >>> import numpy as np
+    >>> mask = np.array([[1, 1, 0], [0, 0, 0], [0, 1, 1]], bool)
+    >>> largest_component(mask).astype(int).tolist()
+    [[1, 1, 0], [0, 0, 0], [0, 0, 0]]
     """
     labels, n_components = ndimage.label(mask, structure=_FOUR_NEIGHBOURS)
     if n_components == 0:
@@ -33,6 +38,11 @@ def connectivity_levels(pred: np.ndarray, gt: np.ndarray, step: float = 0.1) -> 
         pred, gt: float64 [H, W] alphas in [0, 1].
     Returns:
         float64 [H, W] in [0, 1].
+
+    >>> import numpy as np
+    >>> alpha = np.array([[1.0, 0.5], [0.5, 0.0]])
+    >>> connectivity_levels(alpha, alpha).tolist()  # the prediction is the truth
+    [[1.0, 0.5], [0.5, 0.0]]
     """
     n_steps = int(round(1.0 / step))
     if n_steps < 1 or abs(n_steps * step - 1.0) > 1e-9:
@@ -52,14 +62,27 @@ def connectivity_levels(pred: np.ndarray, gt: np.ndarray, step: float = 0.1) -> 
 
 
 def connectivity_phi(alpha: np.ndarray, levels: np.ndarray, min_gap: float = 0.15) -> np.ndarray:
-    """phi = 1 - (alpha - l) where alpha exceeds its level l by at least min_gap, else 1."""
+    """phi = 1 - (alpha - l) where alpha exceeds its level l by at least min_gap, else 1.
+
+    >>> import numpy as np
+    >>> connectivity_phi(np.array([0.9, 0.5]), np.array([0.6, 0.45])).round(6).tolist()
+    [0.7, 1.0]
+    """
     gap = alpha - levels
     return 1.0 - gap * (gap >= min_gap)
 
 
 @manager.METRICS.add_component
 class Conn(RunningMeanMetric):
-    """Sum over the unknown pixels of |phi(gt) - phi(pred)|, divided by 1000 (step 0.1)."""
+    """Sum over the unknown pixels of |phi(gt) - phi(pred)|, divided by 1000 (step 0.1).
+
+    >>> import numpy as np
+    >>> gt = np.array([[255, 255], [255, 0]], np.uint8)
+    >>> Conn().update(gt, gt)
+    0.0
+    >>> round(Conn().update(np.array([[255, 255], [102, 0]], np.uint8), gt), 6)
+    0.0006
+    """
 
     name = 'conn'
     step = 0.1

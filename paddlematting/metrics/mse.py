@@ -10,6 +10,10 @@ class MSE(RunningMeanMetric):
     """Mean of (pred - gt)^2 (alphas in [0, 1]) over the unknown pixels.
 
     An image without unknown pixels scores 0, as in the reference implementations.
+
+    >>> import numpy as np
+    >>> MSE().update(np.array([[0, 255]], np.uint8), np.array([[0, 0]], np.uint8))
+    0.5
     """
 
     name = 'mse'

@@ -7,7 +7,16 @@ from .base import RunningMeanMetric
 
 @manager.METRICS.add_component
 class SAD(RunningMeanMetric):
-    """Sum of |pred - gt| (alphas in [0, 1]) over the unknown pixels, divided by 1000."""
+    """Sum of |pred - gt| (alphas in [0, 1]) over the unknown pixels, divided by 1000.
+
+    >>> import numpy as np
+    >>> pred = np.array([[0, 255], [255, 255]], np.uint8)
+    >>> gt = np.array([[0, 255], [255, 0]], np.uint8)
+    >>> SAD().update(pred, gt)  # one pixel off by 1
+    0.001
+    >>> SAD().update(pred, gt, trimap=np.array([[0, 128], [128, 0]], np.uint8))  # it is known
+    0.0
+    """
 
     name = 'sad'
 

@@ -14,6 +14,8 @@ that cannot be traced into a static program (``exportable = False``: export.py r
 predict.py/val.py run them in dygraph). pymatting is an optional dependency
 (``pip install paddlematting[classical]``), imported on the first call.
 """
+import contextlib
+import io
 import logging
 import threading
 from typing import Callable, Dict, Sequence
@@ -102,7 +104,17 @@ class ClassicalMatting(nn.Layer):
 
     def solve(self, image: np.ndarray, trimap: np.ndarray) -> np.ndarray:
         """image float64 [H,W,3] in [0,1], trimap float64 [H,W] in {0, 0.5.., 1} -> alpha [H,W]."""
-        return np.clip(self.solver()(image, trimap, **self.solver_kwargs), 0.0, 1.0)
+        noise = io.StringIO()
+        try:
+            # pymatting prints notes on stdout (its preconditioner retrying with a shift): they
+            # would corrupt a PNG streamed to stdout, and concern no user
+            with contextlib.redirect_stdout(noise):
+                alpha = self.solver()(image, trimap, **self.solver_kwargs)
+        except ValueError as error:  # pymatting's, e.g. "Trimap did not contain background values"
+            raise ValueError(f'{type(self).__name__}: {error}') from None
+        if noise.getvalue().strip():
+            logger.debug('%s: pymatting said: %s', type(self).__name__, ' '.join(noise.getvalue().split()))
+        return np.clip(alpha, 0.0, 1.0)
 
     def forward(self, inputs: Dict[str, paddle.Tensor]) -> paddle.Tensor:
         if 'trimap' not in inputs or inputs['trimap'] is None:

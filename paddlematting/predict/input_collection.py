@@ -126,19 +126,20 @@ def _assign_save_names(images: List[InputImage], rel_paths: List[str]) -> None:
         item.save_name = candidate
 
 
-def collect_inputs(image_path: str, trimap_path: Optional[str] = None) -> List[InputImage]:
+def collect_inputs(image_path: str, trimap_path: Optional[str] = None,
+                   flags: Tuple[str, str] = ('--image_path', '--trimap_path')) -> List[InputImage]:
     """The images to predict, each paired with its trimap when ``trimap_path`` is given.
 
     Trimaps are matched by relative name for folders (any image extension), by order for
     list files, and directly when both paths are single files. Every input gets a distinct
-    ``save_name`` (see the module docstring).
+    ``save_name`` (see the module docstring). ``flags`` name the two paths in messages.
     """
-    pairs = collect_paths(image_path)
+    pairs = collect_paths(image_path, flags[0])
     images = [InputImage(path, _strip_ext(rel)) for path, rel in pairs]
     _assign_save_names(images, [rel for _, rel in pairs])
     if trimap_path is None:
         return images
-    trimaps = collect_paths(trimap_path, '--trimap_path')
+    trimaps = collect_paths(trimap_path, flags[1])
     if os.path.isdir(trimap_path):
         by_name = {_strip_ext(rel): path for path, rel in trimaps}
         for item in images:
@@ -147,6 +148,6 @@ def collect_inputs(image_path: str, trimap_path: Optional[str] = None) -> List[I
         for item, (path, _) in zip(images, trimaps):
             item.trimap_path = path
     else:
-        raise ValueError(f'--trimap_path {trimap_path!r} gives {len(trimaps)} trimaps for '
+        raise ValueError(f'{flags[1]} {trimap_path!r} gives {len(trimaps)} trimaps for '
                          f'{len(images)} images; give one per image (or a folder matched by name).')
     return images

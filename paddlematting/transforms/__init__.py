@@ -1,8 +1,11 @@
-"""Transforms: callables taking and returning the sample dict (see ARCHITECTURE.md).
+"""Transforms: callables taking and returning the sample dict (docs/ARCHITECTURE.md, "The
+sample dict"); ``Compose`` runs a list of them and lays the result out for the networks.
 
 Importing this package registers every transform in ``manager.TRANSFORMS`` under PaddleSeg
-Matting's names. Random transforms draw from numpy's global generator only, so seeding it
-with ``np.random.seed(n)`` reproduces a run (DataLoader workers reseed it per worker).
+Matting's names. Random transforms draw from numpy's global generator only: the trainer seeds
+it per (seed, epoch, sample index) before each sample (``engine.sample_order.SeededSamples``),
+so augmentation does not depend on workers or process count, and ``np.random.seed(n)``
+reproduces a single call.
 """
 from .compose import Compose
 from .crop import RandomCrop, RandomCropByAlpha

@@ -34,12 +34,11 @@ class Compose:
 
     Args:
         transforms: callables taking and returning the sample dict (a transform returning
-            None drops the sample and Compose returns None).
-        to_rgb: accepted for compatibility with PaddleSeg configs; colour order is decided
-            by LoadImages.
+            None drops the sample and Compose returns None). Colour order is LoadImages'
+            ``to_rgb``.
     """
 
-    def __init__(self, transforms: List[Callable], to_rgb: bool = True):
+    def __init__(self, transforms: List[Callable]):
         if isinstance(transforms, Compose):
             transforms = transforms.transforms
         if not isinstance(transforms, (list, tuple)):
@@ -50,7 +49,6 @@ class Compose:
                 raise TypeError(f'Compose: transforms[{i}] ({op!r}) is not callable; build it '
                                 f'from its config dict first.')
         self.transforms = list(transforms)
-        self.to_rgb = to_rgb
 
     def __call__(self, data: Dict) -> Union[Dict, None]:
         if 'img' not in data:

@@ -13,13 +13,12 @@ def _resize_planes(alpha: np.ndarray, h: int, w: int) -> np.ndarray:
         # the common case (one matte): resize the plane itself, no full-size copies
         plane = np.ascontiguousarray(alpha.reshape(alpha.shape[-2:]))
         return cv2.resize(plane, (w, h), interpolation=cv2.INTER_LINEAR).reshape(lead + (h, w))
-    planes = alpha.reshape((-1,) + alpha.shape[-2:]).transpose(1, 2, 0)  # [H, W, P]
-    # cv2.resize handles at most 512 channels; chunk larger batches
-    chunks = [cv2.resize(planes[:, :, i:i + 512], (w, h), interpolation=cv2.INTER_LINEAR)
-              for i in range(0, planes.shape[2], 512)]
-    chunks = [c[:, :, None] if c.ndim == 2 else c for c in chunks]
-    resized = np.concatenate(chunks, axis=2).transpose(2, 0, 1)
-    return resized.reshape(lead + (h, w))
+    # one plane at a time: bilinear resizing treats channels independently anyway, and
+    # cv2.resize would refuse more than 512 channels at once
+    planes = alpha.reshape((-1,) + alpha.shape[-2:])
+    resized = [cv2.resize(np.ascontiguousarray(plane), (w, h), interpolation=cv2.INTER_LINEAR)
+               for plane in planes]
+    return np.stack(resized).reshape(lead + (h, w))
 
 
 def restore_alpha(alpha: npt.ArrayLike,

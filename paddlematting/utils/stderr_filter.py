@@ -9,6 +9,13 @@ byte reaches the terminal unchanged, progress bars included (partial lines are p
 a short pause, so a ``\\r``-redrawn bar keeps moving).
 
 Only the CLIs install this (``install``); importing paddlematting as a library changes nothing.
+
+Why a pipe and a thread rather than something simpler: the simpler ways each miss part of the
+noise. ``warnings`` filters and a ``sys.stderr`` wrapper see only Python-level writes, not
+libpng's or Paddle's C++ lines on fd 2; ``GLOG_minloglevel`` silences glog as a whole (real
+Paddle errors included) and does nothing for libpng or plain ``std::cerr`` prints; redirecting
+fd 2 to /dev/null loses our own errors and tracebacks. Dropping exactly the known lines is the
+smallest thing that keeps everything else.
 """
 import atexit
 import os

@@ -179,7 +179,9 @@ def _torch_globals(archive: _Archive) -> Dict[Tuple[str, str], Any]:
     def rebuild_v2(storage, offset, size, stride, requires_grad=False, hooks=None, metadata=None):
         return _tensor(archive, storage, offset, size, stride, getattr(storage, 'code', ''))
 
-    def rebuild_v3(storage, offset, size, stride, requires_grad, hooks, dtype, metadata=None):
+    def rebuild_v3(storage, offset, size, stride, *flags_and_dtype):
+        # torch's call: (..., requires_grad, backward_hooks, dtype[, metadata])
+        dtype = flags_and_dtype[2] if len(flags_and_dtype) >= 3 else None
         if not isinstance(dtype, _TypeName):
             raise UnsafeWeightsError(f'{archive.path}: refused to load: a tensor\'s dtype is '
                                      f'a {type(dtype).__name__}.')

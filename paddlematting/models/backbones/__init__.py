@@ -1,6 +1,5 @@
 """Backbones; importing this package registers them in ``manager.BACKBONES``."""
 from .gca_encoder import ResGuidedCxtAtten
-from .hrnet import HRNet, HRNet_W18
 from .hrnet import HRNet, HRNet_W18, HRNet_W48
 from .mobilenet_v2 import MobileNetV2
 from .mobilenet_v3 import MobileNetV3, MobileNetV3_large_x1_0_os16

@@ -4,7 +4,6 @@ from typing import Optional
 import paddle
 import paddle.nn as nn
 
-from ...config import manager
 from .mrsd import MRSD
 
 
@@ -13,7 +12,6 @@ def composite(alpha: paddle.Tensor, fg: paddle.Tensor, bg: paddle.Tensor) -> pad
     return alpha * fg + (1 - alpha) * bg
 
 
-@manager.LOSSES.add_component
 class CompositionLoss(nn.Layer):
     """MRSD between ``composite(alpha, fg, bg)`` and the observed image.
 

@@ -7,13 +7,12 @@ import paddle
 import paddle.nn as nn
 import paddle.nn.functional as F
 
-from ...config import manager
+from .reduction import as_loss_mask
 
 # Sobel x kernel scaled by the sum of its absolute values (8); the y kernel is its transpose
 _SOBEL_X = np.array([[-1, 0, 1], [-2, 0, 2], [-1, 0, 1]], 'float32') / 8.0
 
 
-@manager.LOSSES.add_component
 class GradientLoss(nn.Layer):
     """Mean absolute difference of Sobel gradient magnitudes.
 
@@ -56,10 +55,6 @@ class GradientLoss(nn.Layer):
             label = label.unsqueeze(1)
         if mask is None:
             return F.l1_loss(self.sobel(logit), self.sobel(label), reduction='mean')
-        # paddle 3 refuses float * bool: the mask becomes float first
-        mask = mask.astype(logit.dtype)
-        if mask.ndim == 3:
-            mask = mask.unsqueeze(1)
-        mask.stop_gradient = True
+        mask = as_loss_mask(mask, logit.dtype)
         diff = F.l1_loss(self.sobel(logit * mask), self.sobel(label * mask), reduction='none')
         return diff.sum() / (mask.sum() + self.eps)

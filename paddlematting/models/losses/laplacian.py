@@ -6,7 +6,7 @@ import paddle
 import paddle.nn as nn
 import paddle.nn.functional as F
 
-from ...config import manager
+from .reduction import as_loss_mask
 
 PYRAMID_LEVELS = 5
 
@@ -27,7 +27,6 @@ def pyramid_kernel(size: int = 5, sigma: float = 1.0) -> np.ndarray:
     return kernel[None, None]
 
 
-@manager.LOSSES.add_component
 class LaplacianLoss(nn.Layer):
     """Sum over a 5-level Laplacian pyramid (plus the coarsest residual) of the mean L1 error.
 
@@ -60,10 +59,7 @@ class LaplacianLoss(nn.Layer):
         if label.ndim == 3:
             label = label.unsqueeze(1)
         if mask is not None:
-            if mask.ndim == 3:
-                mask = mask.unsqueeze(1)
-            mask = mask.astype(logit.dtype)
-            mask.stop_gradient = True
+            mask = as_loss_mask(mask, logit.dtype)
             logit, label = logit * mask, label * mask
         # summed in level order, as the reference does
         return sum(F.l1_loss(a, b) for a, b in zip(self.pyramid(label), self.pyramid(logit)))

@@ -4,11 +4,9 @@ from typing import Optional
 import paddle
 import paddle.nn as nn
 
-from ...config import manager
 from .reduction import masked_mean
 
 
-@manager.LOSSES.add_component
 class MRSD(nn.Layer):
     """Mean of ``sqrt((logit - label)^2 + eps)``, optionally over a mask.
 

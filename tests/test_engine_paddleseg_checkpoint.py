@@ -19,7 +19,7 @@ from paddlematting.engine import checkpoint
 from paddlematting.engine.paddleseg_checkpoint import (PaddleSegCheckpointError,
                                                      convert_optimizer_state,
                                                      iteration_from_folder)
-from test_core_trainer import _tiny_trainer, _weights
+from test_engine_trainer import _tiny_trainer, _weights
 
 OPTS = ['batch_size=2']
 

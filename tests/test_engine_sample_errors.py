@@ -40,7 +40,7 @@ def surfaces_with_workers():
 
 
 def test_a_bad_sample_under_workers_names_itself_not_the_blocking_queue():
-    run_in_fresh_process('test_core_sample_errors', 'surfaces_with_workers')
+    run_in_fresh_process('test_engine_sample_errors', 'surfaces_with_workers')
 
 
 def test_a_bad_sample_without_workers_names_itself():

@@ -1,5 +1,4 @@
 """Config: _base_ inheritance, overrides, component building and its error messages."""
-import glob
 import os
 from typing import List, Optional, Tuple, Union
 
@@ -9,9 +8,8 @@ import pytest
 import yaml
 
 from paddlematting import Config, ConfigError
-from paddlematting.config import manager
-from paddlematting.config import apply_opts, build_component, load_yaml_with_bases, merge_config
 from paddlematting.builders import Built
+from paddlematting.config import apply_opts, build_component, load_yaml_with_bases, manager, merge_config
 
 from conftest import REPO_ROOT, write_yaml
 
@@ -185,19 +183,6 @@ def test_str_is_the_merged_yaml(tmp_path):
     assert yaml.safe_load(str(cfg)) == {'iters': 5, 'batch_size': 3, 'model': {'type': '_TinyNet', 'width': 9}}
 
 
-@pytest.mark.parametrize('name,backbone', [('modnet/modnet_mobilenetv2.yml', 'MobileNetV2'),
-                                           ('modnet/modnet_resnet50_vd.yml', 'ResNet50_vd'),
-                                           ('modnet/modnet_hrnet_w18.yml', 'HRNet_W18'),
-                                           ('dim/dim_vgg16.yml', 'VGG16')])
-def test_seed_configs_read(name, backbone):
-    cfg = Config(os.path.join(REPO_ROOT, 'configs', name))
-    assert cfg.dic['model']['backbone']['type'] == backbone
-    assert cfg.iters == 100000 and cfg.batch_size == 16
-    assert cfg.dic['model']['backbone']['pretrained'].startswith('https://')
-    # inherited values arrive through _base_
-    assert cfg.val_dataset_config['mode'] == 'val'
-
-
 def test_scientific_notation_without_dot_is_a_float(tmp_path):
     path = tmp_path / 'c.yml'
     path.write_text('iters: 10\noptimizer: {type: sgd, weight_decay: 4e-5}\n')
@@ -261,26 +246,6 @@ def test_values_that_contradict_their_hints_are_refused(kwargs, expected):
 def test_unresolvable_hints_skip_the_check():
     op = build_component({'type': '_UnresolvableHints', 'size': 'abc'}, 'x', 'f.yml')
     assert op.size == 'abc'
-
-
-SEED_CONFIGS = sorted(glob.glob(os.path.join(REPO_ROOT, 'configs', '**', '*.yml'), recursive=True))
-
-
-def test_seed_config_list_is_complete():
-    names = {os.path.relpath(p, os.path.join(REPO_ROOT, 'configs')) for p in SEED_CONFIGS}
-    assert {'quick_start/modnet_mobilenetv2_demo.yml', 'dim/dim_vgg16.yml',
-            'modnet/modnet_hrnet_w18.yml'} <= names
-
-
-@pytest.mark.parametrize('path', SEED_CONFIGS, ids=lambda p: os.path.relpath(p, REPO_ROOT))
-def test_seed_configs_build_without_false_alarms(path):
-    cfg = Built(Config(path, opts=['model.backbone.pretrained=null', 'model.pretrained=null']))
-    assert isinstance(cfg.model, paddle.nn.Layer)
-    assert len(cfg.val_transforms) == len(cfg.config.val_dataset_config['transforms'])
-    if not getattr(cfg.model, 'trainable', True):  # classical solvers have no training section
-        return
-    train = build_component(cfg.config.train_dataset_config['transforms'], 'train_dataset.transforms', path)
-    assert len(train) == len(cfg.config.train_dataset_config['transforms'])
 
 
 # ----------------------------------------------------------------------------- key typos

@@ -273,7 +273,7 @@ class _WorkerStateSet:
 
 def test_loader_workers_ignore_sigint_and_still_run_the_given_init():
     # the loader forks a worker: run where no earlier test's threads exist
-    run_in_fresh_process('test_core_trainer', 'check_loader_workers_ignore_sigint')
+    run_in_fresh_process('test_engine_trainer', 'check_loader_workers_ignore_sigint')
 
 
 def check_loader_workers_ignore_sigint() -> None:
