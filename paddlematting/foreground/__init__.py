@@ -123,7 +123,7 @@ def estimate_foreground_uint8(image: np.ndarray, alpha: np.ndarray, method: str 
 
     Equal to ``np.rint(estimate_foreground(image, alpha, method) * 255).astype(np.uint8)``.
     For uint8 inputs and 'blur_fusion' it is computed band by band (``blur_fusion_bands``):
-    besides the uint8 result it holds a few float32 bands of about a megapixel, not the
+    besides the uint8 result it holds a few float32 bands of about two megapixels, not the
     photo's 28 bytes per pixel of float32 image, matte and result. 'multilevel' solves the
     whole image at once (its coarse-to-fine levels need every pixel), so it takes the float
     path and more memory.
@@ -136,6 +136,19 @@ def estimate_foreground_uint8(image: np.ndarray, alpha: np.ndarray, method: str 
             channels) that receives the result.
     Returns:
         uint8 [H, W, 3] RGB: ``out`` when given.
+
+    The colours written straight into an RGBA cut-out (no separate RGB array):
+
+    >>> import numpy as np
+    >>> image = np.zeros((4, 6, 3), np.uint8)
+    >>> image[:, :3] = (200, 10, 10)
+    >>> alpha = np.zeros((4, 6), np.uint8)
+    >>> alpha[:, :3] = 255
+    >>> alpha[:, 3] = 100
+    >>> rgba = np.zeros((4, 6, 4), np.uint8)
+    >>> fg = estimate_foreground_uint8(image, alpha, out=rgba[:, :, :3])
+    >>> fg.base is rgba, rgba[0, 0, :3].tolist(), rgba[0, 5, :3].tolist()
+    (True, [200, 10, 10], [0, 0, 0])
     """
     if method not in METHODS:
         raise ValueError(f'estimate_foreground: method must be one of {sorted(METHODS)}, got {method!r}.')

@@ -249,6 +249,17 @@ def blur_fusion_bands(rows: UnitRows, output: BandOutput,
             rectangle around soft pixels (float32 [h, w, 3] in [0, 1]).
         radii: box sizes of the two passes (the paper's 90 and 6).
         band_pixels: about how many pixels a band holds (the result does not depend on it).
+
+    >>> import numpy as np
+    >>> from paddlematting.foreground.band_output import FloatOutput
+    >>> rng = np.random.default_rng(0)
+    >>> image = rng.random((40, 30, 3), dtype=np.float32)
+    >>> alpha = rng.random((40, 30), dtype=np.float32)
+    >>> outputs = [FloatOutput(40, 30), FloatOutput(40, 30)]
+    >>> blur_fusion_bands(UnitRows(image, alpha), outputs[0], band_pixels=300)  # 10-row bands
+    >>> blur_fusion_bands(UnitRows(image, alpha), outputs[1], band_pixels=1 << 20)  # one band
+    >>> bool(np.array_equal(outputs[0].array, outputs[1].array))
+    True
     """
     first, second = radii
     h, w = rows.height, rows.width
