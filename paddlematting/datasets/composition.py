@@ -4,6 +4,8 @@ import math
 import cv2
 import numpy as np
 
+from ..utils.row_bands import row_bands
+
 
 def fit_background(bg: np.ndarray, height: int, width: int, random_crop: bool) -> np.ndarray:
     """Cut a ``height`` x ``width`` background out of ``bg``, enlarging it first if needed.
@@ -45,6 +47,10 @@ def composite_on_background(fg: np.ndarray, alpha: np.ndarray, bg: np.ndarray) -
     if fg.shape != bg.shape or fg.shape[:2] != alpha.shape:
         raise ValueError(f'composite_on_background: fg {fg.shape}, bg {bg.shape} and alpha '
                          f'{alpha.shape} must share height and width.')
-    weight = alpha.astype(np.float32)[:, :, None] / np.float32(255.0)
-    image = weight * fg.astype(np.float32) + (1 - weight) * bg.astype(np.float32)
-    return np.clip(np.rint(image), 0, 255).astype(np.uint8)
+    out = np.empty(fg.shape, np.uint8)
+    # in bands of rows: whole-image float32 temporaries would cost ~40 bytes per pixel
+    for y0, y1 in row_bands(*alpha.shape):
+        weight = alpha[y0:y1].astype(np.float32)[:, :, None] / np.float32(255.0)
+        image = weight * fg[y0:y1].astype(np.float32) + (1 - weight) * bg[y0:y1].astype(np.float32)
+        out[y0:y1] = np.clip(np.rint(image), 0, 255).astype(np.uint8)
+    return out

@@ -13,14 +13,17 @@ Methods (both numpy/OpenCV only, no paddle and no JIT compilation):
 
 This package imports neither paddle nor any paddle-importing module of paddlematting.
 """
-from typing import Tuple
+from typing import Optional, Tuple
 
 import numpy as np
 
-from .blur_fusion import blur_fusion
+from .band_output import Uint8Output
+from .blur_fusion import blur_fusion, blur_fusion_bands
 from .multilevel import multilevel
+from .unit_rows import UnitRows, uint8_to_unit, unit_to_uint8
 
-__all__ = ['estimate_foreground', 'blur_fusion', 'multilevel', 'METHODS', 'as_float_inputs']
+__all__ = ['estimate_foreground', 'estimate_foreground_uint8', 'blur_fusion', 'multilevel',
+           'METHODS', 'as_float_inputs']
 
 METHODS = {'blur_fusion': blur_fusion, 'multilevel': multilevel}
 # a float input a little above 1 is rounding noise; far above means 0..255 data in a float array
@@ -30,7 +33,7 @@ _FLOAT_RANGE_SLACK = 1e-3
 def _as_unit_float(array: np.ndarray, name: str) -> np.ndarray:
     """uint8 (0..255) or float ([0, 1]) -> contiguous float32 in [0, 1]; ValueError otherwise."""
     if array.dtype == np.uint8:
-        return array.astype(np.float32) * np.float32(1.0 / 255.0)
+        return uint8_to_unit(array)
     if not np.issubdtype(array.dtype, np.floating):
         raise ValueError(f'estimate_foreground: {name} must be uint8 (0..255) or float (0..1), '
                          f'got dtype {array.dtype}.')
@@ -59,6 +62,12 @@ def as_float_inputs(image: np.ndarray, alpha: np.ndarray) -> Tuple[np.ndarray, n
     ...
     ValueError: estimate_foreground: alpha must be [H, W] = [2, 2] like the image, got shape (3, 2).
     """
+    image, alpha = _checked_shapes(image, alpha)
+    return _as_unit_float(image, 'image'), np.clip(_as_unit_float(alpha, 'alpha'), 0.0, 1.0)
+
+
+def _checked_shapes(image: np.ndarray, alpha: np.ndarray) -> Tuple[np.ndarray, np.ndarray]:
+    """(image [H, W, 3], alpha [H, W]) as arrays; ValueError naming a mismatched shape."""
     image, alpha = np.asarray(image), np.asarray(alpha)
     if image.ndim != 3 or image.shape[2] != 3:
         raise ValueError(f'estimate_foreground: image must be [H, W, 3] RGB, got shape {image.shape}.')
@@ -67,7 +76,7 @@ def as_float_inputs(image: np.ndarray, alpha: np.ndarray) -> Tuple[np.ndarray, n
     if alpha.shape != image.shape[:2]:
         raise ValueError(f'estimate_foreground: alpha must be [H, W] = {list(image.shape[:2])} like '
                          f'the image, got shape {alpha.shape}.')
-    return _as_unit_float(image, 'image'), np.clip(_as_unit_float(alpha, 'alpha'), 0.0, 1.0)
+    return image, alpha
 
 
 def estimate_foreground(image: np.ndarray, alpha: np.ndarray, method: str = 'blur_fusion') -> np.ndarray:
@@ -106,3 +115,52 @@ def estimate_foreground(image: np.ndarray, alpha: np.ndarray, method: str = 'blu
         raise ValueError(f'estimate_foreground: method must be one of {sorted(METHODS)}, got {method!r}.')
     image, alpha = as_float_inputs(image, alpha)
     return METHODS[method](image, alpha)
+
+
+def estimate_foreground_uint8(image: np.ndarray, alpha: np.ndarray, method: str = 'blur_fusion',
+                              out: Optional[np.ndarray] = None) -> np.ndarray:
+    """``estimate_foreground`` as 8-bit colours, with memory bounded by bands where it can be.
+
+    Equal to ``np.rint(estimate_foreground(image, alpha, method) * 255).astype(np.uint8)``.
+    For uint8 inputs and 'blur_fusion' it is computed band by band (``blur_fusion_bands``):
+    besides the uint8 result it holds a few float32 bands of about two megapixels, not the
+    photo's 28 bytes per pixel of float32 image, matte and result. 'multilevel' solves the
+    whole image at once (its coarse-to-fine levels need every pixel), so it takes the float
+    path and more memory.
+
+    Args:
+        image: uint8 [H, W, 3] RGB (or float [H, W, 3] in [0, 1]).
+        alpha: uint8 [H, W] (or float in [0, 1]); [H, W, 1] is accepted.
+        method: one of ``METHODS``.
+        out: optional uint8 [H, W, 3] (a view is fine, e.g. an RGBA array's first three
+            channels) that receives the result.
+    Returns:
+        uint8 [H, W, 3] RGB: ``out`` when given.
+
+    The colours written straight into an RGBA cut-out (no separate RGB array):
+
+    >>> import numpy as np
+    >>> image = np.zeros((4, 6, 3), np.uint8)
+    >>> image[:, :3] = (200, 10, 10)
+    >>> alpha = np.zeros((4, 6), np.uint8)
+    >>> alpha[:, :3] = 255
+    >>> alpha[:, 3] = 100
+    >>> rgba = np.zeros((4, 6, 4), np.uint8)
+    >>> fg = estimate_foreground_uint8(image, alpha, out=rgba[:, :, :3])
+    >>> fg.base is rgba, rgba[0, 0, :3].tolist(), rgba[0, 5, :3].tolist()
+    (True, [200, 10, 10], [0, 0, 0])
+    """
+    if method not in METHODS:
+        raise ValueError(f'estimate_foreground: method must be one of {sorted(METHODS)}, got {method!r}.')
+    image, alpha = _checked_shapes(image, alpha)
+    if out is None:
+        out = np.empty(image.shape, np.uint8)
+    elif out.shape != image.shape or out.dtype != np.uint8:
+        raise ValueError(f'estimate_foreground: out must be uint8 {list(image.shape)}, got '
+                         f'{out.dtype} {list(out.shape)}.')
+    if method != 'blur_fusion' or image.dtype != np.uint8 or alpha.dtype != np.uint8:
+        out[...] = unit_to_uint8(estimate_foreground(image, alpha, method))
+        return out
+    image, alpha = np.ascontiguousarray(image), np.ascontiguousarray(alpha)
+    blur_fusion_bands(UnitRows(image, alpha), Uint8Output(out, image, alpha))
+    return out

@@ -15,11 +15,13 @@ import os
 from dataclasses import dataclass
 from typing import List, Optional
 
+import cv2
 import numpy as np
 
 from ..datasets.composition import composite_on_background, fit_background
-from ..foreground import METHODS as _FOREGROUND_METHODS, estimate_foreground
+from ..foreground import METHODS as _FOREGROUND_METHODS, estimate_foreground_uint8
 from ..utils.image_io import write_png
+from ..utils.row_bands import row_bands
 
 __all__ = ['FG_METHODS', 'DEFAULT_FG_METHOD', 'SAVE_NAMES', 'OutputOptions', 'MatteOutputs',
            'OutputPaths', 'alpha_to_uint8', 'cutout_foreground', 'cutout_rgba', 'composite',
@@ -78,7 +80,8 @@ class MatteOutputs:
     Attributes:
         alpha: uint8 [H, W], 0 transparent .. 255 opaque.
         foreground: uint8 [H, W, 3] RGB, the estimated foreground colours (None when neither
-            a cut-out nor a composite was asked for).
+            a cut-out nor a composite was asked for; with a cut-out, a view of ``rgba``'s
+            colour channels).
         rgba: uint8 [H, W, 4], ``foreground`` with ``alpha`` as its fourth channel, or None.
         composite: uint8 [H, W, 3] RGB over the background, or None.
     """
@@ -103,13 +106,31 @@ class OutputPaths:
 def alpha_to_uint8(alpha: np.ndarray) -> np.ndarray:
     """Alpha in [0, 1] (any shape, float) -> uint8 in [0, 255], rounded.
 
+    A matte [H, W] is converted in bands of rows (``utils.row_bands``), so a 48-megapixel
+    matte needs no full-size float temporaries.
+
     >>> alpha_to_uint8(np.array([0.0, 0.5, 1.2])).tolist()
     [0, 128, 255]
     """
-    return np.round(np.clip(alpha, 0.0, 1.0) * 255.0).astype(np.uint8)
+    alpha = np.asarray(alpha)
+    if alpha.ndim != 2:
+        return _alpha_band_to_uint8(alpha)
+    out = np.empty(alpha.shape, np.uint8)
+    for y0, y1 in row_bands(*alpha.shape):
+        out[y0:y1] = _alpha_band_to_uint8(alpha[y0:y1])
+    return out
 
 
-def cutout_foreground(image: np.ndarray, alpha: np.ndarray, method: str = DEFAULT_FG_METHOD) -> np.ndarray:
+def _alpha_band_to_uint8(alpha: np.ndarray) -> np.ndarray:
+    clipped = np.clip(alpha, 0.0, 1.0)
+    if clipped.dtype == np.float32 and clipped.ndim == 2:
+        # round(x * 255) in one pass, half to even as numpy rounds (cv2.convertScaleAbs)
+        return cv2.convertScaleAbs(clipped, alpha=255.0)
+    return np.round(clipped * 255.0).astype(np.uint8)
+
+
+def cutout_foreground(image: np.ndarray, alpha: np.ndarray, method: str = DEFAULT_FG_METHOD,
+                      out: Optional[np.ndarray] = None) -> np.ndarray:
     """The colours a cut-out should carry: ``image``'s foreground colours under ``alpha``.
 
     Args:
@@ -117,16 +138,21 @@ def cutout_foreground(image: np.ndarray, alpha: np.ndarray, method: str = DEFAUL
         alpha: uint8 [H, W] in [0, 255].
         method: one of ``FG_METHODS``; 'none' returns ``image`` itself (its colours still
             hold the old background where alpha is soft).
+        out: optional uint8 [H, W, 3] to write into (e.g. an RGBA array's colour channels);
+            it is then returned.
 
     Returns:
-        uint8 [H, W, 3] RGB (see ``paddlematting.foreground.estimate_foreground``).
+        uint8 [H, W, 3] RGB (see ``paddlematting.foreground.estimate_foreground_uint8``:
+        blur fusion works in bands, so memory grows by the uint8 result only).
     """
-    if method == 'none':
-        return image
     if method not in FG_METHODS:
         raise ValueError(f'fg_method must be one of {", ".join(FG_METHODS)}, got {method!r}.')
-    foreground = estimate_foreground(image, alpha, method)
-    return np.rint(foreground * np.float32(255.0)).astype(np.uint8)
+    if method != 'none':
+        return estimate_foreground_uint8(image, alpha, method, out=out)
+    if out is None:
+        return image
+    out[...] = image
+    return out
 
 
 def composite(image: np.ndarray, alpha: np.ndarray, background: np.ndarray) -> np.ndarray:
@@ -172,9 +198,14 @@ def make_outputs(image: Optional[np.ndarray], alpha: np.ndarray,
         shown = None if image is None else image.shape[:2]
         raise ValueError(f'a cut-out or composite needs the picture at the matte\'s size '
                          f'{alpha.shape}, got {shown}.')
-    result.foreground = cutout_foreground(image, alpha, options.fg_method)
     if options.cutout:
-        result.rgba = cutout_rgba(result.foreground, alpha)
+        # the colours are written straight into the cut-out (no separate RGB array and copy)
+        result.rgba = np.empty(alpha.shape + (4,), np.uint8)
+        result.rgba[:, :, 3] = alpha
+        result.foreground = cutout_foreground(image, alpha, options.fg_method,
+                                              out=result.rgba[:, :, :3])
+    else:
+        result.foreground = cutout_foreground(image, alpha, options.fg_method)
     if options.background is not None:
         result.composite = composite(result.foreground, alpha, options.background)
     return result

@@ -23,9 +23,9 @@ import numpy as np
 import paddle
 from tqdm import tqdm
 
-from ..pipeline.outputs import (MatteOutputs, OutputOptions, alpha_to_uint8, make_outputs,
-                                save_outputs)
-from ..pipeline.prediction import Runner, finish_alpha, predict_alpha, prepare_sample
+from ..pipeline.output_writer import OutputWriter
+from ..pipeline.outputs import MatteOutputs, OutputOptions, make_outputs, output_paths
+from ..pipeline.prediction import Runner, finish_alpha_uint8, prepare_sample
 from ..pipeline.runner import clip_runner, dygraph_runner, shape_checked
 from ..transforms import Compose
 from ..utils.image_io import read_image, read_trimap
@@ -98,7 +98,9 @@ def predict_image(runner: Union[Runner, paddle.nn.Layer], image: np.ndarray,
                          f'{getattr(image, "dtype", type(image).__name__)}')
     if trimap is None and getattr(runner, 'needs_trimap', False):
         raise ValueError('this model needs a trimap (uint8 [H, W], 0/128/255) for every image')
-    alpha = predict_alpha(shape_checked(runner), image, trimap, prepare)
+    sample = prepare_sample(image, trimap, prepare)
+    raw = shape_checked(runner)(sample['img'], sample['trimap'])
+    alpha = finish_alpha_uint8(raw, sample['trans_info'], trimap)
     return make_outputs(image, alpha, options or OutputOptions())
 
 
@@ -118,15 +120,17 @@ def _prepare(item: InputImage, prepare: Compose) -> _Pending:
 
 
 class _Batches:
-    """Prepared images of one input size, run together, then restored and written one by one."""
+    """Prepared images of one input size, run together, then restored one by one and handed
+    to the writer (which writes them while the next batch runs)."""
 
     def __init__(self, runner: Runner, save_dir: str, options: PredictOptions,
-                 result: PredictResult, record: OutputRecord):
+                 result: PredictResult, writer: OutputWriter, record: OutputRecord):
         self.runner = shape_checked(runner)
         self.save_dir = save_dir
         self.options = options
         self.result = result
-        self.record = record
+        self.writer = writer
+        self.record = record  # videos are listed here directly, images by the writer
         self.pending: List[_Pending] = []
 
     def add(self, prepared: _Pending) -> None:
@@ -153,19 +157,17 @@ class _Batches:
             return
         for p, raw in zip(batch, alphas):
             try:
-                self.result.written.append(self._write(p, raw))
+                self._finish(p, raw)
             except Exception as error:  # one bad file must not stop the others
                 self.result.fail(p.item.path, error)
 
-    def _write(self, p: _Pending, raw: np.ndarray) -> str:
+    def _finish(self, p: _Pending, raw: np.ndarray) -> None:
         # the trimap's known regions are forced after restoring, at the image's own size (as
         # PaddleSeg does), so resizing never blurs them
-        alpha = alpha_to_uint8(finish_alpha(raw, p.sample['trans_info'], p.trimap))
+        alpha = finish_alpha_uint8(raw, p.sample['trans_info'], p.trimap)
         outputs = make_outputs(p.image, alpha, self.options.outputs)
-        paths = save_outputs(outputs, self.save_dir, p.item.output_name, self.options.outputs,
-                             input_path=p.item.path)
-        self.record.add(paths.all())  # a later search of this folder leaves them out
-        return paths.alpha
+        paths = output_paths(self.save_dir, p.item.output_name, self.options.outputs)
+        self.writer.submit(outputs, paths, input_path=p.item.path)
 
 
 def _check_trimap(item: InputImage, needs_trimap: bool) -> None:
@@ -182,7 +184,8 @@ def predict_images(runner: Runner, transforms: Sequence[Callable], inputs: List[
 
     Args:
         runner: see ``pipeline.runner`` (or an ``inference.Predictor``).
-        transforms: the built val transforms (LoadImages first), composed here.
+        transforms: the built val transforms (LoadImages first), composed here, or a
+            Compose (an ``inference.Predictor``'s ``transforms``).
         inputs: from ``predict.input_collection.collect_inputs``; each writes under its
             ``output_name``.
         save_dir: the output folder.
@@ -190,20 +193,35 @@ def predict_images(runner: Runner, transforms: Sequence[Callable], inputs: List[
             trimaps, videos); None for the defaults.
     """
     options = options or PredictOptions()
-    prepare = Compose(list(transforms))
+    prepare = transforms if isinstance(transforms, Compose) else Compose(list(transforms))
     result = PredictResult()
     record = OutputRecord(save_dir)
-    batches = _Batches(runner, save_dir, options, result, record)
+
+    def written(_, paths) -> None:
+        result.written.append(paths.alpha)
+        record.add(paths.all())  # a later search of this folder leaves them out
+
+    with OutputWriter(written, result.fail, options.writer) as writer:
+        batches = _Batches(runner, save_dir, options, result, writer, record)
+        _predict_each(runner, prepare, inputs, batches)
+    return result
+
+
+def _predict_each(runner: Runner, prepare: Compose, inputs: List[InputImage],
+                  batches: _Batches) -> None:
+    """``predict_images``'s loop: images through batches and the writer, videos directly."""
+    options, result, writer = batches.options, batches.result, batches.writer
     for item in tqdm(inputs, desc='predict', unit='img', disable=not options.show_progress,
                      dynamic_ncols=True):
         try:
             _check_trimap(item, options.needs_trimap)
             if is_video(item.path):
                 batches.flush()
+                writer.wait()  # results stay in input order
                 # a recurrent model (RVM) carries its state frame to frame, fresh for each clip
                 written = predict_video(shape_checked(clip_runner(runner)), prepare, item.path,
-                                        item.output_name, save_dir, options)
-                record.add(written)
+                                        item.output_name, batches.save_dir, options)
+                batches.record.add(written)
                 result.written.append(written[0])
                 continue
             prepared = _prepare(item, prepare)
@@ -212,4 +230,3 @@ def predict_images(runner: Runner, transforms: Sequence[Callable], inputs: List[
             continue
         batches.add(prepared)
     batches.flush()
-    return result

@@ -1,6 +1,7 @@
 """``PredictOptions``: how ``predict_images`` and ``predict_video`` run, in one object."""
 from dataclasses import dataclass, field
 
+from ..pipeline.output_writer import WriterLimits
 from ..pipeline.outputs import OutputOptions
 
 __all__ = ['PredictOptions']
@@ -20,12 +21,16 @@ class PredictOptions:
         temporal_ofd: videos only: MODNet's one-frame-delay flicker filter
             (``video.OneFrameDelay``).
         show_progress: progress bars on stderr.
+        writer: how the PNGs are written: on a background thread while the next image is
+            computed (the default), with at most two pictures' outputs held
+            (``pipeline.output_writer.WriterLimits``).
     """
     outputs: OutputOptions = field(default_factory=OutputOptions)
     needs_trimap: bool = False
     batch_size: int = 1
     temporal_ofd: bool = False
     show_progress: bool = True
+    writer: WriterLimits = field(default_factory=WriterLimits)
 
     def __post_init__(self) -> None:
         if isinstance(self.batch_size, bool) or not isinstance(self.batch_size, int) \
