@@ -49,12 +49,12 @@ setup(
         # cryptography: a self-signed certificate for the https download tests
         # ray: the test extra holds it so that tests/test_batch.py runs (never skips) on a clone
         'test': ['pytest', 'pytest-timeout', 'pytest-xdist', 'pymatting>=1.1', 'cryptography',
-                 'ray[data]>=2.60'],
+                 'ray[data]>=2.60,<2.64'],
         # ONNX export and the ONNX Runtime engine; onnx and ml_dtypes are what onnxruntime's
         # INT8 quantization tools import (export.py --quantize int8)
         'onnx': ['paddle2onnx', 'onnxruntime', 'onnx', 'ml_dtypes'],
         # `paddlematting batch`: matting over many images in Ray Data actors (paddlematting/batch)
-        'ray': ['ray[data]>=2.60'],
+        'ray': ['ray[data]>=2.60,<2.64'],
     },
     entry_points={
         'console_scripts': [

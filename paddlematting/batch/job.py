@@ -17,6 +17,7 @@ stay out of the output (``log_to_driver=False``, its loggers at WARNING); its pr
 import logging
 import os
 import time
+import warnings
 from dataclasses import dataclass
 from typing import List, Tuple
 
@@ -28,7 +29,8 @@ from .sources import is_uri, list_inputs
 __all__ = ['BatchSummary', 'run_batch']
 
 logger = logging.getLogger(__name__)
-_RAY_LOGGERS = ('ray', 'ray.data', 'ray.train', 'ray.tune')
+_RAY_LOGGERS = ('ray', 'ray.data')
+_RAY_PROGRESS_LOGGER = 'ray.data._internal.progress'
 
 
 @dataclass(frozen=True)
@@ -74,19 +76,25 @@ def _plan(options: BatchOptions) -> Tuple[List[dict], List[dict]]:
     return todo, done
 
 
+def _quiet_ray_loggers() -> None:
+    """Ray's INFO lines (execution plans, log folders) out; its progress reports kept (bars
+    on a terminal, a periodic summary line otherwise)."""
+    for name in _RAY_LOGGERS:
+        logging.getLogger(name).setLevel(logging.WARNING)
+    logging.getLogger(_RAY_PROGRESS_LOGGER).setLevel(logging.INFO)
+
+
 def _start_ray(address):
     """Initialise Ray (joining ``address``, else a local one); True when this call started it."""
     import ray
-    for name in _RAY_LOGGERS:
-        logging.getLogger(name).setLevel(logging.WARNING)
     if ray.is_initialized():
         return False
-    ray.init(address=address or 'local', log_to_driver=False, logging_level=logging.WARNING,
+    ray.init(address=address or 'local', log_to_driver=False, logging_level=logging.ERROR,
              include_dashboard=False if address is None else None)
     return True
 
 
-def _actor_resources(options: BatchOptions) -> dict:
+def _actor_resources(options: BatchOptions, blocks: int) -> dict:
     """``map_batches``' actor arguments: N actors x T threads = the cluster's CPUs (GPU: one
     card per actor), restarts and retries."""
     import ray
@@ -97,13 +105,14 @@ def _actor_resources(options: BatchOptions) -> dict:
     if options.gpus and gpus < 1:
         raise RuntimeError('--gpus was asked for, but the Ray cluster has no GPU')
     concurrency = options.concurrency or (gpus if options.gpus else max(1, cpus // 2))
+    concurrency = min(concurrency, blocks)  # an actor with no block to run only costs memory
     threads = max(1, cpus // concurrency)
-    remote = {'num_cpus': threads, 'max_restarts': options.retries,
-              'max_task_retries': options.retries,
-              'runtime_env': {'env_vars': threads_environment(threads)}}
-    if options.gpus:
-        remote['num_gpus'] = 1
-    return {'concurrency': concurrency, **remote}
+    return {'compute': ray.data.ActorPoolStrategy(size=concurrency), 'num_cpus': threads,
+            'num_gpus': 1 if options.gpus else None,
+            'runtime_env': {'env_vars': threads_environment(threads)},
+            # Ray Data's default is endless restarts and retries: an image that kills its
+            # actor every time would then never end the job
+            'max_restarts': options.retries, 'max_task_retries': options.retries}
 
 
 def _run_actors(todo: List[dict], options: BatchOptions):
@@ -111,15 +120,21 @@ def _run_actors(todo: List[dict], options: BatchOptions):
     import pyarrow as pa
     import ray
     from .actor import MattingActor
+    _quiet_ray_loggers()
     ray.data.DataContext.get_current().enable_progress_bars = options.show_progress
-    dataset = ray.data.from_items(todo)
-    results = dataset.map_batches(
-        MattingActor, batch_size=options.batch_size, batch_format='pyarrow',
-        fn_constructor_kwargs={'model': options.model, 'weights': options.weights,
-                               'output': options.output,
-                               'device': 'gpu' if options.gpus else 'cpu',
-                               'backend': options.backend},
-        **_actor_resources(options))
+    blocks = -(-len(todo) // options.batch_size)  # one block per actor call
+    dataset = ray.data.from_items(todo, override_num_blocks=blocks)
+    with warnings.catch_warnings():
+        # Ray 2.60 names max_restarts / max_task_retries "ray_remote_args", deprecated for
+        # 2.64, with no named replacement yet (setup.py pins ray below 2.64)
+        warnings.simplefilter('ignore', DeprecationWarning)
+        results = dataset.map_batches(
+            MattingActor, batch_size=options.batch_size, batch_format='pyarrow',
+            fn_constructor_kwargs={'model': options.model, 'weights': options.weights,
+                                   'output': options.output,
+                                   'device': 'gpu' if options.gpus else 'cpu',
+                                   'backend': options.backend},
+            **_actor_resources(options, blocks))
     return pa.concat_tables(list(results.iter_batches(batch_format='pyarrow', batch_size=None)))
 
 

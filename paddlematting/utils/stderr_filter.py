@@ -36,6 +36,8 @@ THIRD_PARTY_NOISE: Sequence[Pattern[str]] = tuple(re.compile(p) for p in (
     r'UserWarning: No ccache found',
     # printed by Paddle Inference's oneDNN pass for every reduce_mean it considers (GCA)
     r'^ReduceMeanCheckIfOneDNNSupport$',
+    # Ray's driver, for every Ray Data actor pool that may restart its actors (the default)
+    r'has constructor arguments in the object store and max_restarts > 0',
 ))
 # the source line Python prints under a warning; dropped only right after a dropped warning
 _WARNING_SOURCE_LINE = re.compile(r'^\s+warnings\.warn\(')
