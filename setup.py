@@ -47,14 +47,18 @@ setup(
         'classical': ['pymatting>=1.1'],
         # pytest-xdist: the suite runs on every core (scripts/test.sh passes -n auto)
         # cryptography: a self-signed certificate for the https download tests
-        'test': ['pytest', 'pytest-timeout', 'pytest-xdist', 'pymatting>=1.1', 'cryptography'],
+        # ray: the test extra holds it so that tests/test_batch.py runs (never skips) on a clone
+        'test': ['pytest', 'pytest-timeout', 'pytest-xdist', 'pymatting>=1.1', 'cryptography',
+                 'ray[data]>=2.60,<2.64'],
         # ONNX export and the ONNX Runtime engine; onnx and ml_dtypes are what onnxruntime's
         # INT8 quantization tools import (export.py --quantize int8)
         'onnx': ['paddle2onnx', 'onnxruntime', 'onnx', 'ml_dtypes'],
+        # `paddlematting batch`: matting over many images in Ray Data actors (paddlematting/batch)
+        'ray': ['ray[data]>=2.60,<2.64'],
     },
     entry_points={
         'console_scripts': [
-            # subcommands: remove, models, cache (paddlematting.cli.main.SUBCOMMANDS)
+            # subcommands: remove, models, cache, batch (paddlematting.cli.main.SUBCOMMANDS)
             'paddlematting=paddlematting.cli.main:main',
             'paddlematting-train=paddlematting.cli.train:main',
             'paddlematting-val=paddlematting.cli.val:main',

@@ -3,6 +3,7 @@
     paddlematting remove IN OUT [--model NAME] [--refiner NAME] ...   cut out photos
     paddlematting models [--markdown]                                   list the model zoo
     paddlematting cache info|clear                                      the download/export caches
+    paddlematting batch --input SRC --output DST --model NAME           many images on Ray Data
 
 A subcommand is a module with ``main(argv) -> exit status``; adding one is one line in
 ``SUBCOMMANDS``.
@@ -19,6 +20,8 @@ SUBCOMMANDS = {
     'remove': ('paddlematting.cli.remove', 'cut the background out of photos (a file, folder, list or -)'),
     'models': ('paddlematting.cli.models', 'list the model zoo: names, tasks, licences, weights'),
     'cache': ('paddlematting.cli.cache', 'show or empty the caches (downloaded weights, exports)'),
+    'batch': ('paddlematting.cli.batch', 'matte a folder, list or bucket of images on Ray Data '
+                                         '(resumable, with a manifest)'),
 }
 
 

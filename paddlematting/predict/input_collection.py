@@ -149,6 +149,14 @@ def _assign_save_names(images: List[InputImage], rel_paths: List[str]) -> None:
         item.save_name = candidate
 
 
+def inputs_from_paths(pairs: List[Tuple[str, str]]) -> List[InputImage]:
+    """(file path, relative path with extension) pairs, as ``collect_paths`` gives them (or a
+    batch job lists them from any file system), -> inputs with distinct output names."""
+    images = [InputImage(path, _strip_ext(rel)) for path, rel in pairs]
+    _assign_save_names(images, [rel for _, rel in pairs])
+    return images
+
+
 def collect_inputs(image_path: str, trimap_path: Optional[str] = None,
                    flags: Tuple[str, str] = ('--image_path', '--trimap_path')) -> List[InputImage]:
     """The images to predict, each paired with its trimap when ``trimap_path`` is given.
@@ -157,9 +165,7 @@ def collect_inputs(image_path: str, trimap_path: Optional[str] = None,
     list files, and directly when both paths are single files. Every input gets a distinct
     ``save_name`` (see the module docstring). ``flags`` name the two paths in messages.
     """
-    pairs = collect_paths(image_path, flags[0])
-    images = [InputImage(path, _strip_ext(rel)) for path, rel in pairs]
-    _assign_save_names(images, [rel for _, rel in pairs])
+    images = inputs_from_paths(collect_paths(image_path, flags[0]))
     if trimap_path is None:
         return images
     trimaps = collect_paths(trimap_path, flags[1])

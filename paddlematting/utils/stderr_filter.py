@@ -43,6 +43,8 @@ THIRD_PARTY_NOISE: Sequence[Pattern[str]] = tuple(re.compile(p) for p in (
     # printed by Paddle Inference's oneDNN pass for every reduce_mean it considers
     r'^ReduceMeanCheckIfOneDNNSupport$',
     r'^PERFORMANCE WARNING:$',  # pymatting (the lines after it follow below)
+    # Ray's driver, for every Ray Data actor pool that may restart its actors (the default)
+    r'has constructor arguments in the object store and max_restarts > 0',
 ))
 # (the dropped line before, this line): lines dropped only right after such a dropped line
 FOLLOW_UPS: Sequence[Tuple[Pattern[str], Pattern[str]]] = tuple(
