@@ -104,7 +104,9 @@ def _actor_resources(options: BatchOptions, blocks: int) -> dict:
     gpus = int(resources.get('GPU', 0))
     if options.gpus and gpus < 1:
         raise RuntimeError('--gpus was asked for, but the Ray cluster has no GPU')
-    concurrency = options.concurrency or (gpus if options.gpus else max(1, cpus // 2))
+    # one single-thread actor per core: benchmarks/bench_batch.py measured 2 x 1 thread at 2x
+    # the images/s of 1 x 2 threads (dygraph uses a second thread poorly on photo-sized inputs)
+    concurrency = options.concurrency or (gpus if options.gpus else cpus)
     concurrency = min(concurrency, blocks)  # an actor with no block to run only costs memory
     threads = max(1, cpus // concurrency)
     return {'compute': ray.data.ActorPoolStrategy(size=concurrency), 'num_cpus': threads,

@@ -27,7 +27,8 @@ class BatchOptions:
         address: a Ray cluster to join (``ray://host:10001``, ``host:6379`` or ``auto``);
             None starts a local Ray on this machine.
         concurrency: model actors (each loads the model once); None: one per GPU with
-            ``gpus``, else half the cluster's CPUs (at least 1).
+            ``gpus``, else one per CPU of the cluster, each with one thread (each actor
+            holds its model: lower it for big models on many cores).
         batch_size: images handed to an actor at a time (the unit that is retried when an
             actor dies).
         gpus: give each actor one GPU (Ray's ``num_gpus=1``); Paddle then runs on the card

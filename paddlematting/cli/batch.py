@@ -38,7 +38,7 @@ def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
                         help='join this Ray cluster (auto, HOST:6379, ray://HOST:10001); '
                              'default: start one on this machine')
     parser.add_argument('--concurrency', type=int, default=None, metavar='N',
-                        help='model actors (default: one per GPU with --gpus, else CPUs / 2)')
+                        help='model actors (default: one per GPU with --gpus, else one per CPU; each holds a model)')
     parser.add_argument('--batch-size', type=int, default=defaults.batch_size, metavar='B',
                         help='images per actor call, the unit retried (default %(default)s)')
     parser.add_argument('--gpus', action='store_true', help='one GPU per actor')
