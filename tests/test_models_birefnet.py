@@ -1,0 +1,188 @@
+"""BiRefNet (Swin-T lite, Swin-L general) against the original PyTorch code's reference:
+state-dict layout, case A mask/logit and every intermediate feature, loading the published
+formats (.pth, .safetensors), batch independence, and reference-free invariants."""
+import json
+import os
+
+import numpy as np
+import paddle
+import pytest
+from safetensors.numpy import save_file
+
+from conftest import SHARED_REFERENCE, assert_matches_manifest, config_for, load_manifest
+from torch_pth import save_pth
+from paddlematting import Config
+from paddlematting.builders import build_model
+from paddlematting.models.backbones.swin import SwinV1_L, SwinV1_T, relative_position_index
+from paddlematting.models.birefnet import BiRefNet
+from paddlematting.models.birefnet_blocks import image2patches
+from paddlematting.utils.torch_layout import linear_weight_keys, torch_state_to_paddle
+
+# the reference README's float32 tolerances against the original
+MASK_ATOL, LOGIT_ATOL = 1e-5, 2e-5
+FEAT_RTOL, FEAT_ATOL = 1e-4, 1e-5
+IMAGENET_MEAN = np.array([0.485, 0.456, 0.406], np.float32).reshape(1, 3, 1, 1)
+IMAGENET_STD = np.array([0.229, 0.224, 0.225], np.float32).reshape(1, 3, 1, 1)
+BACKBONES = {'birefnet_swin_t': SwinV1_T, 'birefnet_swin_l': SwinV1_L}
+# Linear weights of the original (qkv, proj, fc1, fc2, PatchMerging reduction), per the README
+LINEAR_COUNTS = {'birefnet_swin_t': 51, 'birefnet_swin_l': 99}
+
+
+def _reference(name, suffix=''):
+    return np.load(os.path.join(SHARED_REFERENCE, 'outputs', f'{name}_A{suffix}.npz'))
+
+
+def _model_with_reference_weights(name, dw):
+    """BiRefNet with det_weights' torch-layout weights converted as the loader converts them;
+    asserts every key loaded and the checksum is the reference's."""
+    torch_state = dw.make_weights(load_manifest(name))
+    assert dw.weights_sha256(torch_state) == json.loads(str(_reference(name)['meta']))['weights_sha256']
+    model = BiRefNet(BACKBONES[name]())
+    state = torch_state_to_paddle(torch_state, model)
+    missing, unexpected = model.set_state_dict({k: paddle.to_tensor(v) for k, v in state.items()})
+    assert not missing and not unexpected
+    model.eval()
+    return model
+
+
+def _imagenet_input(n, h, w, seed, dw):
+    """The case-A style input: make_scene's image in [0, 1], ImageNet-normalised (float32)."""
+    img01 = dw.make_scene(n, h, w, seed=seed)['img'] * np.float32(0.5) + np.float32(0.5)
+    return ((img01 - IMAGENET_MEAN) / IMAGENET_STD).astype(np.float32)
+
+
+_RUNS = {}
+
+
+def _case_a(name, dw):
+    """Case A's logit and every captured feature (name -> list of outputs per call), once."""
+    if name in _RUNS:
+        return _RUNS[name]
+    model = _model_with_reference_weights(name, dw)
+    captured = {}
+
+    def capture(layer_name):
+        return lambda layer, inputs, output: captured.setdefault(layer_name, []).append(
+            output if isinstance(output, list) else output.numpy())
+    for layer_name, layer in model.named_sublayers():
+        if layer_name == 'bb' or layer_name.startswith(('decoder.', 'squeeze_module')):
+            layer.register_forward_post_hook(capture(layer_name))
+    img = paddle.to_tensor(_reference(name)['image'])
+    with paddle.no_grad():
+        mask = model({'img': img}).numpy()
+        captured['enc'] = [[f.numpy() for f in model.encode(img)]]
+    logit = captured['decoder.conv_out1'][0]
+    captured['bb'] = [[f.numpy() for f in call] for call in captured['bb'][:2]]
+    _RUNS[name] = logit, mask, captured
+    return _RUNS[name]
+
+
+def _feature(captured, key):
+    """The array behind a ``_A_feats.npz`` name (``bb.call1.out2``, ``enc.x4``, a module)."""
+    if key.startswith('bb.call'):
+        return captured['bb'][int(key[len('bb.call')])][int(key[-1])]
+    if key.startswith('enc.x'):
+        return captured['enc'][0][int(key[-1]) - 1]
+    return captured[key][0]
+
+
+def _check_case_a(name, dw):
+    ref, feats = _reference(name), _reference(name, '_feats')
+    logit, mask, captured = _case_a(name, dw)
+    np.testing.assert_allclose(logit, ref['logit'], rtol=0, atol=LOGIT_ATOL)
+    np.testing.assert_allclose(mask, ref['mask'], rtol=0, atol=MASK_ATOL)
+    keys = [k[:-len('_chmean')] for k in feats.files if k.endswith('_chmean')]
+    assert len(keys) == 77
+    for key in keys:
+        a = _feature(captured, key)
+        np.testing.assert_allclose(a.mean(axis=(2, 3)), feats[key + '_chmean'], rtol=FEAT_RTOL,
+                                   atol=FEAT_ATOL, err_msg=key)
+        np.testing.assert_allclose(a.std(axis=(2, 3)), feats[key + '_chstd'], rtol=FEAT_RTOL,
+                                   atol=FEAT_ATOL, err_msg=key)
+        if key in feats.files:  # full arrays: the offset / modulator / gradient attention maps
+            np.testing.assert_allclose(a, feats[key], rtol=FEAT_RTOL, atol=FEAT_ATOL, err_msg=key)
+
+
+@pytest.mark.parametrize('name', sorted(BACKBONES))
+def test_state_dict_layout_is_the_published_one(name):
+    """Keys in order, shapes (Linear transposed), dtypes (int64 relative_position_index),
+    trainable flags and counts of the original's state_dict()."""
+    model = BiRefNet(BACKBONES[name]())
+    linear = linear_weight_keys(model)
+    assert len(linear) == LINEAR_COUNTS[name]
+    assert all(k.split('.')[-2] in ('qkv', 'proj', 'fc1', 'fc2', 'reduction') for k in linear)
+    assert_matches_manifest(model.state_dict(), load_manifest(name), linear)
+
+
+@pytest.mark.slow
+def test_lite_case_a_matches_with_every_feature(det_weights):
+    _check_case_a('birefnet_swin_t', det_weights)
+
+
+@pytest.mark.slow
+def test_general_case_a_matches_with_every_feature(det_weights):
+    _check_case_a('birefnet_swin_l', det_weights)
+
+
+def test_the_offsets_are_large_enough_to_test_the_layout(det_weights):
+    """Case A's offsets reach several pixels (the README's 4 px), so a swapped Δy/Δx or a
+    transposed tap order would move the sampled values far beyond the tolerance."""
+    _, _, captured = _case_a('birefnet_swin_t', det_weights)
+    largest = max(np.abs(v[0]).max() for k, v in captured.items() if k.endswith('offset_conv'))
+    assert largest > 2.0
+
+
+def test_pth_and_safetensors_give_the_same_model(det_weights, tmp_path):
+    """The published formats (the GitHub .pth with a DataParallel prefix, the HF
+    model.safetensors) load through build_model into the same weights, as the reference's."""
+    torch_state = det_weights.make_weights(load_manifest('birefnet_swin_t'))
+    save_file(torch_state, str(tmp_path / 'model.safetensors'))
+    save_pth(str(tmp_path / 'model.pth'), {'module.' + k: v for k, v in torch_state.items()})
+    cfg = config_for('birefnet_swin_t')
+    states = [{k: v.numpy() for k, v in build_model(Config(cfg), weights=str(tmp_path / f)).state_dict().items()}
+              for f in ('model.safetensors', 'model.pth')]
+    assert list(states[0]) == list(states[1])
+    for key in states[0]:
+        np.testing.assert_array_equal(states[0][key], states[1][key], err_msg=key)
+    qkv = 'bb.layers.0.blocks.0.attn.qkv.weight'
+    np.testing.assert_array_equal(states[0][qkv], torch_state[qkv].T)
+    index = 'bb.layers.2.blocks.1.attn.relative_position_index'
+    assert states[0][index].dtype == np.int64
+    np.testing.assert_array_equal(states[0][index], relative_position_index(7))
+
+
+def test_a_file_without_the_index_buffers_gets_their_exact_values():
+    model = BiRefNet(SwinV1_T())
+    state = {k: np.zeros(1) for k in model.state_dict() if not k.endswith('relative_position_index')}
+    filled = model.map_published_state(state)
+    index_keys = [k for k in filled if k.endswith('relative_position_index')]
+    assert len(index_keys) == 12
+    np.testing.assert_array_equal(filled[index_keys[0]], relative_position_index(7))
+    assert relative_position_index(7).max() == 13 * 13 - 1
+
+
+def test_batch_of_two_non_square_equals_each_alone(det_weights):
+    model = _model_with_reference_weights('birefnet_swin_t', det_weights)
+    img = _imagenet_input(2, 64, 96, 7, det_weights)
+    with paddle.no_grad():
+        both = model({'img': paddle.to_tensor(img)}).numpy()
+        alone = [model({'img': paddle.to_tensor(img[i:i + 1])}).numpy() for i in range(2)]
+    assert both.shape == (2, 1, 64, 96)
+    np.testing.assert_allclose(both, np.concatenate(alone), rtol=0, atol=MASK_ATOL)
+    assert np.abs(both[0] - both[1]).max() > 1e-3  # the two scenes differ
+
+
+def test_image2patches_channel_order():
+    """Channel c·hg·wg + i·wg + j holds tile (i, j) of channel c."""
+    x = np.arange(2 * 3 * 4 * 6, dtype=np.float32).reshape(2, 3, 4, 6)
+    tiles = image2patches(paddle.to_tensor(x), 2, 3).numpy()
+    assert tiles.shape == (2, 12, 2, 3)
+    np.testing.assert_array_equal(tiles[:, 1 * 4 + 1 * 2 + 0], x[:, 1, 2:4, 0:3])
+    np.testing.assert_array_equal(tiles[:, 2 * 4 + 0 * 2 + 1], x[:, 2, 0:2, 3:6])
+
+
+def test_sizes_not_multiple_of_32_are_refused_in_one_line():
+    model = BiRefNet(SwinV1_T())
+    model.eval()
+    with pytest.raises(ValueError, match='multiples of 32'):
+        model({'img': paddle.zeros([1, 3, 64, 80])})
