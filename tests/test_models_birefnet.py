@@ -9,13 +9,15 @@ import paddle
 import pytest
 from safetensors.numpy import save_file
 
-from conftest import SHARED_REFERENCE, assert_matches_manifest, config_for, load_manifest
+from conftest import REAL_DATA_ROOT, SHARED_REFERENCE, assert_matches_manifest, config_for, load_manifest
 from torch_pth import save_pth
 from paddlematting import Config
 from paddlematting.builders import build_model
 from paddlematting.models.backbones.swin import SwinV1_L, SwinV1_T, relative_position_index
 from paddlematting.models.birefnet import BiRefNet
-from paddlematting.models.birefnet_blocks import image2patches
+from paddlematting.models.birefnet_blocks import image2patches, resize_as
+from paddlematting.models.losses.birefnet_loss import (BiRefNetLossOptions, birefnet_loss, gdt_term,
+                                                       laplacian5, pixel_terms)
 from paddlematting.utils.torch_layout import linear_weight_keys, torch_state_to_paddle
 
 # the reference README's float32 tolerances against the original
@@ -186,3 +188,125 @@ def test_sizes_not_multiple_of_32_are_refused_in_one_line():
     model.eval()
     with pytest.raises(ValueError, match='multiples of 32'):
         model({'img': paddle.zeros([1, 3, 64, 80])})
+
+
+# ---- the training loss ---------------------------------------------------------------
+# the README's comparison tolerances for the loss case (SSIM: float32 cancellation)
+LOSS_RTOL, SSIM_RTOL = 1e-5, 2e-4
+LEVELS = ('m4', 'm3', 'm2', 'logit')
+
+
+def _loss_case():
+    ref = np.load(os.path.join(SHARED_REFERENCE, 'outputs', 'birefnet_loss_A.npz'))
+    with open(os.path.join(SHARED_REFERENCE, 'outputs', 'birefnet_loss_A.json')) as f:
+        return ref, json.load(f)
+
+
+def _loss_outputs(ref):
+    """The reference's four outputs and gradient predictions, with the labels computed by
+    our code (Laplacian of the image times the resized side logits)."""
+    t = {k: paddle.to_tensor(ref[k]) for k in ref.files}
+    gradient = laplacian5(paddle.mean(t['image'], axis=1, keepdim=True))
+    sides = [t['pred_m4'], t['pred_m3'], t['pred_m2']]
+    return {'logits': sides + [t['pred_logit']],
+            'gdt_pred': [t['gdt_pred_4'], t['gdt_pred_3'], t['gdt_pred_2']],
+            'gdt_label': [gradient * resize_as(m, gradient.shape[-2:]) for m in sides]}, t
+
+
+def test_loss_terms_match_the_loss_case():
+    ref, case = _loss_case()
+    outputs, t = _loss_outputs(ref)
+    np.testing.assert_allclose(laplacian5(paddle.mean(t['image'], axis=1, keepdim=True)).numpy(),
+                               ref['gdt_gt'], rtol=0, atol=1e-6)
+    for k, label in zip((4, 3, 2), outputs['gdt_label']):
+        np.testing.assert_allclose(label.numpy(), ref[f'gdt_label_{k}'], rtol=0, atol=1e-6)
+    for level, logit in zip(LEVELS, outputs['logits']):
+        expected = case['terms_per_level_float64'][level]
+        half, one_minus = pixel_terms(logit, t['gt'], 'half'), pixel_terms(logit, t['gt'], 'one_minus')
+        for term in ('bce', 'iou', 'mae'):
+            np.testing.assert_allclose(float(half[term]), expected[term], rtol=LOSS_RTOL, err_msg=level)
+        np.testing.assert_allclose(float(half['ssim']), expected['ssim'], rtol=SSIM_RTOL)
+        np.testing.assert_allclose(float(one_minus['ssim']), expected['ssim_1minus'], rtol=SSIM_RTOL)
+    for k, pred, label in zip((4, 3, 2), outputs['gdt_pred'], outputs['gdt_label']):
+        np.testing.assert_allclose(float(gdt_term(pred, label)), case['gdt_float64'][f'gdt_{k}'],
+                                   rtol=LOSS_RTOL)
+
+
+@pytest.mark.parametrize('preset, reference', [('general', 'General_HEAD'), ('dis5k', 'DIS5K_HEAD'),
+                                               ('general_2024', 'published_2024_general')])
+def test_loss_totals_of_each_preset(preset, reference):
+    ref, case = _loss_case()
+    outputs, t = _loss_outputs(ref)
+    losses = birefnet_loss(outputs, t['gt'], BiRefNetLossOptions.from_config({'preset': preset}))
+    totals = case['totals_float64'][reference]
+    np.testing.assert_allclose(float(losses['pix']), totals['loss_pix'], rtol=SSIM_RTOL)
+    np.testing.assert_allclose(float(losses['gdt']), totals['loss_gdt'], rtol=LOSS_RTOL)
+    np.testing.assert_allclose(float(losses['all']), totals['loss'], rtol=SSIM_RTOL)
+    assert ('mae' in losses) == (preset == 'general')
+
+
+def test_loss_options_refuse_unknown_keys_and_presets():
+    with pytest.raises(ValueError, match='preset'):
+        BiRefNetLossOptions.from_config({'preset': 'General'})
+    with pytest.raises(ValueError, match='unknown keys'):
+        BiRefNetLossOptions.from_config({'bce_weight': 1.0})
+    assert BiRefNetLossOptions.from_config({'preset': 'dis5k', 'mae': 5.0}).mae == 5.0
+
+
+# ---- training on the DIS5K layout ------------------------------------------------------
+def _dis5k_copy_of_the_shipped_images(root, names=('GT05', 'GT11')):
+    """A DIS5K-layout set (DIS-TR/im/*.jpg, DIS-TR/gt/*.png) made of the shipped images."""
+    import cv2
+    for folder in ('im', 'gt'):
+        os.makedirs(os.path.join(root, 'DIS-TR', folder))
+    for name in names:
+        fg = cv2.imread(os.path.join(REAL_DATA_ROOT, 'val', 'fg', name + '.png'))
+        cv2.imwrite(os.path.join(root, 'DIS-TR', 'im', name + '.jpg'), fg)
+        alpha = cv2.imread(os.path.join(REAL_DATA_ROOT, 'val', 'alpha', name + '.png'), 0)
+        cv2.imwrite(os.path.join(root, 'DIS-TR', 'gt', name + '.png'), alpha)
+    return str(root)
+
+
+def _train_transforms(size):
+    from paddlematting.transforms import LoadImages, Normalize, RandomHorizontalFlip, Resize
+    return [LoadImages(), Resize(target_size=(size, size)), RandomHorizontalFlip(prob=0.0),
+            Normalize(mean=IMAGENET_MEAN.ravel().tolist(), std=IMAGENET_STD.ravel().tolist())]
+
+
+@pytest.mark.slow
+def test_training_steps_lower_the_loss_on_the_shipped_images(tmp_path):
+    """A few AdamW steps of the lite model on one DIS5K-layout batch (64², batch 2) lower the
+    General loss; every term is finite and the gradient reaches the backbone."""
+    from paddlematting.datasets import DIS5K, collate_samples
+    paddle.seed(0)
+    data = DIS5K(_dis5k_copy_of_the_shipped_images(tmp_path), _train_transforms(64))
+    batch = collate_samples([data[0], data[1]])
+    batch = {k: paddle.to_tensor(batch[k]) for k in ('img', 'alpha')}
+    model = BiRefNet(SwinV1_T())
+    model.train()
+    optimizer = paddle.optimizer.AdamW(1e-4, parameters=model.parameters(), weight_decay=1e-2)
+    totals = []
+    for step in range(4):
+        losses = model.loss(model(batch), batch)
+        assert all(np.isfinite(float(v)) for v in losses.values())
+        losses['all'].backward()
+        if step == 0:
+            assert float(model.bb.patch_embed.proj.weight.grad.abs().max()) > 0
+        optimizer.step()
+        optimizer.clear_grad()
+        totals.append(float(losses['all']))
+    assert totals[-1] < totals[0], totals
+    assert set(losses) == {'bce', 'iou', 'ssim', 'mae', 'pix', 'gdt', 'all'}
+
+
+def test_dis5k_samples_and_a_missing_mask(tmp_path):
+    from paddlematting.datasets import DIS5K
+    root = _dis5k_copy_of_the_shipped_images(tmp_path / 'ok')
+    val = DIS5K(root, _train_transforms(32), mode='val', sets=['DIS-TR'])
+    sample = val[0]
+    assert sample['img'].shape == (3, 32, 32) and sample['alpha'].shape == (1, 32, 32)
+    assert sample['img_name'] == os.path.join('DIS-TR', 'im', 'GT05.jpg')
+    assert 0.0 <= sample['alpha'].min() and sample['alpha'].max() <= 1.0
+    os.remove(os.path.join(root, 'DIS-TR', 'gt', 'GT11.png'))
+    with pytest.raises(FileNotFoundError, match='no mask for .*GT11.jpg'):
+        DIS5K(root, _train_transforms(32), sets=['DIS-TR'])
