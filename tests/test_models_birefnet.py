@@ -310,3 +310,55 @@ def test_dis5k_samples_and_a_missing_mask(tmp_path):
     os.remove(os.path.join(root, 'DIS-TR', 'gt', 'GT11.png'))
     with pytest.raises(FileNotFoundError, match='no mask for .*GT11.jpg'):
         DIS5K(root, _train_transforms(32), sets=['DIS-TR'])
+
+
+# ---- preprocessing and output as the original ---------------------------------------
+def _lite_with_constant_logit(value):
+    """The lite config's model whose final 1x1 conv outputs ``value`` everywhere."""
+    model = build_model(Config(config_for('birefnet_swin_t')))
+    conv = model.decoder.conv_out1[0]
+    conv.weight.set_value(np.zeros(conv.weight.shape, np.float32))
+    conv.bias.set_value(np.full(conv.bias.shape, value, np.float32))
+    model.eval()
+    return model
+
+
+def _val_transforms(size):
+    """The lite config's val transforms, its 1024² resize made ``size``² for speed."""
+    from paddlematting.builders import build_val_transforms
+    from paddlematting.transforms import Normalize, Resize
+    transforms = build_val_transforms(Config(config_for('birefnet_swin_t')))
+    resize, normalize = transforms[1], transforms[2]
+    assert isinstance(resize, Resize) and resize.target_size == [1024, 1024]
+    assert isinstance(normalize, Normalize)
+    resize.target_size = [size, size]
+    return transforms
+
+
+def test_a_low_confidence_mask_stays_low(rng):
+    """No min-max stretch: a model sure of nothing (logit −3, mask 0.047 everywhere) gives
+    a matte of 0.047·255 ≈ 12 everywhere, at the photo's own size."""
+    from paddlematting.predict.images import predict_image
+    image = rng.integers(0, 256, (50, 70, 3), dtype=np.uint8)
+    alpha = predict_image(_lite_with_constant_logit(-3.0), image, transforms=_val_transforms(64)).alpha
+    assert alpha.shape == (50, 70)
+    assert alpha.min() == alpha.max() == round(255 / (1 + np.exp(3.0)))
+
+
+def test_the_mask_is_resized_back_bilinearly(det_weights):
+    """predict_image's matte is the model's mask at 64² resized (bilinear) to the photo."""
+    import cv2
+    from paddlematting.predict.images import predict_image
+    model = _model_with_reference_weights('birefnet_swin_t', det_weights)
+    scene = det_weights.make_scene(1, 48, 80, seed=3)['img'][0].transpose(1, 2, 0)
+    image = np.clip(np.round((scene * 0.5 + 0.5) * 255), 0, 255).astype(np.uint8)
+    transforms = _val_transforms(64)
+    alpha = predict_image(model, image, transforms=transforms).alpha
+    resized = cv2.resize(image, (64, 64), interpolation=cv2.INTER_LINEAR).astype(np.float32) / 255
+    x = ((resized.transpose(2, 0, 1)[None] - IMAGENET_MEAN) / IMAGENET_STD).astype(np.float32)
+    with paddle.no_grad():
+        mask = model({'img': paddle.to_tensor(x)}).numpy()[0, 0]
+    expected = cv2.resize(mask, (80, 48), interpolation=cv2.INTER_LINEAR)
+    assert alpha.shape == (48, 80)
+    assert np.abs(alpha.astype(np.float32) - expected * 255).max() <= 1.0
+    assert alpha.max() - alpha.min() > 10
