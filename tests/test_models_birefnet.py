@@ -362,3 +362,31 @@ def test_the_mask_is_resized_back_bilinearly(det_weights):
     assert alpha.shape == (48, 80)
     assert np.abs(alpha.astype(np.float32) - expected * 255).max() <= 1.0
     assert alpha.max() - alpha.min() > 10
+
+
+# ---- export ---------------------------------------------------------------------------
+@pytest.mark.slow
+def test_the_export_agrees_with_dygraph(det_weights, tmp_path):
+    """Paddle Inference runs the exported lite model (traced at the transforms' 64x96
+    Resize, batch dynamic) as dygraph does, for a batch of two."""
+    from paddlematting.inference import ExportOptions, Predictor, export_model
+    model = _model_with_reference_weights('birefnet_swin_t', det_weights)
+    transforms = [{'type': 'LoadImages'}, {'type': 'Resize', 'target_size': [96, 64]},
+                  {'type': 'Normalize', 'mean': IMAGENET_MEAN.ravel().tolist(),
+                   'std': IMAGENET_STD.ravel().tolist()}]
+    folder = export_model(model, str(tmp_path / 'export'), transforms,
+                          ExportOptions(model_type='BiRefNet'))
+    img = _imagenet_input(2, 64, 96, 5, det_weights)
+    with paddle.no_grad():
+        expected = model({'img': paddle.to_tensor(img)}).numpy()
+    exported = Predictor(folder, device='cpu')(img)
+    assert exported.shape == (2, 1, 64, 96)
+    np.testing.assert_allclose(exported, expected, rtol=0, atol=1e-4)
+
+
+def test_an_export_without_a_fixed_size_is_refused_in_one_line():
+    from paddlematting.inference.export import fixed_input_shape
+    assert fixed_input_shape([{'type': 'Resize', 'target_size': [96, 64]}], None, 'BiRefNet') == [None, 3, 64, 96]
+    assert fixed_input_shape([], [1, 3, 32, 64], 'BiRefNet') == [1, 3, 32, 64]
+    with pytest.raises(ValueError, match='BiRefNet is exported at one input size.*--input_shape'):
+        fixed_input_shape([{'type': 'LoadImages'}], None, 'BiRefNet')

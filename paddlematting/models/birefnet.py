@@ -127,6 +127,7 @@ class BiRefNet(nn.Layer):
     """
 
     weights_layout = 'torch'  # the published files are PyTorch state dicts
+    fixed_size = True  # traced at one H, W: the image tiles and Swin windows are laid out from them
 
     def __init__(self, backbone: nn.Layer, loss: Optional[dict] = None,
                  pretrained: Optional[str] = None):

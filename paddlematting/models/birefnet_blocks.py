@@ -11,7 +11,7 @@ import paddle.nn as nn
 import paddle.nn.functional as F
 from paddle.vision.ops import deform_conv2d
 
-from .layers import resize_bilinear
+from .layers import resize_align_corners
 
 # ASPP branch width of the original (256 // config.scale, scale 1)
 _ASPP_CHANNELS = 256
@@ -20,17 +20,18 @@ DEC_INTER_CHANNELS = 64
 
 
 def resize_as(x: paddle.Tensor, size) -> paddle.Tensor:
-    """Bilinear resize with ``align_corners=True``, the mode of every resize in BiRefNet."""
-    return resize_bilinear(x, size=size, align_corners=True)
+    """Bilinear resize with ``align_corners=True``, the mode of every resize in BiRefNet
+    (``layers.resize_align_corners``: exportable)."""
+    return resize_align_corners(x, size)
 
 
 def image2patches(x: paddle.Tensor, h: int, w: int) -> paddle.Tensor:
     """Tile [B, C, hg·h, wg·w] into [B, C·hg·wg, h, w], einops' ``b c (hg h) (wg w) ->
     b (c hg wg) h w``: channel c·hg·wg + i·wg + j holds tile row i, column j."""
-    b, c, height, width = x.shape
+    _, c, height, width = x.shape
     hg, wg = height // h, width // w
-    x = x.reshape([b, c, hg, h, wg, w]).transpose([0, 1, 2, 4, 3, 5])
-    return x.reshape([b, c * hg * wg, h, w])
+    x = x.reshape([-1, c, hg, h, wg, w]).transpose([0, 1, 2, 4, 3, 5])
+    return x.reshape([-1, c * hg * wg, h, w])
 
 
 class DeformableConv2d(nn.Layer):

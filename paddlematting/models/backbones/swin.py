@@ -35,6 +35,26 @@ def _layer_norm(channels: int) -> nn.LayerNorm:
     return nn.LayerNorm(channels, epsilon=_LN_EPS)
 
 
+def pad_bottom_right(x: paddle.Tensor, bottom: int, right: int) -> paddle.Tensor:
+    """Zero-pad [B, H, W, C] by ``bottom`` rows and ``right`` columns, as a concat of zeros:
+    Paddle Inference cannot run the exported program of a pad here (NHWC fails at run
+    time, NCHW's pad3d at load time)."""
+    zero = paddle.zeros_like(x[:, :1, :1, :])
+    if right:
+        x = paddle.concat([x, paddle.tile(zero, [1, x.shape[1], right, 1])], axis=2)
+    if bottom:
+        x = paddle.concat([x, paddle.tile(zero, [1, bottom, x.shape[2], 1])], axis=1)
+    return x
+
+
+def linear_tokens(layer: nn.Linear, x: paddle.Tensor, tokens: int) -> paddle.Tensor:
+    """``layer`` over the last axis of x [B, tokens, C_in] -> [B, tokens, C_out], run on the
+    flattened [B·tokens, C_in]: Paddle Inference's matmul_add_act_fuse_pass turns a 3-D
+    Linear whose batch is dynamic into an fc of the wrong width (the export then cannot load)."""
+    y = layer(x.reshape([-1, x.shape[-1]]))
+    return y.reshape([-1, tokens, y.shape[-1]])
+
+
 def relative_position_index(window: int) -> np.ndarray:
     """Swin's table index of each (query, key) token pair of a ``window`` x ``window``
     window: int64 [window², window²], values in [0, (2·window − 1)²)."""
@@ -44,10 +64,11 @@ def relative_position_index(window: int) -> np.ndarray:
     return (relative[..., 0] * (2 * window - 1) + relative[..., 1]).astype(np.int64)
 
 
-def window_partition(x: paddle.Tensor, window: int) -> paddle.Tensor:
-    """[B, H, W, C] (H, W multiples of ``window``) -> [B·nW, window², C], windows row-major
-    per image and images one after another (the order the shift mask assumes)."""
-    _, h, w, c = x.shape
+def window_partition(x: paddle.Tensor, window: int, h: int, w: int) -> paddle.Tensor:
+    """[B, h, w, C] (h, w multiples of ``window``, passed in: after a pad the traced shape
+    may not know them) -> [B·nW, window², C], windows row-major per image and images one
+    after another (the order the shift mask assumes)."""
+    c = x.shape[-1]
     x = x.reshape([-1, h // window, window, w // window, window, c])
     return x.transpose([0, 1, 3, 2, 4, 5]).reshape([-1, window * window, c])
 
@@ -65,17 +86,16 @@ def shift_mask(hp: int, wp: int, window: int, shift: int) -> paddle.Tensor:
 
     Regions are the row/column bands [0, hp−window), [hp−window, hp−shift), [hp−shift, hp)
     (the original's slices (0:−W, −W:−W//2, −W//2:)), so they stay right when the map is
-    no larger than one window. Built from index arithmetic, so sizes may be dynamic.
+    no larger than one window. Computed in numpy from the (static) sizes, so an exported
+    program holds it as a constant (Paddle Inference mis-runs the 6-D ops of building it).
     """
-    rows = paddle.arange(hp, dtype='int64')
-    cols = paddle.arange(wp, dtype='int64')
-    row_band = (rows >= hp - window).astype('int64') + (rows >= hp - shift).astype('int64')
-    col_band = (cols >= wp - window).astype('int64') + (cols >= wp - shift).astype('int64')
-    region = (row_band.unsqueeze(1) * 3 + col_band.unsqueeze(0)).astype('float32')
-    region = window_partition(region.reshape([1, hp, wp, 1]), window).squeeze(-1)
-    same = region.unsqueeze(1) == region.unsqueeze(2)
-    return paddle.where(same, paddle.zeros_like(same, dtype='float32'),
-                        paddle.full_like(same, float('-inf'), dtype='float32'))
+    rows = (np.arange(hp) >= hp - window).astype(np.int64) + (np.arange(hp) >= hp - shift)
+    cols = (np.arange(wp) >= wp - window).astype(np.int64) + (np.arange(wp) >= wp - shift)
+    region = rows[:, None] * 3 + cols[None, :]
+    region = region.reshape(hp // window, window, wp // window, window).transpose(0, 2, 1, 3)
+    region = region.reshape(-1, window * window)
+    same = region[:, None, :] == region[:, :, None]
+    return paddle.to_tensor(np.where(same, 0.0, -np.inf).astype(np.float32))
 
 
 class Mlp(nn.Layer):
@@ -88,7 +108,8 @@ class Mlp(nn.Layer):
         self.fc2 = nn.Linear(hidden, channels)
 
     def forward(self, x: paddle.Tensor) -> paddle.Tensor:
-        return self.fc2(self.act(self.fc1(x)))
+        tokens = x.shape[1]
+        return linear_tokens(self.fc2, self.act(linear_tokens(self.fc1, x, tokens)), tokens)
 
 
 class WindowAttention(nn.Layer):
@@ -118,7 +139,7 @@ class WindowAttention(nn.Layer):
 
     def forward(self, x: paddle.Tensor, mask=None) -> paddle.Tensor:
         _, n, c = x.shape
-        qkv = self.qkv(x).reshape([-1, n, 3, self.heads, c // self.heads])
+        qkv = linear_tokens(self.qkv, x, n).reshape([-1, n, 3, self.heads, c // self.heads])
         q, k, v = qkv.transpose([2, 0, 3, 1, 4]).unbind(0)
         attn = paddle.matmul(q * self.scale, k, transpose_y=True) + self._bias().unsqueeze(0)
         if mask is not None:
@@ -126,7 +147,7 @@ class WindowAttention(nn.Layer):
             attn = attn.reshape([-1, windows, self.heads, n, n]) + mask.unsqueeze(1).unsqueeze(0)
             attn = attn.reshape([-1, self.heads, n, n])
         out = paddle.matmul(F.softmax(attn, axis=-1), v)
-        return self.proj(out.transpose([0, 2, 1, 3]).reshape([-1, n, c]))
+        return linear_tokens(self.proj, out.transpose([0, 2, 1, 3]).reshape([-1, n, c]), n)
 
 
 class SwinBlock(nn.Layer):
@@ -150,11 +171,11 @@ class SwinBlock(nn.Layer):
         pad_b, pad_r = (win - h % win) % win, (win - w % win) % win
         # padded after the norm and never masked: the padded tokens are zeros that join
         # the attention, which the published weights were trained with
-        y = F.pad(y, [0, pad_r, 0, pad_b], data_format='NHWC')
+        y = pad_bottom_right(y, pad_b, pad_r)
         hp, wp = h + pad_b, w + pad_r
         if self.shift:
             y = paddle.roll(y, shifts=(-self.shift, -self.shift), axis=(1, 2))
-        y = self.attn(window_partition(y, win), mask if self.shift else None)
+        y = self.attn(window_partition(y, win, hp, wp), mask if self.shift else None)
         y = window_reverse(y, win, hp, wp)
         if self.shift:
             y = paddle.roll(y, shifts=(self.shift, self.shift), axis=(1, 2))
@@ -173,11 +194,11 @@ class PatchMerging(nn.Layer):
     def forward(self, x: paddle.Tensor, h: int, w: int) -> paddle.Tensor:
         c = x.shape[-1]
         x = x.reshape([-1, h, w, c])
-        if h % 2 or w % 2:
-            x = F.pad(x, [0, w % 2, 0, h % 2], data_format='NHWC')
+        x = pad_bottom_right(x, h % 2, w % 2)
         x = paddle.concat([x[:, 0::2, 0::2], x[:, 1::2, 0::2], x[:, 0::2, 1::2],
                            x[:, 1::2, 1::2]], axis=-1)
-        return self.reduction(self.norm(x.reshape([x.shape[0], -1, 4 * c])))
+        tokens = ((h + 1) // 2) * ((w + 1) // 2)
+        return linear_tokens(self.reduction, self.norm(x.reshape([-1, tokens, 4 * c])), tokens)
 
 
 class SwinStage(nn.Layer):
@@ -254,8 +275,10 @@ class SwinTransformer(nn.Layer):
             self.add_sublayer(f'norm{i}', _layer_norm(channels))
 
     def forward(self, x: paddle.Tensor) -> List[paddle.Tensor]:
+        p = self.patch_embed.patch
+        # from the input's size: after the embedding's pad the traced shape may not know it
+        h, w = -(-x.shape[-2] // p), -(-x.shape[-1] // p)
         x = self.patch_embed(x)
-        h, w = x.shape[-2:]
         x = x.flatten(2).transpose([0, 2, 1])
         outs = []
         for i, stage in enumerate(self.layers):

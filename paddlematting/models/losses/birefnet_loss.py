@@ -22,7 +22,7 @@ import numpy as np
 import paddle
 import paddle.nn.functional as F
 
-from ..layers import resize_bilinear
+from ..layers import resize_align_corners
 
 __all__ = ['BiRefNetLossOptions', 'LOSS_PRESETS', 'birefnet_loss', 'pixel_terms', 'gdt_term',
            'laplacian5', 'ssim_index']
@@ -119,7 +119,7 @@ def pixel_terms(logit: paddle.Tensor, gt: paddle.Tensor,
                 ssim_form: str = 'half') -> Dict[str, paddle.Tensor]:
     """The unweighted PixLoss terms of one output: ``logit`` [N,1,h,w] (any size; resized to
     the gt), ``gt`` [N,1,H,W] (clamped to [0,1]). -> {'bce', 'iou', 'ssim', 'mae'} scalars."""
-    p = F.sigmoid(resize_bilinear(logit, size=gt.shape[-2:], align_corners=True))
+    p = F.sigmoid(resize_align_corners(logit, gt.shape[-2:]))
     g = paddle.clip(gt, 0.0, 1.0)
     s = ssim_index(p, g)
     return {'bce': _bce(p, g), 'iou': _iou(p, g),
@@ -129,7 +129,7 @@ def pixel_terms(logit: paddle.Tensor, gt: paddle.Tensor,
 
 def gdt_term(pred: paddle.Tensor, label: paddle.Tensor) -> paddle.Tensor:
     """The gradient-reference BCE of one level: pred [N,1,h,w] logit, label [N,1,H,W]."""
-    p = F.sigmoid(resize_bilinear(pred, size=label.shape[-2:], align_corners=True))
+    p = F.sigmoid(resize_align_corners(pred, label.shape[-2:]))
     return _bce(p, F.sigmoid(label))
 
 
