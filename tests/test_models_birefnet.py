@@ -367,21 +367,26 @@ def test_the_mask_is_resized_back_bilinearly(det_weights):
 # ---- export ---------------------------------------------------------------------------
 @pytest.mark.slow
 def test_the_export_agrees_with_dygraph(det_weights, tmp_path):
-    """Paddle Inference runs the exported lite model (traced at the transforms' 64x96
+    """Paddle Inference and ONNX Runtime (paddle2onnx converts the deformable conv to ONNX
+    DeformConv, opset 19) run the exported lite model (traced at the transforms' 64x96
     Resize, batch dynamic) as dygraph does, for a batch of two."""
+    import onnxruntime as ort
     from paddlematting.inference import ExportOptions, Predictor, export_model
     model = _model_with_reference_weights('birefnet_swin_t', det_weights)
     transforms = [{'type': 'LoadImages'}, {'type': 'Resize', 'target_size': [96, 64]},
                   {'type': 'Normalize', 'mean': IMAGENET_MEAN.ravel().tolist(),
                    'std': IMAGENET_STD.ravel().tolist()}]
     folder = export_model(model, str(tmp_path / 'export'), transforms,
-                          ExportOptions(model_type='BiRefNet'))
+                          ExportOptions(model_type='BiRefNet', onnx=True, choose_engine=False))
     img = _imagenet_input(2, 64, 96, 5, det_weights)
     with paddle.no_grad():
         expected = model({'img': paddle.to_tensor(img)}).numpy()
     exported = Predictor(folder, device='cpu')(img)
     assert exported.shape == (2, 1, 64, 96)
     np.testing.assert_allclose(exported, expected, rtol=0, atol=1e-4)
+    session = ort.InferenceSession(os.path.join(folder, 'model.onnx'),
+                                   providers=['CPUExecutionProvider'])
+    np.testing.assert_allclose(session.run(None, {'img': img})[0], expected, rtol=0, atol=1e-4)
 
 
 def test_an_export_without_a_fixed_size_is_refused_in_one_line():
