@@ -32,8 +32,8 @@ logger = logging.getLogger('paddlematting')
 
 # 'inference': the exported model on the CPU engine its deploy.yaml recorded as fastest;
 # 'paddle_inference' / 'onnxruntime': the exported model on that engine
-BACKENDS = ('dygraph', 'inference', 'paddle_inference', 'onnxruntime')
-EXPORTED_BACKENDS = ('inference', 'paddle_inference', 'onnxruntime')
+BACKENDS = ('dygraph', 'inference', 'paddle_inference', 'onnxruntime', 'openvino')
+EXPORTED_BACKENDS = ('inference', 'paddle_inference', 'onnxruntime', 'openvino')
 
 # exit statuses of predict.py and deploy/python/infer.py
 EXIT_OK = 0
@@ -207,7 +207,7 @@ def add_backend_arg(parser: argparse.ArgumentParser) -> None:
     parser.add_argument('--backend', choices=BACKENDS, default=None,
                         help='dygraph: run the paddle model directly; inference: export it once '
                              '(cached) and run it on the engine measured fastest on this CPU at '
-                             'export; paddle_inference / onnxruntime: that engine. Default: '
+                             'export; paddle_inference / onnxruntime / openvino: that engine. Default: '
                              'inference on CPU, dygraph on GPU.')
 
 
