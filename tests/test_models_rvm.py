@@ -230,6 +230,7 @@ def test_config_builds_the_manifest_model():
     assert [t['type'] for t in cfg.config.val_dataset_config['transforms']] == ['LoadImages', 'Normalize']
 
 
+@pytest.mark.slow
 def test_export_paddle_inference_and_onnx_carry_state(shared_reference, det_weights, tmp_path):
     model = _reference_model(shared_reference, det_weights)
     frames = _frames(shared_reference)
