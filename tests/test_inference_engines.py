@@ -1,5 +1,6 @@
 """The three engines behind Predictor: same outputs as dygraph, the recorded choice (never a
 disagreeing engine), INT8, bf16 only where the CPU has it."""
+import dataclasses
 import os
 
 import numpy as np
@@ -256,3 +257,35 @@ def test_openvino_runs_one_stream_with_our_threads():
                                   'PERFORMANCE_HINT': 'LATENCY',
                                   'INFERENCE_PRECISION_HINT': 'f32'}
     assert openvino_config(2, 'bf16')['INFERENCE_PRECISION_HINT'] == 'bf16'
+
+
+def test_infer_script_refuses_bf16_in_one_line_without_loading(modnet_export, monkeypatch,
+                                                               records, tmp_path):
+    from test_inference_cli import _load_infer_script
+    from paddlematting.inference import precision
+    _, folder = modnet_export
+    monkeypatch.setattr(precision, 'cpu_flags', lambda path=None: frozenset({'avx2'}))
+    code = _load_infer_script().main(['--model_dir', folder, '--image_path', SHIPPED[0],
+                                      '--save_dir', str(tmp_path / 'out'), '--device', 'cpu',
+                                      '--precision', 'bf16'])
+    assert code == 2
+    assert [m for m in records if 'bf16' in m] == [
+        '--precision bf16 needs a CPU with bfloat16 instructions (avx512_bf16 or amx_bf16 in '
+        '/proc/cpuinfo), and this one reports neither; use --precision fp32.']
+    assert not (tmp_path / 'out' / 'GT05_alpha.png').exists()
+
+
+def test_a_stored_engine_not_installed_here_falls_back_to_paddle_inference(modnet_export,
+                                                                           monkeypatch, records):
+    import importlib.util
+    from paddlematting.inference import predictor as predictor_module
+    _, folder = modnet_export
+    deploy = load_deploy_config(folder)
+    real_find_spec = importlib.util.find_spec
+    monkeypatch.setattr(predictor_module.importlib.util, 'find_spec',
+                        lambda name, *a: None if name == 'openvino' else real_find_spec(name, *a))
+    monkeypatch.setattr(predictor_module, 'load_deploy_config',
+                        lambda f: dataclasses.replace(deploy, cpu_engine='openvino'))
+    assert Predictor(folder, device='cpu').engine_name == 'paddle_inference'
+    assert any('names openvino as its CPU engine, which is not installed here' in m
+               for m in records)
