@@ -16,7 +16,7 @@ Usage: python benchmarks/bench_inference.py [--models modnet_mobilenetv2 ...] [-
    PyTorch eager. Every peer ONNX file runs under ONNX Runtime twice, labelled: with the
    session options our engine uses (threads, no spinning: ``onnxruntime_session_options``)
    and with ONNX Runtime's defaults (only the thread count set), and under OpenVINO with
-   ours. All rows run in turns (one call of each per round, the starting row rotating), so
+   ours and with its defaults. All rows run in turns (one call of each per round, the starting row rotating), so
    machine noise hits them alike; the median over ``--repeats`` rounds is reported, with the
    ratio to the reference row (ONNX Runtime with our options on the official export, else on
    the torch export, else on ours) and the max |output - dygraph output| (not for the
@@ -138,7 +138,8 @@ def ort_session(path: str, threads: int, ours: bool):
 
 def onnx_rows(label: str, path: str, img: np.ndarray, threads: int) -> Dict[str, Callable]:
     """Runners on one ONNX file: ONNX Runtime with our options and with its defaults, and
-    OpenVINO with our compile options (when installed). The input is the file's first."""
+    OpenVINO (when installed) with our compile options and with its defaults (no options:
+    its own thread count and latency hint). The input is the file's first."""
     rows: Dict[str, Callable] = {}
     for ours, tag in ((True, 'our options'), (False, 'ORT defaults')):
         session = ort_session(path, threads, ours)
@@ -150,7 +151,10 @@ def onnx_rows(label: str, path: str, img: np.ndarray, threads: int) -> Dict[str,
         engine = OpenVinoEngine(path, threads)
     except ImportError:
         return rows
-    rows[f'OpenVINO, {label}'] = lambda: engine.run({engine.input_names[0]: img})[0]
+    rows[f'OpenVINO, {label}, our options'] = lambda: engine.run({engine.input_names[0]: img})[0]
+    import openvino as ov
+    request = ov.Core().compile_model(path, 'CPU').create_infer_request()
+    rows[f'OpenVINO, {label}, OpenVINO defaults'] = lambda: request.infer([img])[0]
     return rows
 
 
