@@ -9,8 +9,11 @@ return the program's outputs in order (the first is the alpha [N,1,H,W]). ``Pred
 - ``onnxruntime``: the ``model.onnx`` that ``export.py --onnx`` writes, under ONNX Runtime's
   CPU (or CUDA) execution provider, with every graph optimisation on (BatchNorm folding,
   conv + activation fusion, one layout end to end).
-- ``openvino``: the same ``model.onnx`` (or a PaddleSeg-era ``model.pdmodel``) compiled by
-  OpenVINO's CPU plugin (``openvino_engine.py``).
+- ``openvino``: the same ``model.onnx`` compiled by OpenVINO's CPU plugin
+  (``openvino_engine.py``). OpenVINO's Paddle frontend reads only the old ``.pdmodel``
+  format, which Paddle 3.2.2 no longer writes for our models (their PIR ``model.json`` it
+  cannot read), so a network paddle2onnx cannot convert (PP-MattingV2) stays on Paddle
+  Inference.
 """
 import os
 from typing import Dict, List, Optional
@@ -28,7 +31,7 @@ assert ENGINES == (PADDLE_INFERENCE, ONNXRUNTIME, OPENVINO)
 # oneDNN keeps compiled kernels per input shape; bound how many shapes it remembers
 ONEDNN_SHAPE_CACHE = 10
 
-__all__ = ['PADDLE_INFERENCE', 'ONNXRUNTIME', 'OPENVINO', 'ENGINES', 'openvino_source', 'ExportedModelUnreadableError',
+__all__ = ['PADDLE_INFERENCE', 'ONNXRUNTIME', 'OPENVINO', 'ENGINES', 'ExportedModelUnreadableError',
            'default_threads', 'create_engine',
            'PaddleInferenceEngine', 'OnnxRuntimeEngine', 'OpenVinoEngine',
            'onnxruntime_session_options']
@@ -180,21 +183,9 @@ class OnnxRuntimeEngine:
                                         for k, v in feeds.items()})
 
 
-def openvino_source(deploy: DeployConfig) -> Optional[str]:
-    """The file the openvino engine reads in ``deploy``'s folder: ``model.onnx``, else a
-    ``model.pdmodel`` (OpenVINO's Paddle frontend reads the old program format, not PIR's
-    model.json), else None."""
-    if deploy.onnx_path is not None:
-        return deploy.onnx_path
-    return deploy.model_path if deploy.model_file.endswith('.pdmodel') else None
-
-
 def _onnx_file(deploy: DeployConfig, engine: str, precision: str) -> str:
     """The model file an ONNX-reading engine opens, or FileNotFoundError naming what is missing."""
-    if engine == ONNXRUNTIME:
-        path = deploy.int8_onnx_path if precision == 'int8' else deploy.onnx_path
-    else:
-        path = openvino_source(deploy)
+    path = deploy.int8_onnx_path if precision == 'int8' else deploy.onnx_path
     if path is None:
         what = 'an INT8 model (export.py --quantize int8)' if precision == 'int8' else \
             'model.onnx (export.py --onnx)'

@@ -1,5 +1,4 @@
-"""OpenVINO, the third CPU engine: the folder's ``model.onnx``, or a PaddleSeg-era
-``model.pdmodel`` through OpenVINO's Paddle frontend.
+"""OpenVINO, the third CPU engine, on the folder's ``model.onnx``.
 
 OpenVINO compiles the graph for the CPU it runs on (its own conv + eltwise fusions, blocked
 layouts kept end to end), one stream and ``threads`` threads, latency first: one image at a
@@ -26,7 +25,7 @@ def openvino_config(threads: int, precision: str = 'fp32') -> Dict[str, object]:
 
 
 class OpenVinoEngine:
-    """OpenVINO's CPU plugin on ``model_path`` (.onnx, or .pdmodel with its .pdiparams beside).
+    """OpenVINO's CPU plugin on ``model_path`` (an .onnx file).
 
     Args:
         model_path: the model file.

@@ -11,8 +11,7 @@ from ..builders.dataset import build_transforms
 from ..pipeline.prediction import predict_alpha
 from ..utils.device import gpu_available
 from .deploy_config import DEPLOY_FILE, DeployConfig, load_deploy_config
-from .engines import (ENGINES, ONNXRUNTIME, OPENVINO, PADDLE_INFERENCE, create_engine,
-                      default_threads, openvino_source)
+from .engines import ENGINES, ONNXRUNTIME, OPENVINO, PADDLE_INFERENCE, create_engine, default_threads
 from .precision import PRECISIONS, check_precision
 
 logger = logging.getLogger('paddlematting')
@@ -83,7 +82,7 @@ class Predictor:
         if precision == 'int8':
             return ONNXRUNTIME
         if precision == 'bf16':
-            usable = openvino_source(self.deploy) and importlib.util.find_spec('openvino')
+            usable = self.deploy.onnx_path and importlib.util.find_spec('openvino')
             return OPENVINO if usable else PADDLE_INFERENCE
         stored = self.deploy.cpu_engine or PADDLE_INFERENCE
         if stored != PADDLE_INFERENCE and importlib.util.find_spec(stored) is None:
