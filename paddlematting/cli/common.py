@@ -146,7 +146,7 @@ def add_max_pixels_arg(parser: argparse.ArgumentParser, flag: str = '--max_pixel
     parser.add_argument(flag, *others, dest='max_pixels', type=int_in(1, 1 << 40),
                         default=default_max_pixels(), metavar='N',
                         help='Refuse photos over N pixels, before decoding them (memory follows '
-                             'the photo: about 70 bytes per pixel). Default %(default)s '
+                             'the photo: about 35 bytes per pixel). Default %(default)s '
                              f'(${MAX_PIXELS_ENV} changes it).')
 
 
