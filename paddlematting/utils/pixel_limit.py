@@ -1,7 +1,8 @@
 """The input pixel cap: a photo over ``max_pixels`` is refused before it is decoded.
 
-Memory follows the photo's size (about 70 bytes per pixel through predict with the default
-cut-outs: ``benchmarks/bench_memory.py``), so a cap well below OpenCV's own 1-gigapixel limit
+Memory follows the photo's size (through predict with the default cut-outs, 17 to 34 bytes per
+pixel above the process's fixed cost: 1.5 GB peak RSS at 48 megapixels,
+``benchmarks/bench_memory.py``), so a cap well below OpenCV's own 1-gigapixel limit
 keeps one crafted or mistaken file from taking the machine. The default, 100 megapixels,
 passes every camera photo (a 48-megapixel 8000x6000 one included).
 
@@ -16,7 +17,7 @@ until then).
 >>> check_pixels(12000, 9000, 'big.png', max_pixels=100_000_000)
 Traceback (most recent call last):
 ...
-paddlematting.utils.pixel_limit.TooManyPixelsError: big.png: the image is 12000x9000 (108.0 megapixels), over the limit of 100 megapixels; raise the limit with --max_pixels N (Python: max_pixels=N; or PADDLEMATTING_MAX_PIXELS) if the machine has about 70 bytes of memory per pixel
+paddlematting.utils.pixel_limit.TooManyPixelsError: big.png: the image is 12000x9000 (108.0 megapixels), over the limit of 100 megapixels; raise the limit with --max_pixels N (Python: max_pixels=N; or PADDLEMATTING_MAX_PIXELS) if the machine has about 35 bytes of memory per pixel
 """
 import os
 import struct
@@ -62,7 +63,7 @@ def check_pixels(width: int, height: int, source: str, max_pixels: Optional[int]
         raise TooManyPixelsError(
             f'{source}: the image is {width}x{height} ({width * height / 1e6:.1f} megapixels), '
             f'over the limit of {cap / 1e6:g} megapixels; raise the limit with --max_pixels N '
-            f'(Python: max_pixels=N; or {MAX_PIXELS_ENV}) if the machine has about 70 bytes of '
+            f'(Python: max_pixels=N; or {MAX_PIXELS_ENV}) if the machine has about 35 bytes of '
             f'memory per pixel')
 
 
