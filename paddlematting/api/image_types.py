@@ -12,13 +12,14 @@ Outputs: RGBA [H,W,4] (the cut-out), [H,W] (``only_mask``) or RGB [H,W,3] (compo
 image comes in.
 """
 import os
-from typing import Any, Tuple
+from typing import Any, Optional, Tuple
 
 import cv2
 import numpy as np
 
 from ..utils.image_checks import check_image_complete
 from ..utils.image_io import as_gray_uint8, as_rgb_uint8, as_trimap_uint8, read_alpha, read_image
+from .limits import ImageLimits, check_header, check_pixels
 
 __all__ = ['read_input', 'write_output', 'read_map', 'encode_png', 'is_pil_image']
 
@@ -40,18 +41,28 @@ def decode_image_bytes(data: bytes, source: str = 'image bytes') -> np.ndarray:
     return as_rgb_uint8(decoded, source=source, assume_bgr=True)
 
 
-def read_input(image: Any) -> Tuple[np.ndarray, str]:
-    """``image`` (see the module docstring) -> (RGB uint8 [H,W,3], its kind)."""
+def _read_any(image: Any, limits: ImageLimits) -> Tuple[np.ndarray, str]:
     if isinstance(image, (str, os.PathLike)):
         return read_image(os.fspath(image)), PATH
     if isinstance(image, (bytes, bytearray, memoryview)):
+        check_header(bytes(image), limits)  # before decoding: a small file may decode to gigabytes
         return decode_image_bytes(image), BYTES
     if is_pil_image(image):
+        check_pixels(image.size[0], image.size[1], limits, 'PIL image')
         return as_rgb_uint8(np.asarray(image.convert('RGB')), source='PIL image'), PIL_IMAGE
     if isinstance(image, np.ndarray):
         return as_rgb_uint8(image, source='image array'), ARRAY
     raise TypeError(f'image must be a numpy array, a PIL image, bytes or a path, got '
                     f'{type(image).__name__}.')
+
+
+def read_input(image: Any, limits: Optional[ImageLimits] = None) -> Tuple[np.ndarray, str]:
+    """``image`` (see the module docstring) -> (RGB uint8 [H,W,3], its kind); ``limits``
+    (``api.limits``) refused with ImageTooLargeError."""
+    limits = limits or ImageLimits()
+    rgb, kind = _read_any(image, limits)
+    check_pixels(rgb.shape[1], rgb.shape[0], limits)
+    return rgb, kind
 
 
 def encode_png(array: np.ndarray) -> bytes:

@@ -30,6 +30,7 @@ from ..predict.refine import TileOptions, has_both_known, refine_unknown
 from ..zoo import ModelChoice, Zoo, load_zoo, resolve_model
 from .cutout import CutoutOptions, render_cutout
 from .image_types import read_input, read_map, write_output
+from .limits import ImageLimits
 
 __all__ = ['MattingSettings', 'Matting', 'remove']
 
@@ -40,11 +41,13 @@ _SEGMENTER, _REFINER = 'segmenter', 'refiner'
 class MattingSettings:
     """How a ``Matting`` runs: ``device`` ('cpu', 'gpu', None = a GPU when usable),
     ``backend`` ('dygraph' or 'inference': exported once and cached), the automatic trimap's
-    ``band`` and the refiner's ``tiles``."""
+    ``band`` and the refiner's ``tiles``, and the largest image taken (``limits``:
+    ``api.limits.ImageLimits``, none by default)."""
     device: Optional[str] = None
     backend: str = 'dygraph'
     band: BandOptions = field(default_factory=BandOptions)
     tiles: TileOptions = field(default_factory=TileOptions)
+    limits: ImageLimits = field(default_factory=ImageLimits)
 
 
 def _role_choices(zoo: Zoo, model: tuple, refiner: tuple) -> Dict[str, Optional[ModelChoice]]:
@@ -167,7 +170,8 @@ class Matting:
         self._segmenter_or_error()
         return self._model(_SEGMENTER).alpha(image)
 
-    def _matte(self, image: np.ndarray, mask: Any, trimap: Any) -> np.ndarray:
+    def _matte(self, image: np.ndarray, mask: Any, trimap: Any,
+               band: Optional[BandOptions] = None) -> np.ndarray:
         """float32 [H,W] in [0,1] for RGB ``image``, from the user's trimap, mask or the segmenter."""
         size = image.shape[:2]
         if trimap is not None:
@@ -175,20 +179,22 @@ class Matting:
         soft = as_unit_mask(read_map(mask, 'mask', size)) if mask is not None else self._segment(image)
         if self._refiner_role() is None:
             return soft
-        trimap = auto_trimap(soft, self.settings.band)
+        trimap = auto_trimap(soft, band or self.settings.band)
         # a mask sure of one side everywhere (the object fills the photo) has nothing to refine
         return self._refine(image, trimap) if has_both_known(trimap) else soft
 
-    def alpha(self, image: Any, mask: Any = None, trimap: Any = None) -> np.ndarray:
+    def alpha(self, image: Any, mask: Any = None, trimap: Any = None,
+              band: Optional[BandOptions] = None) -> np.ndarray:
         """The matte of ``image`` (numpy RGB, PIL, bytes or a path): float32 [H,W] in [0,1].
 
         ``mask``: [H,W] uint8 0..255 (0/1: labels), bool or float in [0,1]; ``trimap``: [H,W]
         in {0,128,255} (or 0/1/2 labels); either skips the segmenter. Both are checked to be
-        the image's size; a path or PIL image works for them too.
+        the image's size; a path or PIL image works for them too. ``band``: this call's
+        automatic trimap instead of ``settings.band`` (a server's per-request thresholds).
         """
-        rgb, _ = read_input(image)
+        rgb, _ = read_input(image, self.settings.limits)
         with self._lock:
-            return self._matte(rgb, mask, trimap)
+            return self._matte(rgb, mask, trimap, band)
 
     def remove(self, image: Any, mask: Any = None, trimap: Any = None, only_mask: bool = False,
                bgcolor: Any = None, background: Any = None, fg_method: Optional[str] = None) -> Any:
@@ -199,7 +205,7 @@ class Matting:
         or ``background`` (an image or a path). ``mask``/``trimap`` as in ``alpha``.
         """
         options = CutoutOptions(only_mask, bgcolor, background, fg_method)
-        rgb, kind = read_input(image)
+        rgb, kind = read_input(image, self.settings.limits)
         with self._lock:
             alpha = self._matte(rgb, mask, trimap)
         return write_output(render_cutout(rgb, alpha, options), kind)
