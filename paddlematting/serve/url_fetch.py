@@ -29,7 +29,8 @@ def check_public_address(address: str, host: str) -> None:
     ip = ipaddress.ip_address(address.split('%')[0])
     if isinstance(ip, ipaddress.IPv6Address) and ip.ipv4_mapped is not None:
         ip = ip.ipv4_mapped
-    kinds = (('loopback', ip.is_loopback), ('private', ip.is_private), ('link-local', ip.is_link_local),
+    # most specific first: Python counts loopback and link-local as private too
+    kinds = (('loopback', ip.is_loopback), ('link-local', ip.is_link_local), ('private', ip.is_private),
              ('multicast', ip.is_multicast), ('reserved', ip.is_reserved),
              ('unspecified', ip.is_unspecified), ('non-global', not ip.is_global))
     for kind, found in kinds:
