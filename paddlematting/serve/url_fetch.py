@@ -30,12 +30,12 @@ def check_public_address(address: str, host: str) -> None:
     if isinstance(ip, ipaddress.IPv6Address) and ip.ipv4_mapped is not None:
         ip = ip.ipv4_mapped
     # most specific first: Python counts loopback and link-local as private too
-    kinds = (('loopback', ip.is_loopback), ('link-local', ip.is_link_local), ('private', ip.is_private),
-             ('multicast', ip.is_multicast), ('reserved', ip.is_reserved),
-             ('unspecified', ip.is_unspecified), ('non-global', not ip.is_global))
+    kinds = (('loopback', ip.is_loopback), ('link-local', ip.is_link_local),
+             ('unspecified', ip.is_unspecified), ('multicast', ip.is_multicast),
+             ('reserved', ip.is_reserved), ('private', ip.is_private), ('non-global', not ip.is_global))
     for kind, found in kinds:
         if found:
-            raise ServeError(403, f'url: {host} resolves to {ip}, a {kind} address; this server '
+            raise ServeError(403, f'url: {host} resolves to {ip} ({kind} address); this server '
                                   f'fetches only from public addresses')
 
 
