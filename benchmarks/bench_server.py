@@ -3,7 +3,7 @@
 against the bare Python call on the same image.
 
 Usage: python benchmarks/bench_server.py [--requests 40] [--leak-requests 2000] [--size 320x240]
-                                         [--refiner closed-form] [--max-seconds 120]
+                                         [--refiner closed-form] [--max-seconds 120] [--short-size 256]
 
 The server is a real subprocess (tests/serve_process.py: the quick-start MODNet-MobileNetV2,
 256-pixel short side, deterministic weights; nothing is downloaded, trained weights cost the
@@ -45,8 +45,22 @@ def parse_args():
     parser.add_argument('--size', default='320x240', help='the photo, WIDTHxHEIGHT')
     parser.add_argument('--refiner', default=None, help='e.g. closed-form; default: the segmenter alone')
     parser.add_argument('--max-seconds', type=float, default=120.0, help='per concurrency level')
+    parser.add_argument('--short-size', type=int, default=256,
+                        help='the model\'s input short side (the quick-start config\'s 256 by default)')
     parser.add_argument('--work-dir', default='/tmp/bench_server')
     return parser.parse_args()
+
+
+def model_config(folder: str, short_size: int) -> str:
+    """DEMO_CONFIG, or the same network at another input short side (a config beside it)."""
+    if short_size == 256:
+        return DEMO_CONFIG
+    path = os.path.join(folder, f'modnet_short{short_size}.yml')
+    with open(path, 'w') as f:
+        f.write(f'_base_: {DEMO_CONFIG}\nval_dataset:\n  transforms:\n    - type: LoadImages\n'
+                f'    - type: ResizeByShort\n      short_size: {short_size}\n'
+                f'    - type: ResizeToIntMult\n      mult_int: 32\n    - type: Normalize\n')
+    return path
 
 
 def photo_png(size: str) -> bytes:
@@ -99,9 +113,11 @@ def server_rss(server) -> float:
     raise RuntimeError('no process_resident_memory_bytes in /metrics')
 
 
-def overhead(server, form, png: bytes, weights: str, refiner, turns: int = 15) -> dict:
+def overhead(server, form, png: bytes, model: tuple, refiner, turns: int = 15) -> dict:
+    """Medians of ``turns`` alternating server requests and bare calls; ``model`` = (config, weights)."""
     import paddlematting as pm
-    matting = pm.Matting(DEMO_CONFIG, refiner=refiner, weights=weights,
+    config, weights = model
+    matting = pm.Matting(config, refiner=refiner, weights=weights,
                          settings=pm.MattingSettings(device='cpu'))
     matting.remove(png)  # load and warm up
     served, bare = [], []
@@ -118,11 +134,13 @@ def main():
     args = parse_args()
     os.makedirs(args.work_dir, exist_ok=True)
     weights = demo_weights(args.work_dir)
+    config = model_config(args.work_dir, args.short_size)
     png = photo_png(args.size)
     form = multipart_body(png, {'refiner': args.refiner or 'none'})
     extra = ['--max-queue', '64', '--log-level', 'warning']
-    print(f'load average before: {os.getloadavg()[0]:.2f}; photo {args.size}, refiner {args.refiner or "none"}', flush=True)
-    with running_server(weights, args.work_dir, extra) as server:
+    print(f'load average before: {os.getloadavg()[0]:.2f}; photo {args.size}, model short side '
+          f'{args.short_size}, refiner {args.refiner or "none"}', flush=True)
+    with running_server(weights, args.work_dir, extra, config) as server:
         for _ in range(5):
             one_request(server, *form)  # warm-up: first calls allocate
         print('| clients | answered | requests/s | p50 s | p95 s |\n|-|-|-|-|-|')
@@ -138,7 +156,7 @@ def main():
         print(f'RSS before {before / 2**20:.1f} MiB, after {done} more requests '
               f'({time.perf_counter() - started:.0f} s) {after / 2**20:.1f} MiB: {growth:+.1f} % '
               f'({"within" if growth <= 10 else "OVER"} the +10 % bound)')
-        times = overhead(server, form, png, weights, args.refiner)
+        times = overhead(server, form, png, (config, weights), args.refiner)
         print(f'one request: server {times["server"] * 1000:.1f} ms, bare Matting.remove '
               f'{times["bare"] * 1000:.1f} ms (medians of 15 turns): {times["ratio"]:.2f}x '
               f'({"within" if times["ratio"] <= 1.2 else "OVER"} the 1.2x bound)')

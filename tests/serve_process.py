@@ -81,17 +81,16 @@ def _wait_until_up(server: Server) -> None:
 
 @contextlib.contextmanager
 def running_server(weights: str, log_dir: str, extra: Optional[List[str]] = None,
-                   env: Optional[dict] = None) -> Iterator[Server]:
-    """``paddlematting serve`` with DEMO_CONFIG + ``weights`` and closed-form as its refiner;
+                   config: str = DEMO_CONFIG) -> Iterator[Server]:
+    """``paddlematting serve`` with ``config`` + ``weights`` and closed-form as its refiner;
     stopped with SIGTERM (then SIGKILL) on exit."""
     port = free_port()
     command = [sys.executable, '-m', 'paddlematting.cli.main', 'serve', '--port', str(port),
-               '--model', DEMO_CONFIG, '--weights', weights, '--refiner', 'closed-form',
+               '--model', config, '--weights', weights, '--refiner', 'closed-form',
                '--device', 'cpu', *(extra or [])]
     log_path = os.path.join(log_dir, f'server_{port}.log')
     with open(log_path, 'wb') as log:
-        process = subprocess.Popen(command, cwd=REPO_ROOT, stdout=log, stderr=subprocess.STDOUT,
-                                   env={**os.environ, **(env or {})})
+        process = subprocess.Popen(command, cwd=REPO_ROOT, stdout=log, stderr=subprocess.STDOUT)
     server = Server(process, port, log_path)
     try:
         _wait_until_up(server)

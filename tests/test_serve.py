@@ -229,6 +229,15 @@ def _wait_until_refused(port: int, deadline: float = 120.0) -> None:
     raise AssertionError('the server kept accepting connections after SIGTERM')
 
 
+def _wait_for_log(server, predicate, deadline: float = 120.0) -> None:
+    end = time.monotonic() + deadline
+    while time.monotonic() < end:
+        if predicate(server.log()):
+            return
+        time.sleep(0.05)
+    raise AssertionError(f'the server log never showed the expected lines:\n{server.log()}')
+
+
 def test_sigterm_finishes_the_request_in_flight(weights, tmp_path, photo, expected):
     with running_server(weights, str(tmp_path)) as server:
         png = _png(photo)
@@ -247,3 +256,26 @@ def test_sigterm_finishes_the_request_in_flight(weights, tmp_path, photo, expect
         assert server.process.wait(timeout=120) in (0, -signal.SIGTERM)
         log = server.log()
         assert 'Shutting down' in log and 'Finished server process' in log
+
+
+def test_sigterm_with_two_workers_finishes_the_request_in_flight(weights, tmp_path, photo, expected):
+    """Each worker imports paddle when its models load, and paddle's own SIGTERM handler would
+    abort it: the worker puts uvicorn's back. /health is answered by either worker, so it is
+    polled until the one holding the upload answers."""
+    with running_server(weights, str(tmp_path), ['--workers', '2']) as server:
+        png = _png(photo)
+        held = _hold_upload(server, png)
+        try:
+            server.wait_for(lambda h: h['queue']['depth'] == 1, 'a worker holding the request')
+            server.process.send_signal(signal.SIGTERM)
+            # the parent keeps the listening socket until its workers exit: the workers' own
+            # lines say they stopped serving
+            _wait_for_log(server, lambda log: log.count('Shutting down') == 2)
+            status, body = _finish_upload(held, png)
+        finally:
+            held.close()
+        assert status == 200
+        np.testing.assert_array_equal(_decode(body), expected['rgba'])
+        assert server.process.wait(timeout=120) in (0, -signal.SIGTERM)
+        log = server.log()
+        assert 'FatalError' not in log and log.count('Shutting down') == 2

@@ -128,3 +128,14 @@ def test_serve_refuses_an_unknown_model_in_one_line(records):
     assert len(errors) == 1 and 'did you mean modnet-mobilenetv2' in errors[0] and '\n' not in errors[0]
     assert serve_cli.main(['--model', 'modnet-mobilenetv2', '--weights', 'a', '--weights', 'b']) == 2
     assert any('--weights: 2 given for 1 --model' in m for m in records)
+
+
+def test_an_unexpected_error_is_a_json_500_without_its_traceback(caplog):
+    import json
+    from paddlematting.serve.errors import error_response
+    response = error_response(RuntimeError('a bug deep inside'))
+    body = json.loads(response.body)
+    assert response.status_code == 500 and body == {'detail': 'internal error (the server logged it)'}
+    assert 'a bug deep inside' in caplog.text  # the server's log has it, the client does not
+    limits = error_response(ImageTooLargeError('x: 9 pixels is over the limit', 'max_pixels', 4))
+    assert limits.status_code == 413 and json.loads(limits.body)['detail'].endswith('(paddlematting serve --max-pixels)')

@@ -7,6 +7,9 @@ inference starts, a client that hung up is noticed and the request dropped (nobo
 read the answer). Parallelism comes from ``--workers`` processes.
 """
 import asyncio
+import contextlib
+import signal
+import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
 from typing import Optional
@@ -21,6 +24,22 @@ from .settings import ServeSettings
 __all__ = ['Worker', 'CLIENT_GONE']
 
 CLIENT_GONE = 499  # nginx's "client closed request": logged, never read by anyone
+_SHUTDOWN_SIGNALS = (signal.SIGINT, signal.SIGTERM)
+
+
+@contextlib.contextmanager
+def _keeping_signal_handlers():
+    """Put back the server's SIGINT/SIGTERM handlers after the block: importing paddle
+    installs its own, which abort the process on SIGTERM instead of letting uvicorn finish the
+    requests in flight (a worker process imports paddle only when its models load)."""
+    saved = {sig: signal.getsignal(sig) for sig in _SHUTDOWN_SIGNALS}
+    try:
+        yield
+    finally:
+        if threading.current_thread() is threading.main_thread():
+            for sig, handler in saved.items():
+                if handler is not None:
+                    signal.signal(sig, handler)
 
 
 class Worker:
@@ -36,7 +55,8 @@ class Worker:
 
     async def start(self) -> None:
         """Load every model, in the inference thread (so paddle's state lives there)."""
-        await asyncio.get_running_loop().run_in_executor(self.executor, self.models.load)
+        with _keeping_signal_handlers():
+            await asyncio.get_running_loop().run_in_executor(self.executor, self.models.load)
 
     def stop(self) -> None:
         self.executor.shutdown(wait=True)
