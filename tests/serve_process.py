@@ -56,14 +56,19 @@ class Server:
     def health(self) -> dict:
         return get_json(self.base + '/health')
 
-    def wait_for(self, predicate, what: str, deadline: float = 120.0) -> None:
-        """Poll /health until ``predicate(health)``; fail naming ``what`` after ``deadline`` s."""
+    def wait_until(self, condition, what: str, deadline: float = 120.0) -> None:
+        """Poll ``condition()`` (e.g. on ``health()`` or ``log()``); fail naming ``what`` after
+        ``deadline`` seconds."""
         end = time.monotonic() + deadline
         while time.monotonic() < end:
-            if predicate(self.health()):
+            if condition():
                 return
             time.sleep(0.02)
-        raise AssertionError(f'the server never reached: {what}')
+        raise AssertionError(f'the server never reached: {what}\n{self.log()}')
+
+    def wait_for_held(self, count: int = 1) -> None:
+        """Until a worker's /health says it holds ``count`` requests."""
+        self.wait_until(lambda: self.health()['queue']['depth'] == count, f'{count} request(s) held')
 
 
 def _wait_until_up(server: Server) -> None:
