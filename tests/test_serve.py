@@ -183,6 +183,16 @@ def test_full_queue_answers_503_with_retry_after(server, photo, expected):
     np.testing.assert_array_equal(_decode(body), expected['rgba'])  # the held one was served
 
 
+def test_a_client_leaving_mid_upload_frees_its_slot_and_is_no_error(server, photo):
+    held = _hold_upload(server, _png(photo))
+    server.wait_for_held()
+    held.close()
+    server.wait_for_held(0)
+    metrics = request(server, 'GET', '/metrics')[2].decode()
+    assert 'paddlematting_requests_total{endpoint="/api/remove",status="499"} 1.0' in metrics
+    assert 'unexpected error' not in server.log()
+
+
 def test_metrics_are_prometheus_text(server, photo):
     from prometheus_client.parser import text_string_to_metric_families
     assert _post(server, _png(photo))[0] == 200

@@ -16,7 +16,8 @@ from paddlematting.serve.errors import QueueFullError, ServeError
 from paddlematting.serve.params import RemoveParams
 from paddlematting.serve.settings import SETTINGS_ENV, ServeSettings
 from paddlematting.serve.url_fetch import check_public_address, fetch_image
-from paddlematting.serve.worker import CLIENT_GONE, Worker
+from paddlematting.serve.errors import CLIENT_GONE
+from paddlematting.serve.worker import Worker
 
 
 @pytest.mark.parametrize('address, kind', [

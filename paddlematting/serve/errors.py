@@ -15,9 +15,11 @@ from pydantic import ValidationError
 from ..api.limits import ImageTooLargeError
 from ..utils.image_checks import CorruptImageError, TruncatedImageError
 
-__all__ = ['ServeError', 'NotAnImageError', 'QueueFullError', 'install_error_handlers', 'one_line']
+__all__ = ['ServeError', 'NotAnImageError', 'QueueFullError', 'install_error_handlers', 'one_line',
+           'CLIENT_GONE']
 
 logger = logging.getLogger('paddlematting.serve')
+CLIENT_GONE = 499  # nginx's "client closed request": logged and counted, never read by anyone
 
 
 class ServeError(Exception):

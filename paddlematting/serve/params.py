@@ -23,29 +23,25 @@ __all__ = ['RemoveParams', 'ValidationError', 'parameter_docs']
 FgMethod = Literal['blur_fusion', 'multilevel', 'none']
 
 
-def _alias(*names: str) -> AliasChoices:
-    return AliasChoices(*names)
-
-
 class RemoveParams(BaseModel):
     """The options of one ``/api/remove`` request (query string and form fields together)."""
     model_config = ConfigDict(extra='forbid', frozen=True, protected_namespaces=())
 
     model: Optional[str] = Field(None, description='segmenter; default: the server\'s first --model')
     refiner: Optional[str] = Field(None, description='a refiner this server loaded, or "none"')
-    only_mask: bool = Field(False, validation_alias=_alias('only_mask', 'om'),
+    only_mask: bool = Field(False, validation_alias=AliasChoices('only_mask', 'om'),
                             description='return the matte alone (gray PNG); rembg: om')
-    bgcolor: Optional[str] = Field(None, validation_alias=_alias('bgcolor', 'bgc'),
+    bgcolor: Optional[str] = Field(None, validation_alias=AliasChoices('bgcolor', 'bgc'),
                                    description='composite on r,g,b / r,g,b,255 / #RRGGBB; rembg: bgc')
     fg_method: Optional[FgMethod] = Field(None, description='cut-out colours (default blur_fusion)')
-    alpha_matting: Optional[bool] = Field(None, validation_alias=_alias('alpha_matting', 'a'),
+    alpha_matting: Optional[bool] = Field(None, validation_alias=AliasChoices('alpha_matting', 'a'),
                                           description='refine the edge (rembg: a); default: the '
                                                       'server\'s default refiner, if any')
-    fg_threshold: Optional[int] = Field(None, ge=0, le=255, validation_alias=_alias('fg_threshold', 'af'),
+    fg_threshold: Optional[int] = Field(None, ge=0, le=255, validation_alias=AliasChoices('fg_threshold', 'af'),
                                         description='sure foreground at or above (0..255); rembg: af')
-    bg_threshold: Optional[int] = Field(None, ge=0, le=255, validation_alias=_alias('bg_threshold', 'ab'),
+    bg_threshold: Optional[int] = Field(None, ge=0, le=255, validation_alias=AliasChoices('bg_threshold', 'ab'),
                                         description='sure background at or below (0..255); rembg: ab')
-    erode_size: Optional[int] = Field(None, ge=0, le=1024, validation_alias=_alias('erode_size', 'ae'),
+    erode_size: Optional[int] = Field(None, ge=0, le=1024, validation_alias=AliasChoices('erode_size', 'ae'),
                                       description='the trimap margin in pixels; rembg: ae')
     ppm: Optional[bool] = Field(None, description='rembg\'s post_process_mask: accepted, ignored')
     extras: Optional[str] = Field(None, description='rembg\'s extras: accepted, ignored')

@@ -11,10 +11,11 @@ from dataclasses import dataclass, field
 from typing import Dict, List, Tuple
 
 from fastapi import Request
+from starlette.requests import ClientDisconnect
 from python_multipart.multipart import MultipartParser, parse_options_header
 
 from ..api.limits import ImageLimits, check_bytes
-from .errors import ServeError
+from .errors import CLIENT_GONE, ServeError
 
 __all__ = ['Upload', 'read_upload', 'FILE_FIELD', 'MAX_FIELDS']
 
@@ -48,6 +49,8 @@ async def _read_body(request: Request, limits: ImageLimits, timeout: float) -> b
         await asyncio.wait_for(collect(), timeout)
     except asyncio.TimeoutError:
         raise ServeError(408, f'the upload took over {timeout:g} s (--read-timeout)') from None
+    except ClientDisconnect:  # nobody is left to answer: not an error of the server's
+        raise ServeError(CLIENT_GONE, 'the client disconnected during the upload') from None
     return b''.join(chunks)
 
 

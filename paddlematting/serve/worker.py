@@ -18,12 +18,12 @@ from fastapi import Request, Response
 
 from .admission import RequestQueue
 from .chain import Choice, ServedModels
+from .errors import CLIENT_GONE
 from .metrics import ServerMetrics
 from .settings import ServeSettings
 
-__all__ = ['Worker', 'CLIENT_GONE']
+__all__ = ['Worker']
 
-CLIENT_GONE = 499  # nginx's "client closed request": logged, never read by anyone
 _SHUTDOWN_SIGNALS = (signal.SIGINT, signal.SIGTERM)
 
 
