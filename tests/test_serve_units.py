@@ -1,6 +1,6 @@
 """The server's parts in process, without a model: the SSRF guard's address classes, the
 bounded queue, a client that left before inference (dropped, never run), the limits the
-one-call API shares with the server, rembg's names, the settings' round trip to the worker
+server passes to the one-call API, rembg's names, the settings' round trip to the worker
 processes, and the command's one-line refusal of an unknown model."""
 import asyncio
 
@@ -9,10 +9,11 @@ import numpy as np
 import pytest
 
 import paddlematting as pm
-from paddlematting.api.limits import ImageLimits, ImageTooLargeError, check_header
 from paddlematting.cli import serve as serve_cli
 from paddlematting.serve.admission import RequestQueue
-from paddlematting.serve.errors import QueueFullError, ServeError
+from paddlematting.serve.chain import decode_upload
+from paddlematting.serve.errors import NotAnImageError, QueueFullError, ServeError, TooLargeError
+from paddlematting.utils.image_checks import TruncatedImageError
 from paddlematting.serve.params import RemoveParams
 from paddlematting.serve.settings import SETTINGS_ENV, ServeSettings
 from paddlematting.serve.url_fetch import check_public_address, fetch_image
@@ -88,21 +89,22 @@ def test_a_client_that_left_is_dropped_before_inference():
         worker.stop()
 
 
-def test_the_api_refuses_images_over_its_limits():
-    limits = ImageLimits(max_pixels=100 * 80, max_bytes=50_000)
-    matting = pm.Matting(refiner='closed-form', settings=pm.MattingSettings(limits=limits))
-    with pytest.raises(ImageTooLargeError) as caught:
-        matting.alpha(np.zeros((81, 100, 3), np.uint8), mask=np.ones((81, 100), bool))
-    assert caught.value.limit == 'max_pixels' and '100x81 = 8,100 pixels' in str(caught.value)
-    png = cv2.imencode('.png', np.zeros((3000, 3000), np.uint8))[1].tobytes()  # small file, 9 Mpixels
-    assert len(png) < 50_000
-    with pytest.raises(ImageTooLargeError, match='3000x3000 = 9,000,000 pixels'):
-        check_header(png, limits)  # from the header, before decoding
-    with pytest.raises(ImageTooLargeError) as caught:
-        check_header(b'x' * 50_001, limits)
-    assert caught.value.limit == 'max_bytes'
-    with pytest.raises(ValueError, match='max_pixels must be a positive integer'):
-        ImageLimits(max_pixels=0)
+def test_uploads_over_the_pixel_limit_are_refused_before_decoding():
+    """A 3000x3000 PNG is a small file and 9 megapixels once decoded: refused from its header,
+    with the exact figures; damaged and foreign bytes get their own statuses."""
+    png = cv2.imencode('.png', np.zeros((3000, 3000), np.uint8))[1].tobytes()
+    assert len(png) < 100_000
+    with pytest.raises(TooLargeError) as caught:
+        decode_upload(png, 1_000_000)
+    assert caught.value.status == 413 and caught.value.fields == {'limit': 'max_pixels', 'value': 1_000_000}
+    assert str(caught.value) == ('the image is 3000x3000 = 9,000,000 pixels, over the limit of '
+                                 '1,000,000 pixels (--max-pixels)')
+    assert decode_upload(png, 9_000_000).shape == (3000, 3000, 3)
+    with pytest.raises(TruncatedImageError):
+        decode_upload(png[:len(png) // 2], 9_000_000)
+    with pytest.raises(NotAnImageError) as caught:
+        decode_upload(b'not an image at all', 9_000_000)
+    assert caught.value.status == 415 and 'cannot decode' in str(caught.value)
 
 
 def test_rembg_names_map_onto_the_api_names():
@@ -138,5 +140,6 @@ def test_an_unexpected_error_is_a_json_500_without_its_traceback(caplog):
     body = json.loads(response.body)
     assert response.status_code == 500 and body == {'detail': 'internal error (the server logged it)'}
     assert 'a bug deep inside' in caplog.text  # the server's log has it, the client does not
-    limits = error_response(ImageTooLargeError('x: 9 pixels is over the limit', 'max_pixels', 4))
-    assert limits.status_code == 413 and json.loads(limits.body)['detail'].endswith('(paddlematting serve --max-pixels)')
+    limits = error_response(TooLargeError('the request body: 9 bytes is over the limit of 4 bytes', 'max_bytes', 4))
+    assert limits.status_code == 413 and json.loads(limits.body) == {
+        'detail': 'the request body: 9 bytes is over the limit of 4 bytes (--max-bytes)', 'limit': 'max_bytes', 'value': 4}

@@ -30,7 +30,6 @@ from ..predict.refine import TileOptions, has_both_known, refine_unknown
 from ..zoo import ModelChoice, Zoo, load_zoo, resolve_model
 from .cutout import CutoutOptions, render_cutout
 from .image_types import read_input, read_map, write_output
-from .limits import ImageLimits
 
 __all__ = ['MattingSettings', 'Matting', 'remove']
 
@@ -41,13 +40,13 @@ _SEGMENTER, _REFINER = 'segmenter', 'refiner'
 class MattingSettings:
     """How a ``Matting`` runs: ``device`` ('cpu', 'gpu', None = a GPU when usable),
     ``backend`` ('dygraph' or 'inference': exported once and cached), the automatic trimap's
-    ``band`` and the refiner's ``tiles``, and the largest image taken (``limits``:
-    ``api.limits.ImageLimits``, none by default)."""
+    ``band``, the refiner's ``tiles`` and the photos' pixel cap ``max_pixels`` (None: the
+    default of ``utils.pixel_limit``; a larger photo is refused before it is decoded)."""
     device: Optional[str] = None
     backend: str = 'dygraph'
     band: BandOptions = field(default_factory=BandOptions)
     tiles: TileOptions = field(default_factory=TileOptions)
-    limits: ImageLimits = field(default_factory=ImageLimits)
+    max_pixels: Optional[int] = None
 
 
 def _role_choices(zoo: Zoo, model: tuple, refiner: tuple) -> Dict[str, Optional[ModelChoice]]:
@@ -192,7 +191,7 @@ class Matting:
         the image's size; a path or PIL image works for them too. ``band``: this call's
         automatic trimap instead of ``settings.band`` (a server's per-request thresholds).
         """
-        rgb, _ = read_input(image, self.settings.limits)
+        rgb, _ = read_input(image, self.settings.max_pixels)
         with self._lock:
             return self._matte(rgb, mask, trimap, band)
 
@@ -205,7 +204,7 @@ class Matting:
         or ``background`` (an image or a path). ``mask``/``trimap`` as in ``alpha``.
         """
         options = CutoutOptions(only_mask, bgcolor, background, fg_method)
-        rgb, kind = read_input(image, self.settings.limits)
+        rgb, kind = read_input(image, self.settings.max_pixels)
         with self._lock:
             alpha = self._matte(rgb, mask, trimap)
         return write_output(render_cutout(rgb, alpha, options), kind)

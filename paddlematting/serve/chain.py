@@ -15,15 +15,15 @@ import numpy as np
 from ..api import CutoutOptions, Matting, MattingSettings
 from ..api.cutout import render_cutout
 from ..api.image_types import encode_png, read_input
-from ..api.limits import ImageTooLargeError
 from ..predict.auto_trimap import BandOptions
 from ..utils.image_checks import CorruptImageError, TruncatedImageError
+from ..utils.pixel_limit import TooManyPixelsError, header_size
 from ..zoo import load_zoo
-from .errors import NotAnImageError, ServeError
+from .errors import NotAnImageError, ServeError, TooLargeError
 from .params import RemoveParams
 from .settings import ServeSettings
 
-__all__ = ['ServedModels', 'Choice', 'NO_REFINER']
+__all__ = ['ServedModels', 'Choice', 'NO_REFINER', 'decode_upload']
 
 NO_REFINER = 'none'
 Timer = Callable[[str, str, float], None]  # (model, role, seconds)
@@ -36,6 +36,23 @@ class Choice:
     refiner: Optional[str]
     band: Optional[BandOptions]
     cutout: CutoutOptions
+
+
+def decode_upload(data: bytes, max_pixels: int) -> np.ndarray:
+    """Upload bytes -> RGB uint8 [H,W,3]: 413 over ``max_pixels`` (from the header, before
+    decoding, for PNG/JPEG/BMP/GIF/WebP), 422 cut off or damaged, 415 not an image."""
+    size = header_size(data)
+    if size is not None and size[0] * size[1] > max_pixels:  # exact figures, not megapixels
+        raise TooLargeError(f'the image is {size[0]}x{size[1]} = {size[0] * size[1]:,} pixels, over '
+                            f'the limit of {max_pixels:,} pixels', 'max_pixels', max_pixels)
+    try:
+        return read_input(data, max_pixels)[0]
+    except TooManyPixelsError as error:  # a format whose size shows only once decoded
+        raise TooLargeError(' '.join(str(error).split()), 'max_pixels', max_pixels) from None
+    except (TruncatedImageError, CorruptImageError):
+        raise
+    except ValueError as error:
+        raise NotAnImageError(' '.join(str(error).split())) from None
 
 
 def _band(params: RemoveParams) -> Optional[BandOptions]:
@@ -54,7 +71,7 @@ class ServedModels:
     def __init__(self, settings: ServeSettings):
         self.settings = settings
         api_settings = MattingSettings(device=settings.device, backend=settings.backend,
-                                       limits=settings.limits)
+                                       max_pixels=settings.max_pixels)
         models = settings.models or ((load_zoo().defaults['model'], None),)
         self.segmenters: Dict[str, Matting] = {
             name: Matting(name, weights=weights, settings=api_settings) for name, weights in models}
@@ -97,19 +114,10 @@ class ServedModels:
                                fg_method=params.fg_method)
         return Choice(model, self._refiner_name(params), _band(params), cutout)
 
-    def decode(self, data: bytes) -> np.ndarray:
-        """Upload bytes -> RGB uint8 [H,W,3]; 413 over the limits, 415 when not an image."""
-        try:
-            return read_input(data, self.settings.limits)[0]
-        except (ImageTooLargeError, TruncatedImageError, CorruptImageError):
-            raise
-        except ValueError as error:
-            raise NotAnImageError(' '.join(str(error).split())) from None
-
     def cut_out(self, data: bytes, choice: Choice, timer: Timer) -> bytes:
         """The PNG the request asked for: RGBA cut-out, gray matte or RGB composite, at the
         upload's size. Runs in the worker's inference thread (blocking)."""
-        rgb = self.decode(data)
+        rgb = decode_upload(data, self.settings.max_pixels)
         started = time.perf_counter()
         alpha = self.segmenters[choice.model].alpha(rgb)
         timer(choice.model, 'segmenter', time.perf_counter() - started)

@@ -1,6 +1,6 @@
 """Every refusal as a JSON 4xx that names the problem; never a traceback to the client.
 
-``{"detail": "<one line>"}`` (FastAPI's shape), with ``limit`` added for 413 and
+``{"detail": "<one line>"}`` (FastAPI's shape), with ``limit`` and ``value`` added for 413 and
 ``errors`` (the fields and what was expected) for 422 validation errors. An unexpected error
 is logged here with its traceback and answered 500 ``{"detail": "internal error ..."}``.
 """
@@ -12,23 +12,24 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from pydantic import ValidationError
 
-from ..api.limits import ImageTooLargeError
 from ..utils.image_checks import CorruptImageError, TruncatedImageError
 
-__all__ = ['ServeError', 'NotAnImageError', 'QueueFullError', 'install_error_handlers', 'one_line',
-           'CLIENT_GONE']
+__all__ = ['ServeError', 'NotAnImageError', 'TooLargeError', 'QueueFullError', 'install_error_handlers',
+           'one_line', 'CLIENT_GONE']
 
 logger = logging.getLogger('paddlematting.serve')
 CLIENT_GONE = 499  # nginx's "client closed request": logged and counted, never read by anyone
 
 
 class ServeError(Exception):
-    """A refusal with its HTTP status (and extra headers, e.g. Retry-After)."""
+    """A refusal with its HTTP status, extra headers (e.g. Retry-After) and JSON fields."""
 
-    def __init__(self, status: int, message: str, headers: Optional[Dict[str, str]] = None):
+    def __init__(self, status: int, message: str, headers: Optional[Dict[str, str]] = None,
+                 fields: Optional[Dict[str, Any]] = None):
         super().__init__(message)
         self.status = status
         self.headers = headers or {}
+        self.fields = fields or {}
 
 
 class NotAnImageError(ServeError):
@@ -36,6 +37,14 @@ class NotAnImageError(ServeError):
 
     def __init__(self, message: str):
         super().__init__(415, message)
+
+
+class TooLargeError(ServeError):
+    """Over ``--max-pixels`` or ``--max-bytes`` (413; the JSON names the limit and its value)."""
+
+    def __init__(self, message: str, limit: str, value: int):
+        flag = '--' + limit.replace('_', '-')
+        super().__init__(413, f'{message} ({flag})', fields={'limit': limit, 'value': value})
 
 
 class QueueFullError(ServeError):
@@ -67,11 +76,7 @@ def _json(status: int, detail: str, headers: Optional[Dict[str, str]] = None, **
 def error_response(error: BaseException) -> JSONResponse:
     """The response for ``error`` raised while serving a request."""
     if isinstance(error, ServeError):
-        return _json(error.status, one_line(error), error.headers)
-    if isinstance(error, ImageTooLargeError):
-        flag = '--' + error.limit.replace('_', '-')
-        return _json(413, f'{one_line(error)} (paddlematting serve {flag})', limit=error.limit,
-                     value=error.value)
+        return _json(error.status, one_line(error), error.headers, **error.fields)
     if isinstance(error, (RequestValidationError, ValidationError)):
         errors = [{k: v for k, v in e.items() if k in ('loc', 'msg', 'type')} for e in error.errors()]
         return _json(422, _validation_message(errors), errors=errors)
@@ -86,6 +91,5 @@ def install_error_handlers(app: FastAPI) -> None:
     async def handle(request: Request, error: Exception) -> JSONResponse:
         return error_response(error)
 
-    for kind in (ServeError, ImageTooLargeError, RequestValidationError, ValidationError,
-                 ValueError, Exception):
+    for kind in (ServeError, RequestValidationError, ValidationError, ValueError, Exception):
         app.add_exception_handler(kind, handle)

@@ -46,7 +46,7 @@ async def post_remove(request: Request) -> Response:
     """The image as a multipart form (field ``file``) or as the raw body; returns a PNG at its size."""
     worker = request.app.state.worker
     with worker.queue.slot():  # before the body: the slot bounds what is held in memory
-        upload = await read_upload(request, worker.settings.limits, worker.settings.read_timeout)
+        upload = await read_upload(request, worker.settings.max_bytes, worker.settings.read_timeout)
         choice = worker.models.choose(_params(request.query_params, upload.fields))
         return await worker.cut_out(request, upload.data, choice)
 

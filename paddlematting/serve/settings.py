@@ -9,12 +9,12 @@ import os
 from dataclasses import dataclass
 from typing import Optional, Tuple
 
-from ..api.limits import ImageLimits
-
 __all__ = ['ServeSettings', 'SETTINGS_ENV', 'DEFAULT_MAX_PIXELS', 'DEFAULT_MAX_BYTES']
 
 SETTINGS_ENV = 'PADDLEMATTING_SERVE_SETTINGS'
-# 4096 x 4096: a 16-Mpixel photo, whose float buffers along the chain stay under ~2 GB
+# 4096 x 4096: a worker holds several photos at once, and one costs about 35 bytes per pixel
+# along the chain (benchmarks/bench_memory.py), 0.6 GB at this size; the one-call API's own
+# default cap (utils.pixel_limit, 100 megapixels) suits one photo at a time
 DEFAULT_MAX_PIXELS = 4096 * 4096
 DEFAULT_MAX_BYTES = 32 * 1024 * 1024
 
@@ -59,11 +59,6 @@ class ServeSettings:
         if self.refiner_default is not None and self.refiner_default not in self.refiners:
             raise ValueError(f'ServeSettings.refiner_default {self.refiner_default!r} is not one of '
                              f'the refiners served ({", ".join(self.refiners) or "none"}).')
-
-    @property
-    def limits(self) -> ImageLimits:
-        """The limits the one-call API enforces for this server."""
-        return ImageLimits(max_pixels=self.max_pixels, max_bytes=self.max_bytes)
 
     def to_env(self) -> str:
         """These settings as the JSON ``from_env`` reads."""

@@ -14,10 +14,9 @@ from fastapi import Request
 from starlette.requests import ClientDisconnect
 from python_multipart.multipart import MultipartParser, parse_options_header
 
-from ..api.limits import ImageLimits, check_bytes
-from .errors import CLIENT_GONE, ServeError
+from .errors import CLIENT_GONE, ServeError, TooLargeError
 
-__all__ = ['Upload', 'read_upload', 'FILE_FIELD', 'MAX_FIELDS']
+__all__ = ['Upload', 'read_upload', 'check_bytes', 'FILE_FIELD', 'MAX_FIELDS']
 
 FILE_FIELD = 'file'
 MAX_FIELDS = 32  # options are a dozen short fields; more is not a client of ours
@@ -31,11 +30,18 @@ class Upload:
     fields: Dict[str, str] = field(default_factory=dict)
 
 
-async def _read_body(request: Request, limits: ImageLimits, timeout: float) -> bytes:
-    """The whole body; 413 past ``limits.max_bytes`` (its Content-Length first), 408 past ``timeout``."""
+def check_bytes(size: int, max_bytes: int, what: str) -> None:
+    """TooLargeError (413) when ``size`` bytes exceed ``max_bytes``."""
+    if size > max_bytes:
+        raise TooLargeError(f'{what}: {size:,} bytes is over the limit of {max_bytes:,} bytes',
+                            'max_bytes', max_bytes)
+
+
+async def _read_body(request: Request, max_bytes: int, timeout: float) -> bytes:
+    """The whole body; 413 past ``max_bytes`` (its Content-Length first), 408 past ``timeout``."""
     declared = request.headers.get('content-length')
     if declared is not None and declared.isdigit():
-        check_bytes(int(declared), limits, 'the request body')
+        check_bytes(int(declared), max_bytes, 'the request body')
     chunks: List[bytes] = []
     size = 0
 
@@ -43,7 +49,7 @@ async def _read_body(request: Request, limits: ImageLimits, timeout: float) -> b
         nonlocal size
         async for chunk in request.stream():
             size += len(chunk)
-            check_bytes(size, limits, 'the request body')
+            check_bytes(size, max_bytes, 'the request body')
             chunks.append(chunk)
     try:
         await asyncio.wait_for(collect(), timeout)
@@ -110,9 +116,9 @@ def _parse_multipart(body: bytes, content_type: str) -> Upload:
     return upload
 
 
-async def read_upload(request: Request, limits: ImageLimits, timeout: float) -> Upload:
+async def read_upload(request: Request, max_bytes: int, timeout: float) -> Upload:
     """The request's image and form fields (see the module docstring)."""
-    body = await _read_body(request, limits, timeout)
+    body = await _read_body(request, max_bytes, timeout)
     content_type = request.headers.get('content-type', '')
     if content_type.lower().startswith('multipart/form-data'):
         return _parse_multipart(body, content_type)

@@ -18,6 +18,7 @@ import urllib.parse
 from typing import List, Tuple
 
 from .errors import ServeError
+from .uploads import check_bytes
 
 __all__ = ['check_public_address', 'resolve_public', 'fetch_image']
 
@@ -88,8 +89,7 @@ def fetch_image(url: str, max_bytes: int, timeout: float) -> bytes:
         chunks, size = [], 0
         while chunk := response.read(_CHUNK):
             size += len(chunk)
-            if size > max_bytes:
-                raise ServeError(413, f'url: the image is over the limit of {max_bytes:,} bytes (--max-bytes)')
+            check_bytes(size, max_bytes, 'url: the image')
             if time.monotonic() > deadline:
                 raise ServeError(408, f'url: the download took over {timeout:g} s (--read-timeout)')
             chunks.append(chunk)

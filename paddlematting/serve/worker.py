@@ -7,7 +7,7 @@ inference starts, a client that hung up is noticed and the request dropped (nobo
 read the answer). Parallelism comes from ``--workers`` processes.
 """
 import asyncio
-import contextlib
+import importlib
 import signal
 import threading
 import time
@@ -27,19 +27,20 @@ __all__ = ['Worker']
 _SHUTDOWN_SIGNALS = (signal.SIGINT, signal.SIGTERM)
 
 
-@contextlib.contextmanager
-def _keeping_signal_handlers():
-    """Put back the server's SIGINT/SIGTERM handlers after the block: importing paddle
-    installs its own, which abort the process on SIGTERM instead of letting uvicorn finish the
-    requests in flight (a worker process imports paddle only when its models load)."""
+def _import_paddle_keeping_signal_handlers() -> None:
+    """Import paddle now, in the main thread, and put back the server's SIGINT/SIGTERM
+    handlers: paddle's import installs its own, which abort the process on SIGTERM instead of
+    letting uvicorn finish the requests in flight. Done before the models load, so a SIGTERM
+    during the (long) load already meets uvicorn's handler."""
     saved = {sig: signal.getsignal(sig) for sig in _SHUTDOWN_SIGNALS}
     try:
-        yield
-    finally:
-        if threading.current_thread() is threading.main_thread():
-            for sig, handler in saved.items():
-                if handler is not None:
-                    signal.signal(sig, handler)
+        importlib.import_module('paddle')
+    except ImportError:  # the model load will say what is missing
+        return
+    if threading.current_thread() is threading.main_thread():
+        for sig, handler in saved.items():
+            if handler is not None:
+                signal.signal(sig, handler)
 
 
 class Worker:
@@ -55,8 +56,8 @@ class Worker:
 
     async def start(self) -> None:
         """Load every model, in the inference thread (so paddle's state lives there)."""
-        with _keeping_signal_handlers():
-            await asyncio.get_running_loop().run_in_executor(self.executor, self.models.load)
+        _import_paddle_keeping_signal_handlers()
+        await asyncio.get_running_loop().run_in_executor(self.executor, self.models.load)
 
     def stop(self) -> None:
         self.executor.shutdown(wait=True)
