@@ -57,12 +57,16 @@ setup(
         # ray: the test extra holds it so that tests/test_batch.py runs (never skips) on a clone
         # selenium: the browser test of the server's page (tests/test_serve_page.py; the browser
         # itself comes from scripts/setup_browser.sh); the serve extra's packages, for tests/test_serve*.py
+        # openvino: tests/test_inference_engines.py runs every engine (never skips)
         'test': ['pytest', 'pytest-timeout', 'pytest-xdist', 'pymatting>=1.1', 'cryptography',
-                 'ray[data]>=2.60,<2.64', 'selenium>=4.20'] + SERVE_REQUIRES,
+                 'ray[data]>=2.60,<2.64', 'openvino>=2026.0,<2027', 'selenium>=4.20'] + SERVE_REQUIRES,
         'serve': SERVE_REQUIRES,
         # ONNX export and the ONNX Runtime engine; onnx and ml_dtypes are what onnxruntime's
         # INT8 quantization tools import (export.py --quantize int8)
         'onnx': ['paddle2onnx', 'onnxruntime', 'onnx', 'ml_dtypes'],
+        # the openvino CPU engine (inference/openvino_engine.py) on model.onnx; tested with
+        # 2026.4.1 (its Python API and the compiled-precision query our bf16 check reads)
+        'openvino': ['openvino>=2026.0,<2027'],
         # `paddlematting batch`: matting over many images in Ray Data actors (paddlematting/batch)
         'ray': ['ray[data]>=2.60,<2.64'],
     },

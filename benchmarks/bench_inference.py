@@ -1,29 +1,35 @@
-"""Our inference engines against each other, ONNX Runtime and PyTorch; INT8; the whole pipeline.
+"""Our inference engines against each other and their peers, in turns; INT8 and bf16; the whole pipeline.
 
 Usage: python benchmarks/bench_inference.py [--models modnet_mobilenetv2 ...] [--repeats 14]
-           [--threads 2] [--images 10] [--skip_torch] [--skip_int8] [--skip_pipeline]
-           [--skip_memory]
+           [--threads 2] [--images 6] [--pipeline_rounds 3] [--peer_onnx PATH] [--skip_torch]
+           [--skip_int8] [--skip_bf16] [--skip_pipeline] [--skip_memory]
 
 1. Engines: each model (pretrained weights off: speed does not depend on the values) is
    exported with ``export_model(..., onnx=True, choose_engine=True)`` - so deploy.yaml records
-   the CPU engine that export found faster - and then run, batch 1, by
-   our default ``Predictor`` (the recorded engine), ``Predictor(engine='paddle_inference')``,
-   ``Predictor(engine='onnxruntime')`` and dygraph. For MODNet-MobileNetV2, when torch is
-   installed, also ONNX Runtime on the PyTorch MODNet's ONNX export (``torch_modnet.py``:
-   the same network with our weights, exported like ZHKKKe/MODNet's ``export_onnx.py``)
-   and PyTorch eager; that ONNX Runtime session has ONNX Runtime's default options (only the
-   thread count set), as a user of the official export would run it. All rows run in turns (one call of each per round, the starting row
-   rotating), so machine noise hits them alike; the median over ``--repeats`` rounds is
-   reported, with the ratio to the reference row (ONNX Runtime on the torch export, else on
-   our export) and the max |output - dygraph output|.
-2. INT8 (MODNet-MobileNetV2): the export quantized by ``quantize_int8`` calibrated on the six
-   shipped real images; fp32 and INT8 ONNX Runtime in turns, and mean/max
-   |alpha_int8 - alpha_fp32| of the full pipeline on those images. The weights are random,
-   so the error says how INT8 treats this network's activations, not a trained model's.
-3. Pipeline: ``--images`` synthetic 1280x720 and 1920x1080 JPEGs (the shipped real images,
-   resized) go through read -> val transforms -> default Predictor -> restore -> PNG write
-   with MODNet-MobileNetV2's val config (short side 512, multiple of 32), as predict.py does;
-   images/s, and the ratio of the whole time to the model calls' time in the same run.
+   the CPU engine that export timed fastest - and then run, batch 1, by our default
+   ``Predictor`` (the recorded engine), a ``Predictor`` per engine (Paddle Inference, ONNX
+   Runtime, OpenVINO), ONNX Runtime on our export with its default options, bf16 where the
+   CPU has it, and dygraph. Peers of MODNet-MobileNetV2: the official MODNet ONNX export
+   (``--peer_onnx PATH``; skipped with the reason when absent, as it is not downloadable
+   here), and with torch installed the PyTorch MODNet's ONNX export (``torch_modnet.py``: the
+   same network with our weights, exported like ZHKKKe/MODNet's ``export_onnx.py``) and
+   PyTorch eager. Every peer ONNX file runs under ONNX Runtime twice, labelled: with the
+   session options our engine uses (threads, no spinning: ``onnxruntime_session_options``)
+   and with ONNX Runtime's defaults (only the thread count set), and under OpenVINO with
+   ours and with its defaults. All rows run in turns (one call of each per round, the starting row rotating), so
+   machine noise hits them alike; the median over ``--repeats`` rounds is reported, with the
+   ratio to the reference row (ONNX Runtime with our options on the official export, else on
+   the torch export, else on ours) and the max |output - dygraph output| (not for the
+   official export: its weights are the published ones).
+2. INT8 and bf16 (MODNet-MobileNetV2): each against fp32 on the same engine, in turns, and
+   mean/max |alpha - alpha_fp32| of the full pipeline on the six shipped real images (INT8
+   calibrated on them). bf16 runs only on CPUs with bf16 instructions; elsewhere the line
+   users get is printed. The weights are random, so the error says how the precision
+   treats this network's activations, not a trained model's.
+3. Pipeline: what predict.py does, timed by ``bench_pipeline.py``'s ``bench_size`` (read,
+   transforms, default Predictor, restore, blur-fusion foreground, alpha and RGBA PNG
+   writes) on ``--images`` JPEGs at 720p and 1080p; images/s, and the ratio of the whole time
+   to the model calls' time in the same run, for the network's matte and a true matte.
 4. Memory: one 4000x3000 image through the same pipeline in a fresh subprocess whose predictor
    was warmed up at the same prepared size: RSS before, the peak RSS during that one call
    (VmHWM, reset just before it) and the numpy-side peak (tracemalloc), which would expose
@@ -65,8 +71,10 @@ PIPELINE_MODEL = 'modnet_mobilenetv2'
 TORCH_MODEL = 'modnet_mobilenetv2'
 NO_PRETRAINED = ['model.backbone.pretrained=null', 'model.pretrained=null']
 SHIPPED_IMAGES = os.path.join(REPO_ROOT, 'data', 'alphamatting_lowres', 'val', 'fg', '*.png')
-PIPELINE_SIZES = {'720p': (720, 1280), '1080p': (1080, 1920)}
-REF_TORCH_ORT = 'ONNX Runtime, torch export'
+OFFICIAL_EXPORT = 'official export'
+TORCH_EXPORT = 'torch export'
+REF_OFFICIAL_ORT = f'ONNX Runtime, {OFFICIAL_EXPORT}, our options'
+REF_TORCH_ORT = f'ONNX Runtime, {TORCH_EXPORT}, our options'
 REF_OUR_ORT = 'ONNX Runtime, our export'
 
 
@@ -114,34 +122,109 @@ def model_inputs(cfg, side: int) -> Tuple[np.ndarray, Optional[np.ndarray]]:
     return img, trimap
 
 
+def ort_session(path: str, threads: int, ours: bool):
+    """ONNX Runtime on ``path``: with the session options our onnxruntime engine uses
+    (``ours``: threads, no spinning, sequential, every optimisation) or with ONNX Runtime's
+    defaults and only the thread count set, as a user of a published export runs it."""
+    import onnxruntime as ort
+    from paddlematting.inference.engines import onnxruntime_session_options
+    if ours:
+        options = onnxruntime_session_options(threads)
+    else:
+        options = ort.SessionOptions()
+        options.intra_op_num_threads = threads
+    return ort.InferenceSession(path, sess_options=options, providers=['CPUExecutionProvider'])
+
+
+def onnx_rows(label: str, path: str, img: np.ndarray, threads: int) -> Dict[str, Callable]:
+    """Runners on one ONNX file: ONNX Runtime with our options and with its defaults, and
+    OpenVINO (when installed) with our compile options and with its defaults (no options:
+    its own thread count and latency hint). The input is the file's first."""
+    rows: Dict[str, Callable] = {}
+    for ours, tag in ((True, 'our options'), (False, 'ORT defaults')):
+        session = ort_session(path, threads, ours)
+        name = session.get_inputs()[0].name
+        rows[f'ONNX Runtime, {label}, {tag}'] = \
+            lambda s=session, n=name: s.run(None, {n: img})[0]
+    try:
+        from paddlematting.inference.openvino_engine import OpenVinoEngine
+        engine = OpenVinoEngine(path, threads)
+    except ImportError:
+        return rows
+    rows[f'OpenVINO, {label}, our options'] = lambda: engine.run({engine.input_names[0]: img})[0]
+    import openvino as ov
+    request = ov.Core().compile_model(path, 'CPU').create_infer_request()
+    rows[f'OpenVINO, {label}, OpenVINO defaults'] = lambda: request.infer([img])[0]
+    return rows
+
+
 def torch_peer(cfg, img: np.ndarray, work_dir: str, threads: int):
-    """(runners, note): PyTorch eager and ONNX Runtime on the torch ONNX export, or a reason."""
+    """(runners, note): PyTorch eager and the torch ONNX export's rows, or a reason."""
     try:
         import torch
         import torch_modnet
     except ImportError as error:
         return {}, f'torch rows skipped: {error} (pip install torch, CPU build)'
-    import onnxruntime as ort
     torch.set_num_threads(threads)
     model = torch_modnet.from_paddle(cfg.model)
     path = torch_modnet.export_onnx(model, os.path.join(work_dir, 'torch_modnet.onnx'))
-    # the peer runs as a user of the official export would: ONNX Runtime's defaults, our threads
-    options = ort.SessionOptions()
-    options.intra_op_num_threads = threads
-    session = ort.InferenceSession(path, sess_options=options, providers=['CPUExecutionProvider'])
     tensor = torch.from_numpy(img)
 
     def eager():
         with torch.inference_mode():
             return model(tensor).numpy()
-    return {REF_TORCH_ORT: lambda: session.run(None, {'img': img})[0], 'PyTorch eager': eager}, \
-        f'torch {torch.__version__}, ONNX export opset 11 (TorchScript exporter), ONNX Runtime default options'
+    rows = onnx_rows(TORCH_EXPORT, path, img, threads)
+    rows['PyTorch eager'] = eager
+    return rows, f'torch {torch.__version__}, ONNX export opset 11 (TorchScript exporter)'
 
 
-def bench_engines(name: str, work_dir: str, repeats: int, threads: int, use_torch: bool) -> dict:
+def official_peer(path: Optional[str], img: np.ndarray, threads: int):
+    """(runners, note): the rows on the official MODNet ONNX file (``--peer_onnx``), or why
+    there are none. Its weights are the published ones, so its outputs are not compared."""
+    if not path:
+        return {}, ('official MODNet ONNX rows skipped: no --peer_onnx PATH given (the file, '
+                    'modnet_photographic_portrait_matting.onnx, is not downloadable here)')
+    if not os.path.isfile(path):
+        return {}, f'official MODNet ONNX rows skipped: --peer_onnx {path} does not exist'
+    return onnx_rows(OFFICIAL_EXPORT, path, img, threads), f'official export: {path}'
+
+
+def bf16_rows(folder: str, img: np.ndarray, trimap, threads: int):
+    """(runners, note): our Predictor in bf16, where this CPU has it; else the refusal line."""
+    from paddlematting.inference import Predictor
+    try:
+        predictor = Predictor(folder, device='cpu', threads=threads, precision='bf16')
+    except (ValueError, ImportError, OSError) as error:
+        return {}, f'bf16 rows skipped: {error}'
+    return {f'our Predictor, bf16 ({predictor.engine_name})': lambda: predictor(img, trimap)}, ''
+
+
+def engine_runners(folder: str, img: np.ndarray, trimap, threads: int):
+    """Our rows: the default Predictor (deploy.yaml's choice) and each engine by name; plus
+    ONNX Runtime on our export with its default options (what our options are worth)."""
+    from paddlematting.inference import Predictor
+    from paddlematting.inference.engines import ENGINES
+    default = Predictor(folder, device='cpu', threads=threads)
+    runners = {f'our default Predictor ({default.engine_name})': lambda: default(img, trimap)}
+    labels = {'paddle_inference': 'Paddle Inference', 'onnxruntime': REF_OUR_ORT,
+              'openvino': 'OpenVINO, our export'}
+    for engine in ENGINES:
+        try:
+            predictor = Predictor(folder, device='cpu', threads=threads, engine=engine)
+        except (ImportError, OSError) as error:  # no model.onnx, engine not installed
+            print(f'({labels[engine]}: not run, {error})')
+            continue
+        runners[labels[engine]] = lambda p=predictor: p(img, trimap)
+    if default.deploy.onnx_file and trimap is None:
+        session = ort_session(default.deploy.onnx_path, threads, ours=False)
+        runners['ONNX Runtime, our export, ORT defaults'] = \
+            lambda: session.run(None, {'img': img})[0]
+    return default, runners
+
+
+def bench_engines(name: str, work_dir: str, args: argparse.Namespace) -> dict:
     """Time every runner of ``name`` in turns; returns the table rows and notes."""
     import paddle
-    from paddlematting.inference import Predictor
 
     cfg = build_model(name)
     side = MODELS[name][1]
@@ -153,25 +236,21 @@ def bench_engines(name: str, work_dir: str, repeats: int, threads: int, use_torc
         result['error'] = f'export failed: {type(error).__name__}: {str(error).splitlines()[0][:120]}'
         return result
     result['folder'] = folder
-    default = Predictor(folder, device='cpu', threads=threads)
+    default, runners = engine_runners(folder, img, trimap, args.threads)
     result['notes'].append(f'deploy.yaml cpu_engine: {default.engine_name} (export-time medians ms: '
                            + ', '.join(f'{k} {v:.0f}' for k, v in default.deploy.engine_ms.items()) + ')')
-    runners = {f'our default Predictor ({default.engine_name})': lambda: default(img, trimap)}
-    engines = [('paddle_inference', 'Paddle Inference')]
-    if default.deploy.onnx_file:
-        engines.append(('onnxruntime', REF_OUR_ORT))
-    else:  # paddle2onnx could not convert this network: Paddle Inference is the reference
+    if not default.deploy.onnx_file:  # paddle2onnx could not convert this network
         result['notes'].append('no ONNX model (paddle2onnx could not convert it)')
-    for engine, label in engines:
-        predictor = Predictor(folder, device='cpu', threads=threads, engine=engine)
-        runners[label] = lambda p=predictor: p(img, trimap)
-    reference = REF_OUR_ORT if default.deploy.onnx_file else 'Paddle Inference'
-    if use_torch and name == TORCH_MODEL:
-        extra, note = torch_peer(cfg, img, work_dir, threads)
-        result['notes'].append(note)
-        runners.update(extra)
-        if extra:
-            reference = REF_TORCH_ORT
+    peers = [bf16_rows(folder, img, trimap, args.threads)]
+    if name == TORCH_MODEL:
+        peers.append(official_peer(args.peer_onnx, img, args.threads))
+        if not args.skip_torch:
+            peers.append(torch_peer(cfg, img, work_dir, args.threads))
+    for rows, note in peers:
+        runners.update(rows)
+        result['notes'] += [note] if note else []
+    reference = next((label for label in (REF_OFFICIAL_ORT, REF_TORCH_ORT, REF_OUR_ORT)
+                      if label in runners), 'Paddle Inference')
     inputs = {'img': paddle.to_tensor(img)}
     if trimap is not None:
         inputs['trimap'] = paddle.to_tensor(trimap)
@@ -182,12 +261,10 @@ def bench_engines(name: str, work_dir: str, repeats: int, threads: int, use_torc
     runners['our dygraph'] = dygraph
 
     expected = dygraph()
-    diffs = {label: float(np.abs(np.asarray(fn()) - expected).max()) for label, fn in runners.items()}
-    if REF_TORCH_ORT in runners:
-        result['notes'].append(f'torch eager vs paddle dygraph max |diff| = {diffs["PyTorch eager"]:.1e} '
-                               f'(limit 1e-4: {"OK" if diffs["PyTorch eager"] < 1e-4 else "FAIL"})')
+    diffs = {label: float('nan') if OFFICIAL_EXPORT in label else
+             float(np.abs(np.asarray(fn()) - expected).max()) for label, fn in runners.items()}
     load_before = os.getloadavg()[0]
-    medians = medians_in_turns(runners, repeats)
+    medians = medians_in_turns(runners, args.repeats)
     result['load'] = (load_before, os.getloadavg()[0])
     result['reference'] = reference
     for label, seconds in medians.items():
@@ -204,84 +281,74 @@ def print_engines(r: dict, threads: int, repeats: int) -> None:
     print(f"| engine | median s | vs {r['reference']} | max abs diff to dygraph |")
     print('|---|---|---|---|')
     for label, seconds, ratio, diff in r['rows']:
-        print(f'| {label} | {seconds:.3f} | {ratio:.2f} | {diff:.1e} |')
+        shown = 'n/a (published weights)' if diff != diff else f'{diff:.1e}'  # NaN: not compared
+        print(f'| {label} | {seconds:.3f} | {ratio:.2f} | {shown} |')
     sys.stdout.flush()
 
 
-def bench_int8(folder: str, repeats: int, threads: int) -> dict:
-    """INT8 against fp32 ONNX Runtime on ``folder`` (a MODNet-MobileNetV2 export)."""
+def bench_precision(folder: str, precision: str, repeats: int, threads: int) -> dict:
+    """``precision`` ('int8' or 'bf16') against fp32 on the same engine on ``folder`` (a
+    MODNet-MobileNetV2 export): medians in turns at 512x512, and mean/max |alpha - alpha_fp32|
+    of the whole pipeline on the shipped images. int8 quantizes the folder first
+    (``quantize_int8``, calibrated on those images). Raises ValueError where this CPU cannot
+    (bf16 without bf16 instructions)."""
     from paddlematting.inference import Predictor
     from paddlematting.inference.quantization import quantize_int8
     from paddlematting.utils.image_io import read_image
 
     images = sorted(glob.glob(SHIPPED_IMAGES))
-    quantize_int8(folder, images)
-    fp32 = Predictor(folder, device='cpu', threads=threads, engine='onnxruntime')
-    int8 = Predictor(folder, device='cpu', threads=threads, precision='int8')
-    raw = [read_image(p) for p in images]
+    if precision == 'int8':
+        quantize_int8(folder, images)
+    reduced = Predictor(folder, device='cpu', threads=threads, precision=precision)
+    fp32 = Predictor(folder, device='cpu', threads=threads, engine=reduced.engine_name)
     diffs, alphas = [], []
-    for image in raw:
+    for image in (read_image(p) for p in images):
         a32 = fp32.predict(image)
-        diffs.append(np.abs(int8.predict(image) - a32))
+        diffs.append(np.abs(reduced.predict(image) - a32))
         alphas.append(a32)
     x = np.random.default_rng(0).uniform(-1, 1, size=(1, 3, 512, 512)).astype(np.float32)
-    medians = medians_in_turns({'fp32': lambda: fp32(x), 'int8': lambda: int8(x)}, repeats)
-    return {'images': len(raw), 'mean': float(np.mean([d.mean() for d in diffs])),
+    medians = medians_in_turns({'fp32': lambda: fp32(x), 'reduced': lambda: reduced(x)}, repeats)
+    return {'images': len(images), 'engine': reduced.engine_name,
+            'mean': float(np.mean([d.mean() for d in diffs])),
             'max': float(max(d.max() for d in diffs)),
             'alpha_std': float(np.mean([a.std() for a in alphas])), **medians}
 
 
-def make_pipeline_images(folder: str, count: int, size: Tuple[int, int]) -> List[str]:
-    """``count`` JPEGs of ``size`` (h, w): the shipped real images, stretched."""
-    from paddlematting.utils.image_io import read_image
-    import cv2
-    sources = sorted(glob.glob(SHIPPED_IMAGES))
-    os.makedirs(folder, exist_ok=True)
-    paths = []
-    for i in range(count):
-        image = cv2.resize(read_image(sources[i % len(sources)]), (size[1], size[0]))
-        path = os.path.join(folder, f'img{i:02d}.jpg')
-        cv2.imwrite(path, cv2.cvtColor(image, cv2.COLOR_RGB2BGR), [cv2.IMWRITE_JPEG_QUALITY, 92])
-        paths.append(path)
-    return paths
+def print_precision(folder: str, precision: str, args: argparse.Namespace) -> None:
+    how = {'int8': 'ONNX Runtime static PTQ, QDQ, calibrated on the shipped images',
+           'bf16': 'INFERENCE_PRECISION_HINT bf16 / oneDNN bf16'}[precision]
+    print(f'\n### {precision} ({PIPELINE_MODEL}, RANDOM weights, {how}; load {load_average()})\n')
+    try:
+        q = bench_precision(folder, precision, args.repeats, args.threads)
+    except ValueError as error:  # bf16 on a CPU without it: the one line users get
+        print(f'not run: {error}', flush=True)
+        return
+    print(f'| engine | fp32 s (512x512) | {precision} s | {precision} / fp32 | mean abs alpha diff '
+          f'({q["images"]} images) | max abs alpha diff | fp32 alpha std (context) |')
+    print('|---|---|---|---|---|---|---|')
+    print(f"| {q['engine']} | {q['fp32']:.3f} | {q['reduced']:.3f} | {q['reduced'] / q['fp32']:.2f} "
+          f"| {q['mean']:.4f} | {q['max']:.4f} | {q['alpha_std']:.4f} |", flush=True)
 
 
-def bench_pipeline(folder: str, work_dir: str, count: int, threads: int, size: Tuple[int, int]) -> dict:
-    """predict.py's loop: read, transforms, default Predictor, restore, PNG write."""
+def print_pipeline(folder: str, work_dir: str, args: argparse.Namespace) -> None:
+    """predict.py's whole loop (``bench_pipeline.bench_size``: read, transforms, the default
+    Predictor, restore, blur-fusion foreground, alpha + RGBA PNG writes) at 720p and 1080p."""
+    import bench_pipeline
     from paddlematting.inference import Predictor
-    from paddlematting.pipeline.prediction import predict_alpha
-    from paddlematting.utils.image_io import read_image, write_png
-
-    predictor = Predictor(folder, device='cpu', threads=threads)
-    tag = f'{size[1]}x{size[0]}'
-    paths = make_pipeline_images(os.path.join(work_dir, 'images_' + tag), count, size)
-    out_dir = os.path.join(work_dir, 'alphas_' + tag)
-    model_seconds = []
-    shapes = set()
-
-    def timed_model(img, trimap):
-        # the bare model's share, timed inside the same run so load changes affect both alike
-        start = time.perf_counter()
-        out = predictor(img, trimap)
-        model_seconds.append(time.perf_counter() - start)
-        shapes.add('x'.join(map(str, img.shape[2:])))
-        return out
-
-    def one(path):
-        alpha = predict_alpha(timed_model, read_image(path), None, predictor.transforms)
-        write_png(os.path.join(out_dir, os.path.basename(path)[:-4] + '.png'),
-                  np.rint(alpha * 255).astype(np.uint8))
-
-    one(paths[0])  # warm-up
-    model_seconds.clear()
-    start = time.perf_counter()
-    for path in paths:
-        one(path)
-    per_image = (time.perf_counter() - start) / len(paths)
-    bare = sum(model_seconds) / len(model_seconds)
-    return {'input': tag, 'engine': predictor.engine_name, 'images': len(paths),
-            'prepared': ', '.join(sorted(shapes)), 'per_image_s': per_image,
-            'images_per_s': 1.0 / per_image, 'bare_model_s': bare, 'ratio': per_image / bare}
+    predictor = Predictor(folder, device='cpu', threads=args.threads)
+    print(f'\n### Pipeline ({PIPELINE_MODEL}, val config, predict.py\'s predict_images with its '
+          f'defaults, {args.images} JPEGs per size, medians of {args.pipeline_rounds} rounds, '
+          f'{predictor.engine_name})\n')
+    print('| input | matte | images/s | s/image | model calls s/image | pipeline / model | load |')
+    print('|---|---|---|---|---|---|---|')
+    rounds = argparse.Namespace(images=args.images, rounds=args.pipeline_rounds)
+    for label in bench_pipeline.SIZES:
+        load = os.getloadavg()[0]
+        results = bench_pipeline.bench_size(predictor, work_dir, label, rounds)
+        for case, r in results.items():
+            print(f"| {label} | {case} | {1 / r['per_image']:.2f} | {r['per_image']:.3f} | "
+                  f"{r['model']:.3f} | {r['ratio']:.2f}x | {load:.2f} -> {load_average()} |",
+                  flush=True)
 
 
 MEMORY_CHILD = r'''
@@ -324,17 +391,27 @@ def load_average() -> str:
     return '%.2f' % os.getloadavg()[0]
 
 
-def main(argv: Optional[List[str]] = None) -> None:
+def parse_args(argv: Optional[List[str]]) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument('--models', nargs='+', default=list(MODELS), choices=list(MODELS))
     parser.add_argument('--repeats', type=int, default=14, help='rounds in turns (medians)')
     parser.add_argument('--threads', type=int, default=2)
-    parser.add_argument('--images', type=int, default=10, help='images per pipeline size')
+    parser.add_argument('--images', type=int, default=6, help='images per pipeline size')
+    parser.add_argument('--pipeline_rounds', type=int, default=3, help='pipeline rounds (medians)')
+    parser.add_argument('--peer_onnx', default=None, metavar='PATH',
+                        help="the official MODNet ONNX export (ZHKKKe/MODNet's "
+                             "modnet_photographic_portrait_matting.onnx); its rows are skipped, "
+                             "with the reason, without it")
     parser.add_argument('--skip_torch', action='store_true')
     parser.add_argument('--skip_int8', action='store_true')
+    parser.add_argument('--skip_bf16', action='store_true')
     parser.add_argument('--skip_pipeline', action='store_true')
     parser.add_argument('--skip_memory', action='store_true')
-    args = parser.parse_args(argv)
+    return parser.parse_args(argv)
+
+
+def main(argv: Optional[List[str]] = None) -> None:
+    args = parse_args(argv)
     # dygraph and PyTorch eager take their thread count from OpenMP; set it before they load
     os.environ.setdefault('OMP_NUM_THREADS', str(args.threads))
     import paddle
@@ -346,33 +423,18 @@ def main(argv: Optional[List[str]] = None) -> None:
     folders = {}
     with tempfile.TemporaryDirectory(prefix='bench_inference_') as work_dir:
         for name in args.models:
-            result = bench_engines(name, work_dir, args.repeats, args.threads, not args.skip_torch)
+            result = bench_engines(name, work_dir, args)
             print_engines(result, args.threads, args.repeats)
             if 'folder' in result:
                 folders[name] = result['folder']
-        need = not (args.skip_int8 and args.skip_pipeline and args.skip_memory)
-        if need and PIPELINE_MODEL not in folders:
+        if PIPELINE_MODEL not in folders:
             folders[PIPELINE_MODEL] = export_to(build_model(PIPELINE_MODEL), os.path.join(work_dir, PIPELINE_MODEL))
-        folder = folders.get(PIPELINE_MODEL)
-        if not args.skip_int8:
-            q = bench_int8(folder, args.repeats, args.threads)
-            print(f'\n### INT8 ({PIPELINE_MODEL}, RANDOM weights, ONNX Runtime static PTQ, QDQ, '
-                  f'calibrated on the {q["images"]} shipped images; load {load_average()})\n')
-            print('| fp32 s (512x512) | int8 s | int8 / fp32 | mean abs alpha diff | max abs alpha diff | '
-                  'fp32 alpha std (context) |')
-            print('|---|---|---|---|---|---|')
-            print(f"| {q['fp32']:.3f} | {q['int8']:.3f} | {q['int8'] / q['fp32']:.2f} | {q['mean']:.4f} | "
-                  f"{q['max']:.4f} | {q['alpha_std']:.4f} |", flush=True)
+        folder = folders[PIPELINE_MODEL]
+        for precision in ('int8', 'bf16'):
+            if not getattr(args, f'skip_{precision}'):
+                print_precision(folder, precision, args)
         if not args.skip_pipeline:
-            print(f'\n### Pipeline ({PIPELINE_MODEL}, val config, {args.images} JPEGs per size; read, '
-                  f'transforms, model, restore, PNG write; no foreground estimation in the package yet)\n')
-            print('| input | engine | prepared | images/s | s/image | model calls s/image | pipeline / model | load |')
-            print('|---|---|---|---|---|---|---|---|')
-            for size in PIPELINE_SIZES.values():
-                p = bench_pipeline(folder, work_dir, args.images, args.threads, size)
-                print(f"| {p['input']} | {p['engine']} | {p['prepared']} | {p['images_per_s']:.2f} | "
-                      f"{p['per_image_s']:.3f} | {p['bare_model_s']:.3f} | {p['ratio']:.2f}x | "
-                      f'{load_average()} |', flush=True)
+            print_pipeline(folder, work_dir, args)
         if not args.skip_memory:
             m = bench_memory(folder, args.threads)
             print(f"\n### Memory, one 4000x3000 image ({PIPELINE_MODEL} val config, {m['engine']}, "

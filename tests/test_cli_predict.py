@@ -111,3 +111,23 @@ def test_paddleseg_save_names_write_the_matte_as_name_png(tmp_path):
     np.testing.assert_array_equal(read_image(str(tmp_path / 'in' / 'a.png')), before)
     np.testing.assert_array_equal(read_alpha(str(tmp_path / 'in' / 'a-2.png')),
                                   read_alpha(str(tmp_path / 'ours' / 'a_alpha.png')))
+
+
+def test_precision_bf16_is_refused_in_one_line_before_any_export(tmp_path, records,
+                                                                  monkeypatch):
+    from paddlematting.inference import precision
+    monkeypatch.setattr(precision, 'cpu_flags', lambda path=None: frozenset({'avx2'}))
+    monkeypatch.setenv('PADDLEMATTING_EXPORT_CACHE', str(tmp_path / 'cache'))
+    image = tmp_path / 'in.png'
+    write_png(str(image), np.full((16, 16, 3), 90, np.uint8))
+    argv = ['--config', TINY_CONFIG, '--device', 'cpu', '--save_dir', str(tmp_path / 'out'),
+            '--allow_random_weights', '--image_path', str(image), '--precision', 'bf16']
+    assert predict_cli.main(argv) == 2
+    assert [m for m in records if 'bf16' in m] == [
+        '--precision bf16 needs a CPU with bfloat16 instructions (avx512_bf16 or amx_bf16 in '
+        '/proc/cpuinfo), and this one reports neither; use --precision fp32.']
+    assert not (tmp_path / 'cache').exists()  # refused before the export
+    monkeypatch.setattr(precision, 'cpu_flags', lambda path=None: frozenset({'amx_bf16'}))
+    assert predict_cli.main(argv + ['--backend', 'dygraph']) == 2
+    assert any('--precision bf16 runs the exported model; the dygraph backend runs fp32' in m
+               for m in records)

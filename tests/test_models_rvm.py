@@ -10,6 +10,7 @@ import pytest
 from paddlematting import Config
 from paddlematting.pipeline.runner import dygraph_runner
 from paddlematting.inference import ExportOptions, Predictor, export_model, load_deploy_config
+from paddlematting.inference.engines import ENGINES
 from paddlematting.models import RVM
 from paddlematting.models.backbones import MobileNetV3_large_x1_0_os16
 from paddlematting.config import manager
@@ -229,6 +230,7 @@ def test_config_builds_the_manifest_model():
     assert [t['type'] for t in cfg.config.val_dataset_config['transforms']] == ['LoadImages', 'Normalize']
 
 
+@pytest.mark.slow
 def test_export_paddle_inference_and_onnx_carry_state(shared_reference, det_weights, tmp_path):
     model = _reference_model(shared_reference, det_weights)
     frames = _frames(shared_reference)
@@ -240,14 +242,19 @@ def test_export_paddle_inference_and_onnx_carry_state(shared_reference, det_weig
     assert deploy.state_names == ['r1', 'r2', 'r3', 'r4'] and deploy.state_channels == [16, 20, 40, 64]
     assert deploy.output_names == list(KEYS)
 
-    predictor = Predictor(folder, device='cpu', threads=1, carry_state=True)
-    assert predictor.recurrent
-    inferred = []
-    for t, img in enumerate(frames):
-        inferred.append(predictor.outputs(img))
-        for key in KEYS:
-            np.testing.assert_allclose(inferred[t][key], dygraph[t][key], atol=EXPORT_ATOL, rtol=0,
-                                       err_msg=f'inference {key}_f{t}')
+    # recurrent models get the engine choice too: timed on a second frame, fed the state back
+    assert set(deploy.engine_ms) == set(ENGINES)
+    assert deploy.cpu_engine == min(deploy.engine_ms, key=deploy.engine_ms.get)
+    assert Predictor(folder, device='cpu', threads=1).engine_name == deploy.cpu_engine
+    for engine in ENGINES:  # the state is carried through every engine
+        predictor = Predictor(folder, device='cpu', threads=1, carry_state=True, engine=engine)
+        assert predictor.recurrent and predictor.engine_name == engine
+        inferred = []
+        for t, img in enumerate(frames):
+            inferred.append(predictor.outputs(img))
+            for key in KEYS:
+                np.testing.assert_allclose(inferred[t][key], dygraph[t][key], atol=EXPORT_ATOL,
+                                           rtol=0, err_msg=f'{engine} {key}_f{t}')
     # reset() starts a new clip; without carry_state every call is a first frame
     predictor.reset()
     np.testing.assert_array_equal(predictor(frames[0]), inferred[0]['alpha'])

@@ -2,8 +2,9 @@
 
     python deploy/python/infer.py --model_dir output/export --image_path photos/ [--trimap_path trimaps/]
                                   [--save_dir output/infer] [--device cpu|gpu] [--threads N]
-                                  [--tensorrt fp32|fp16] [--backend paddle_inference|onnxruntime]
-                                  [--precision fp32|int8]
+                                  [--tensorrt fp32|fp16]
+                                  [--backend paddle_inference|onnxruntime|openvino]
+                                  [--precision fp32|int8|bf16]
                                   [--background PATH|#RRGGBB|r,g,b]
                                   [--fg_method blur_fusion|multilevel|none] [--temporal_ofd]
 
@@ -31,6 +32,8 @@ from paddlematting.cli.common import (EXIT_BAD_INPUTS, add_prediction_input_args
                                       prediction_options, report_prediction, setup_logging)
 from paddlematting.predict.images import predict_images  # noqa: E402
 from paddlematting.inference import Predictor, load_deploy_config  # noqa: E402
+from paddlematting.inference.deploy_config import ENGINE_NAMES as ENGINES  # noqa: E402
+from paddlematting.inference.precision import PRECISIONS  # noqa: E402
 
 logger = logging.getLogger('paddlematting')
 
@@ -44,12 +47,13 @@ def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
                         help='Default gpu when Paddle has CUDA and sees a GPU, else cpu.')
     parser.add_argument('--threads', type=int, default=None,
                         help='CPU threads; default the physical cores this process may use.')
-    parser.add_argument('--backend', choices=('paddle_inference', 'onnxruntime'), default=None,
+    parser.add_argument('--backend', choices=ENGINES, default=None,
                         help="The engine; default on CPU: the one deploy.yaml's cpu_engine names "
                              "(measured fastest at export), else paddle_inference.")
-    parser.add_argument('--precision', choices=('fp32', 'int8'), default='fp32',
-                        help='int8: model_int8.onnx from export.py --quantize int8 (onnxruntime). '
-                             'Default fp32.')
+    parser.add_argument('--precision', choices=PRECISIONS, default='fp32',
+                        help='int8: model_int8.onnx from export.py --quantize int8 (onnxruntime); '
+                             'bf16: bfloat16 on CPUs with bf16 instructions (openvino, else '
+                             'paddle_inference; refused elsewhere). Default fp32.')
     parser.add_argument('--tensorrt', choices=('fp32', 'fp16'), default=None,
                         help='Run GPU subgraphs with TensorRT at this precision (GPU builds with TensorRT).')
     return parser.parse_args(argv)

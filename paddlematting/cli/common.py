@@ -33,8 +33,8 @@ logger = logging.getLogger('paddlematting')
 
 # 'inference': the exported model on the CPU engine its deploy.yaml recorded as fastest;
 # 'paddle_inference' / 'onnxruntime': the exported model on that engine
-BACKENDS = ('dygraph', 'inference', 'paddle_inference', 'onnxruntime')
-EXPORTED_BACKENDS = ('inference', 'paddle_inference', 'onnxruntime')
+BACKENDS = ('dygraph', 'inference', 'paddle_inference', 'onnxruntime', 'openvino')
+EXPORTED_BACKENDS = ('inference', 'paddle_inference', 'onnxruntime', 'openvino')
 
 # exit statuses of predict.py and deploy/python/infer.py
 EXIT_OK = 0
@@ -221,8 +221,13 @@ def add_backend_arg(parser: argparse.ArgumentParser) -> None:
     parser.add_argument('--backend', choices=BACKENDS, default=None,
                         help='dygraph: run the paddle model directly; inference: export it once '
                              '(cached) and run it on the engine measured fastest on this CPU at '
-                             'export; paddle_inference / onnxruntime: that engine. Default: '
+                             'export; paddle_inference / onnxruntime / openvino: that engine. Default: '
                              'inference on CPU, dygraph on GPU.')
+    parser.add_argument('--precision', choices=('fp32', 'bf16'), default='fp32',
+                        help='bf16: the exported model in bfloat16 (OpenVINO, else Paddle '
+                             'Inference oneDNN), on CPUs reporting avx512_bf16 or amx_bf16 '
+                             'only (refused in one line elsewhere); implies --backend '
+                             'inference. Default fp32.')
 
 
 def apply_model_name(args: argparse.Namespace) -> None:
@@ -273,24 +278,32 @@ def declared_traits(cfg: Config) -> ModelTraits:
 
 
 def _inference_runner(cfg: Config, local_weights: Optional[str], device: str,
-                      backend: str = 'inference') -> Runner:
+                      backend: str = 'inference', precision: str = 'fp32') -> Runner:
     from .. import inference  # exporting and the engines: only when asked for
     folder = inference.export_checkpoint_cached(cfg, local_weights)
     engine = None if backend == 'inference' else backend
-    predictor = inference.Predictor(folder, device=device, engine=engine)
+    predictor = inference.Predictor(folder, device=device, engine=engine, precision=precision)
     logger.info('Using the exported model in %s (%s, %s).', folder, predictor.engine_name, device)
     return predictor
 
 
 def build_runner(cfg: Config, model_path: Optional[str], device: str,
-                 backend: Optional[str] = None) -> Tuple[Runner, str]:
+                 backend: Optional[str] = None, precision: str = 'fp32') -> Tuple[Runner, str]:
     """The runner for val/predict and the backend actually used.
 
     ``backend`` None picks inference on CPU and dygraph on GPU. When the default
     ``inference`` is unavailable (one of ``INFERENCE_UNAVAILABLE_ERRORS``), a warning gives
     the error and dygraph is used; an engine named explicitly (``paddle_inference``,
-    ``onnxruntime``) is never replaced; any other error is raised.
+    ``onnxruntime``, ``openvino``) or a ``precision`` other than fp32 is never replaced; any
+    other error is raised. ``precision='bf16'`` is checked (one line) before any export.
     """
+    if precision != 'fp32':
+        from ..inference.precision import check_precision
+        check_precision(precision)  # before the (slow) export: this CPU may lack it
+        if backend == 'dygraph':
+            raise ValueError(f'--precision {precision} runs the exported model; the dygraph '
+                             f'backend runs fp32 (drop --backend dygraph).')
+        backend = backend or 'inference'
     backend = backend or ('inference' if device == 'cpu' else 'dygraph')
     traits = declared_traits(cfg)
     if not model_path and traits.trainable:
@@ -308,11 +321,11 @@ def build_runner(cfg: Config, model_path: Optional[str], device: str,
     local_weights = resolve_weights_path(model_path) if model_path else None
     if backend in EXPORTED_BACKENDS:
         try:
-            return _inference_runner(cfg, local_weights, device, backend), backend
+            return _inference_runner(cfg, local_weights, device, backend, precision), backend
         except WEIGHTS_UNAVAILABLE_ERRORS:
             raise
         except INFERENCE_UNAVAILABLE_ERRORS as error:
-            if backend != 'inference':
+            if backend != 'inference' or precision != 'fp32':
                 raise  # an engine named explicitly is not silently replaced
             logger.warning('The inference backend is unavailable (%s: %s); falling back to '
                            'dygraph.', type(error).__name__, error)

@@ -24,8 +24,9 @@ def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
     parser.add_argument('--input_shape', nargs=4, type=int, default=None, metavar=('N', 'C', 'H', 'W'),
                         help='fix the input shape; default dynamic batch, height and width')
     parser.add_argument('--onnx', action='store_true',
-                        help='also write model.onnx (needs the onnx extra), time Paddle Inference '
-                             'and ONNX Runtime on this CPU and record the faster in deploy.yaml')
+                        help='also write model.onnx (needs the onnx extra), time Paddle Inference, '
+                             'ONNX Runtime and OpenVINO (those installed) on this CPU and record '
+                             'the fastest in deploy.yaml')
     parser.add_argument('--no_engine_choice', action='store_true',
                         help='with --onnx: skip the timing (deploy.yaml then names no CPU engine '
                              'and Paddle Inference is used unless --backend says otherwise)')

@@ -50,7 +50,8 @@ def main(argv: Optional[List[str]] = None) -> int:
         return EXIT_BAD_INPUTS
     inputs, background = gathered
     refuse_untrained(cfg, args)
-    runner, backend = build_runner(cfg, args.model_path, device, args.backend)
+    runner, backend = build_runner(cfg, args.model_path, device, args.backend,
+                                   args.precision)
     logger.info('Predicting %d images with the %s backend...', len(inputs), backend)
     result = predict_images(runner, build_val_transforms(cfg), inputs, args.save_dir,
                             prediction_options(args, background, needs_trimap))

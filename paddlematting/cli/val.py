@@ -59,7 +59,8 @@ def main(argv: Optional[List[str]] = None) -> int:
         logger.warning('--background only matters with --save_results; no composites are written.')
     dataset = build_dataset(cfg, 'val_dataset')
     refuse_untrained(cfg, args)
-    runner, backend = build_runner(cfg, args.model_path, device, args.backend)
+    runner, backend = build_runner(cfg, args.model_path, device, args.backend,
+                                   args.precision)
     logger.info('Evaluating %d images with the %s backend...', len(dataset), backend)
     result = evaluate(runner, dataset, EvalOptions(
         metric_names=args.metrics, num_workers=args.num_workers, save_dir=args.save_dir,

@@ -16,6 +16,8 @@ from typing import Dict, List, Optional
 import yaml
 
 DEPLOY_FILE = 'deploy.yaml'
+# the engines a deploy.yaml may name as cpu_engine (``engines.ENGINES``, which imports this)
+ENGINE_NAMES = ('paddle_inference', 'onnxruntime', 'openvino')
 
 
 def default_inference_transforms() -> List[dict]:
@@ -126,9 +128,9 @@ def load_deploy_config(folder: str) -> DeployConfig:
     if len(config.state_channels) != len(config.state_names):
         raise ValueError(f'{path}: Deploy.state_channels must give one channel count per entry of '
                          f'Deploy.state_names {config.state_names}.')
-    if config.cpu_engine is not None and config.cpu_engine not in ('paddle_inference', 'onnxruntime'):
-        raise ValueError(f"{path}: Deploy.cpu_engine is {config.cpu_engine!r}; expected "
-                         f"'paddle_inference' or 'onnxruntime'.")
+    if config.cpu_engine is not None and config.cpu_engine not in ENGINE_NAMES:
+        raise ValueError(f"{path}: Deploy.cpu_engine is {config.cpu_engine!r}; expected one "
+                         f"of {list(ENGINE_NAMES)}.")
     for file_path in (config.model_path, config.params_path, config.onnx_path, config.int8_onnx_path):
         if file_path is None:
             continue

@@ -1,6 +1,6 @@
-"""The engines that run an exported folder: Paddle Inference and ONNX Runtime.
+"""The engines that run an exported folder: Paddle Inference, ONNX Runtime and OpenVINO.
 
-Both take the same feeds (``{'img': float32 [N,3,H,W], 'trimap': float32 [N,1,H,W]}``) and
+All take the same feeds (``{'img': float32 [N,3,H,W], 'trimap': float32 [N,1,H,W]}``) and
 return the program's outputs in order (the first is the alpha [N,1,H,W]). ``Predictor`` in
 ``predictor.py`` chooses one and owns everything around it (checks, transforms, pipeline).
 
@@ -9,23 +9,32 @@ return the program's outputs in order (the first is the alpha [N,1,H,W]). ``Pred
 - ``onnxruntime``: the ``model.onnx`` that ``export.py --onnx`` writes, under ONNX Runtime's
   CPU (or CUDA) execution provider, with every graph optimisation on (BatchNorm folding,
   conv + activation fusion, one layout end to end).
+- ``openvino``: the same ``model.onnx`` compiled by OpenVINO's CPU plugin
+  (``openvino_engine.py``). OpenVINO's Paddle frontend reads only the old ``.pdmodel``
+  format, which Paddle 3.2.2 no longer writes for our models (their PIR ``model.json`` it
+  cannot read), so a network paddle2onnx cannot convert (PP-MattingV2) stays on Paddle
+  Inference.
 """
 import os
 from typing import Dict, List, Optional
 
 import numpy as np
 
-from .deploy_config import DeployConfig
+from .deploy_config import ENGINE_NAMES, DeployConfig
+from .openvino_engine import OPENVINO, OpenVinoEngine
+from .precision import check_precision
 
 PADDLE_INFERENCE = 'paddle_inference'
 ONNXRUNTIME = 'onnxruntime'
-ENGINES = (PADDLE_INFERENCE, ONNXRUNTIME)
+ENGINES = ENGINE_NAMES
+assert ENGINES == (PADDLE_INFERENCE, ONNXRUNTIME, OPENVINO)
 # oneDNN keeps compiled kernels per input shape; bound how many shapes it remembers
 ONEDNN_SHAPE_CACHE = 10
 
-__all__ = ['PADDLE_INFERENCE', 'ONNXRUNTIME', 'ENGINES', 'ExportedModelUnreadableError',
+__all__ = ['PADDLE_INFERENCE', 'ONNXRUNTIME', 'OPENVINO', 'ENGINES', 'ExportedModelUnreadableError',
            'default_threads', 'create_engine',
-           'PaddleInferenceEngine', 'OnnxRuntimeEngine', 'onnxruntime_session_options']
+           'PaddleInferenceEngine', 'OnnxRuntimeEngine', 'OpenVinoEngine',
+           'onnxruntime_session_options']
 
 
 class ExportedModelUnreadableError(OSError):
@@ -66,11 +75,13 @@ class PaddleInferenceEngine:
         threads: CPU math threads.
         tensorrt: None, 'fp32' or 'fp16' (GPU only; needs a TensorRT build of Paddle).
         trt_min_size, trt_max_size: the dynamic-shape range TensorRT is built for (pixels/side).
+        bf16: CPU only: oneDNN's bfloat16 kernels (``precision.check_precision`` first).
     """
     name = PADDLE_INFERENCE
 
     def __init__(self, deploy: DeployConfig, device: str, threads: int,
-                 tensorrt: Optional[str] = None, trt_min_size: int = 32, trt_max_size: int = 2048):
+                 tensorrt: Optional[str] = None, trt_min_size: int = 32, trt_max_size: int = 2048,
+                 bf16: bool = False):
         from paddle import inference as paddle_infer
         from ..models.traits import INPUT_CHANNELS
 
@@ -82,6 +93,8 @@ class PaddleInferenceEngine:
             config.enable_mkldnn()
             config.set_mkldnn_cache_capacity(ONEDNN_SHAPE_CACHE)
             config.set_cpu_math_library_num_threads(threads)
+            if bf16:
+                config.enable_onednn_bfloat16()
         else:
             config.enable_use_gpu(256, 0)
             if tensorrt is not None:
@@ -170,27 +183,43 @@ class OnnxRuntimeEngine:
                                         for k, v in feeds.items()})
 
 
+def _onnx_file(deploy: DeployConfig, engine: str, precision: str) -> str:
+    """The model file an ONNX-reading engine opens, or FileNotFoundError naming what is missing."""
+    path = deploy.int8_onnx_path if precision == 'int8' else deploy.onnx_path
+    if path is None:
+        what = 'an INT8 model (export.py --quantize int8)' if precision == 'int8' else \
+            'model.onnx (export.py --onnx)'
+        raise FileNotFoundError(f'{deploy.folder} holds no {what}, which the {engine} engine '
+                                f'runs.')
+    return path
+
+
 def create_engine(deploy: DeployConfig, engine: str, device: str, threads: int,
                   tensorrt: Optional[str] = None, precision: str = 'fp32', **trt_sizes):
     """Open ``deploy``'s folder with the named engine (see ``ENGINES``).
 
-    ``precision='int8'`` runs the quantized ONNX model (``export.py --quantize int8``); it
-    needs the onnxruntime engine.
+    ``precision='int8'`` runs the quantized ONNX model (``export.py --quantize int8``) and
+    needs the onnxruntime engine; ``'bf16'`` needs openvino or paddle_inference on a CPU with
+    bf16 instructions (``precision.check_precision`` refuses it elsewhere, in one line).
     """
+    if engine not in ENGINES:
+        raise ValueError(f'engine must be one of {ENGINES}, got {engine!r}.')
+    check_precision(precision)
+    needs = {'int8': (ONNXRUNTIME,), 'bf16': (OPENVINO, PADDLE_INFERENCE)}.get(precision)
+    if needs is not None and engine not in needs:
+        raise ValueError(f'precision {precision!r} needs the {" or ".join(needs)} engine, not '
+                         f'{engine}.')
+    if precision == 'bf16' and device != 'cpu':
+        raise ValueError("precision 'bf16' is a CPU option (device='cpu').")
+    if tensorrt is not None and engine != PADDLE_INFERENCE:
+        raise ValueError(f'tensorrt is a Paddle Inference option; the {engine} engine does not '
+                         f'take it.')
     if engine == PADDLE_INFERENCE:
-        if precision != 'fp32':
-            raise ValueError(f'precision {precision!r} needs the onnxruntime engine; Paddle '
-                             f'Inference runs the fp32 program.')
-        return PaddleInferenceEngine(deploy, device, threads, tensorrt, **trt_sizes)
+        return PaddleInferenceEngine(deploy, device, threads, tensorrt, bf16=precision == 'bf16',
+                                     **trt_sizes)
+    path = _onnx_file(deploy, engine, precision)
     if engine == ONNXRUNTIME:
-        if tensorrt is not None:
-            raise ValueError('tensorrt is a Paddle Inference option; the onnxruntime engine '
-                             'does not take it.')
-        path = deploy.int8_onnx_path if precision == 'int8' else deploy.onnx_path
-        if path is None:
-            what = 'an INT8 model (export.py --quantize int8)' if precision == 'int8' else \
-                'model.onnx (export.py --onnx)'
-            raise FileNotFoundError(f'{deploy.folder} holds no {what}, which the onnxruntime '
-                                    f'engine runs.')
         return OnnxRuntimeEngine(path, device, threads)
-    raise ValueError(f'engine must be one of {ENGINES}, got {engine!r}.')
+    if device != 'cpu':
+        raise ValueError("the openvino engine runs on the CPU (device='cpu').")
+    return OpenVinoEngine(path, threads, precision)

@@ -119,8 +119,9 @@ class ExportOptions:
         replace: a folder holding a previous export (our marker, see ``export_folder``) gets
             its exported files replaced and keeps any other; False keeps an existing
             ``save_dir`` as it is (a concurrent process published the same export first).
-        choose_engine: with ``onnx``, time Paddle Inference and ONNX Runtime on this CPU and
-            record the faster as deploy.yaml's ``cpu_engine`` (``engine_choice``).
+        choose_engine: with ``onnx``, time Paddle Inference, ONNX Runtime and OpenVINO (those
+            installed, whose outputs agree with the dygraph model) on this CPU and record the
+            fastest as deploy.yaml's ``cpu_engine`` (``engine_choice``; recurrent models too).
         quantize: None, or 'int8' to also write model_int8.onnx (implies ``onnx``), calibrated
             on ``calib_images`` (image paths); see ``quantization``.
         calib_images: the calibration images of ``quantize``.
@@ -160,7 +161,26 @@ def _save_program(model: nn.Layer, folder: str, transforms: Sequence[dict], mode
     return config
 
 
-def _write_companions(config: DeployConfig, options: ExportOptions, recurrent: bool) -> None:
+def dygraph_reference(model: nn.Layer):
+    """``feeds -> outputs`` of ``model`` in dygraph, in the exported program's order (alpha;
+    for a recurrent model alpha, other outputs, new states): what the engine choice checks
+    each engine against."""
+    import numpy as np
+    traits = model_traits(model)
+    wrapper = RecurrentStepModel(model) if traits.recurrent else AlphaOnlyModel(model)
+
+    def run(feeds) -> List[np.ndarray]:
+        tensors = {k: paddle.to_tensor(np.asarray(v, np.float32)) for k, v in feeds.items()}
+        with paddle.no_grad():
+            if traits.recurrent:
+                outputs = wrapper(tensors['img'], [tensors[n] for n in model.state_names])
+            else:
+                outputs = [wrapper(tensors['img'], tensors.get('trimap'))]
+        return [out.numpy() for out in outputs]
+    return run
+
+
+def _write_companions(config: DeployConfig, options: ExportOptions, model: nn.Layer) -> None:
     """ONNX (as asked), deploy.yaml, the INT8 model and the CPU engine choice, in the folder."""
     if options.onnx or options.quantize is not None:
         try:
@@ -174,9 +194,9 @@ def _write_companions(config: DeployConfig, options: ExportOptions, recurrent: b
     if options.quantize == 'int8':
         from .quantization import quantize_int8
         quantize_int8(config.folder, options.calib_images)
-    if config.onnx_file and options.choose_engine and not recurrent:  # the timing feeds carry no state inputs
+    if config.onnx_file and options.choose_engine:
         from .engine_choice import choose_cpu_engine
-        choose_cpu_engine(config.folder)
+        choose_cpu_engine(config.folder, reference=dygraph_reference(model))
 
 
 def export_model(model: nn.Layer, save_dir: str, transforms: Sequence[dict],
@@ -209,7 +229,7 @@ def export_model(model: nn.Layer, save_dir: str, transforms: Sequence[dict],
     tmp_dir = prepare_staging_dir(os.path.dirname(save_dir))
     try:
         config = _save_program(model, tmp_dir, transforms, model_type, options.input_shape)
-        _write_companions(config, options, traits.recurrent)
+        _write_companions(config, options, model)
         write_export_marker(tmp_dir)
     except BaseException:
         shutil.rmtree(tmp_dir, ignore_errors=True)

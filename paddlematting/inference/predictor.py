@@ -1,5 +1,8 @@
-"""Run an exported folder: Paddle Inference or ONNX Runtime, the same checks and pipeline."""
+"""Run an exported folder: Paddle Inference, ONNX Runtime or OpenVINO, the same checks and
+pipeline."""
 import copy
+import importlib.util
+import logging
 from typing import Dict, List, Optional
 
 import numpy as np
@@ -8,24 +11,28 @@ from ..builders.dataset import build_transforms
 from ..pipeline.prediction import predict_alpha
 from ..utils.device import gpu_available
 from .deploy_config import DEPLOY_FILE, DeployConfig, load_deploy_config
-from .engines import ENGINES, PADDLE_INFERENCE, create_engine, default_threads
+from .engines import ENGINES, ONNXRUNTIME, OPENVINO, PADDLE_INFERENCE, create_engine, default_threads
+from .precision import PRECISIONS, check_precision
+
+logger = logging.getLogger('paddlematting')
 
 TRT_PRECISIONS = ('fp32', 'fp16')
-PRECISIONS = ('fp32', 'int8')
 
 
 class Predictor:
-    """An exported matting model behind Paddle Inference or ONNX Runtime.
+    """An exported matting model behind Paddle Inference, ONNX Runtime or OpenVINO.
 
     Args:
         folder: a folder written by ``export_model`` (deploy.yaml + model files).
         device: 'cpu' or 'gpu'; default 'gpu' when ``gpu_available()`` else 'cpu'.
         threads: CPU math threads; default ``engines.default_threads()`` (physical cores).
-        engine: 'paddle_inference' or 'onnxruntime'; default on CPU: the one deploy.yaml
-            recorded as fastest at export (``cpu_engine``), else Paddle Inference; on GPU:
-            Paddle Inference.
-        precision: 'fp32', or 'int8' for the quantized ONNX model (``export.py --quantize
-            int8``; onnxruntime engine only, never the default).
+        engine: 'paddle_inference', 'onnxruntime' or 'openvino'; default on CPU: the one
+            deploy.yaml recorded as fastest at export (``cpu_engine``; Paddle Inference when
+            it names none, or names one not installed here); on GPU: Paddle Inference.
+        precision: 'fp32'; 'int8' for the quantized ONNX model (``export.py --quantize
+            int8``; onnxruntime engine only); 'bf16' on CPUs with bf16 instructions
+            (openvino when it can read the folder, else Paddle Inference's oneDNN; refused
+            in one line elsewhere). Never the default.
         tensorrt: None, 'fp32' or 'fp16' to run GPU subgraphs through TensorRT
             (Paddle Inference only; needs a Paddle build with TensorRT; dynamic shapes between
             ``trt_min_size`` and ``trt_max_size`` pixels per side).
@@ -51,13 +58,8 @@ class Predictor:
             raise ValueError('tensorrt needs device="gpu".')
         if engine is not None and engine not in ENGINES:
             raise ValueError(f'engine must be one of {list(ENGINES)}, got {engine!r}.')
-        if precision not in PRECISIONS:
-            raise ValueError(f'precision must be one of {list(PRECISIONS)}, got {precision!r}.')
-        if engine is None:
-            engine = (self.deploy.cpu_engine or PADDLE_INFERENCE) if self.device == 'cpu' \
-                else PADDLE_INFERENCE
-            if precision == 'int8':
-                engine = 'onnxruntime'
+        check_precision(precision)
+        engine = engine or self._default_engine(precision)
         self.engine_name = engine
         self.precision = precision
         self.threads = threads or default_threads()
@@ -72,6 +74,23 @@ class Predictor:
         self.carry_state = carry_state
         self._state: Optional[List[np.ndarray]] = None
         self._last_outputs: List[np.ndarray] = []
+
+    def _default_engine(self, precision: str) -> str:
+        """The engine when none is named: the precision's own, else deploy.yaml's CPU choice."""
+        if self.device != 'cpu':
+            return PADDLE_INFERENCE
+        if precision == 'int8':
+            return ONNXRUNTIME
+        if precision == 'bf16':
+            usable = self.deploy.onnx_path and importlib.util.find_spec('openvino')
+            return OPENVINO if usable else PADDLE_INFERENCE
+        stored = self.deploy.cpu_engine or PADDLE_INFERENCE
+        if stored != PADDLE_INFERENCE and importlib.util.find_spec(stored) is None:
+            # a folder exported where that engine was installed, read where it is not
+            logger.info('%s names %s as its CPU engine, which is not installed here; using '
+                        '%s.', self.deploy.folder, stored, PADDLE_INFERENCE)
+            return PADDLE_INFERENCE
+        return stored
 
     @property
     def needs_trimap(self) -> bool:
