@@ -16,7 +16,6 @@ import numpy as np
 import pytest
 
 import paddlematting as pm
-from paddlematting.api.cutout import CutoutOptions, render_cutout
 from paddlematting.utils.image_io import read_image
 
 from conftest import REAL_DATA_ROOT

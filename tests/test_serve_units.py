@@ -8,7 +8,6 @@ import cv2
 import numpy as np
 import pytest
 
-import paddlematting as pm
 from paddlematting.cli import serve as serve_cli
 from paddlematting.serve.admission import RequestQueue
 from paddlematting.serve.chain import decode_upload

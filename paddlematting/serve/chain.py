@@ -8,7 +8,7 @@ from the matte exactly as ``Matting(model, refiner)`` does.
 """
 import time
 from dataclasses import dataclass
-from typing import Callable, Dict, Optional, Tuple
+from typing import Callable, Dict, Optional
 
 import numpy as np
 
@@ -19,7 +19,7 @@ from ..predict.auto_trimap import BandOptions
 from ..utils.image_checks import CorruptImageError, TruncatedImageError
 from ..utils.pixel_limit import TooManyPixelsError, header_size
 from ..zoo import load_zoo
-from .errors import NotAnImageError, ServeError, TooLargeError
+from .errors import NotAnImageError, ServeError, TooLargeError, one_line
 from .params import RemoveParams
 from .settings import ServeSettings
 
@@ -48,11 +48,11 @@ def decode_upload(data: bytes, max_pixels: int) -> np.ndarray:
     try:
         return read_input(data, max_pixels)[0]
     except TooManyPixelsError as error:  # a format whose size shows only once decoded
-        raise TooLargeError(' '.join(str(error).split()), 'max_pixels', max_pixels) from None
+        raise TooLargeError(one_line(error), 'max_pixels', max_pixels) from None
     except (TruncatedImageError, CorruptImageError):
         raise
     except ValueError as error:
-        raise NotAnImageError(' '.join(str(error).split())) from None
+        raise NotAnImageError(one_line(error)) from None
 
 
 def _band(params: RemoveParams) -> Optional[BandOptions]:

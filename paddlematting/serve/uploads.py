@@ -14,7 +14,7 @@ from fastapi import Request
 from starlette.requests import ClientDisconnect
 from python_multipart.multipart import MultipartParser, parse_options_header
 
-from .errors import CLIENT_GONE, ServeError, TooLargeError
+from .errors import CLIENT_GONE, ServeError, TooLargeError, one_line
 
 __all__ = ['Upload', 'read_upload', 'check_bytes', 'FILE_FIELD', 'MAX_FIELDS']
 
@@ -100,7 +100,7 @@ def _parse_multipart(body: bytes, content_type: str) -> Upload:
     except ServeError:
         raise
     except Exception as error:  # noqa: BLE001 - python-multipart's parse errors, for the client
-        raise ServeError(422, f'the multipart body cannot be parsed ({" ".join(str(error).split())})') from None
+        raise ServeError(422, f'the multipart body cannot be parsed ({one_line(error)})') from None
     upload = Upload()
     for name, value in parts.parts:
         text = name.decode('utf-8', 'replace')

@@ -17,7 +17,7 @@ import time
 import urllib.parse
 from typing import List, Tuple
 
-from .errors import ServeError
+from .errors import ServeError, one_line
 from .uploads import check_bytes
 
 __all__ = ['check_public_address', 'resolve_public', 'fetch_image']
@@ -95,7 +95,7 @@ def fetch_image(url: str, max_bytes: int, timeout: float) -> bytes:
             chunks.append(chunk)
         return b''.join(chunks)
     except (OSError, http.client.HTTPException) as error:
-        raise ServeError(422, f'url: cannot fetch {url} ({" ".join(str(error).split())})') from None
+        raise ServeError(422, f'url: cannot fetch {url} ({one_line(error)})') from None
     finally:
         if connection is not None:
             connection.close()
