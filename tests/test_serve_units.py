@@ -122,6 +122,8 @@ def test_settings_reach_the_worker_processes_unchanged(monkeypatch):
     assert ServeSettings.from_env() == settings
     with pytest.raises(ValueError, match='refiner_default'):
         ServeSettings(refiner_default='gca')
+    with pytest.raises(ValueError, match='read_timeout must be a positive number'):
+        ServeSettings(read_timeout=0)
 
 
 def test_serve_refuses_an_unknown_model_in_one_line(records):

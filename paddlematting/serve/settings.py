@@ -56,6 +56,9 @@ class ServeSettings:
             value = getattr(self, name)
             if not isinstance(value, int) or value < (0 if name == 'port' else 1):
                 raise ValueError(f'ServeSettings.{name} must be a positive integer, got {value!r}.')
+        if not self.read_timeout > 0:
+            raise ValueError(f'ServeSettings.read_timeout must be a positive number of seconds, got '
+                             f'{self.read_timeout!r} (--read-timeout).')
         if self.refiner_default is not None and self.refiner_default not in self.refiners:
             raise ValueError(f'ServeSettings.refiner_default {self.refiner_default!r} is not one of '
                              f'the refiners served ({", ".join(self.refiners) or "none"}).')
