@@ -18,6 +18,12 @@ from setuptools import find_packages, setup
 with open('README.md', encoding='utf-8') as f:
     long_description = f.read()
 
+# `paddlematting serve`: FastAPI (routes, OpenAPI docs; pydantic 2 throughout since 0.100) on
+# uvicorn; python-multipart parses uploads in memory (0.0.18 fixed CVE-2024-53981); pillow
+# reads image headers, so --max-pixels refuses a decompression bomb before it is decoded
+SERVE_REQUIRES = ['fastapi>=0.115,<1', 'uvicorn>=0.30,<1', 'python-multipart>=0.0.18',
+                  'prometheus-client>=0.20', 'pillow>=10']
+
 setup(
     name='paddlematting',
     version='0.1.0',
@@ -27,7 +33,8 @@ setup(
     long_description_content_type='text/markdown',
     packages=find_packages(include=['paddlematting', 'paddlematting.*']),
     # the model zoo file: names -> configs, weights URLs, licences (paddlematting.zoo)
-    package_data={'paddlematting.zoo': ['models.yml']},
+    package_data={'paddlematting.zoo': ['models.yml'],
+                  'paddlematting.serve': ['static/*.html', 'static/*.js', 'static/*.css']},
     python_requires='>=3.10',
     install_requires=[
         'numpy>=1.23',
@@ -48,9 +55,12 @@ setup(
         # pytest-xdist: the suite runs on every core (scripts/test.sh passes -n auto)
         # cryptography: a self-signed certificate for the https download tests
         # ray: the test extra holds it so that tests/test_batch.py runs (never skips) on a clone
+        # selenium: the browser test of the server's page (tests/test_serve_page.py; the browser
+        # itself comes from scripts/setup_browser.sh); the serve extra's packages, for tests/test_serve*.py
         # openvino: tests/test_inference_engines.py runs every engine (never skips)
         'test': ['pytest', 'pytest-timeout', 'pytest-xdist', 'pymatting>=1.1', 'cryptography',
-                 'ray[data]>=2.60,<2.64', 'openvino>=2026.0,<2027'],
+                 'ray[data]>=2.60,<2.64', 'openvino>=2026.0,<2027', 'selenium>=4.20'] + SERVE_REQUIRES,
+        'serve': SERVE_REQUIRES,
         # ONNX export and the ONNX Runtime engine; onnx and ml_dtypes are what onnxruntime's
         # INT8 quantization tools import (export.py --quantize int8)
         'onnx': ['paddle2onnx', 'onnxruntime', 'onnx', 'ml_dtypes'],
@@ -62,7 +72,7 @@ setup(
     },
     entry_points={
         'console_scripts': [
-            # subcommands: remove, models, cache, batch (paddlematting.cli.main.SUBCOMMANDS)
+            # subcommands: remove, models, cache, serve, batch (paddlematting.cli.main.SUBCOMMANDS)
             'paddlematting=paddlematting.cli.main:main',
             'paddlematting-train=paddlematting.cli.train:main',
             'paddlematting-val=paddlematting.cli.val:main',

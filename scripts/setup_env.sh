@@ -15,7 +15,7 @@ want=$(sha256sum setup.py | cut -c1-16)
 if [ -f "$stamp" ] && [ "$(cat "$stamp")" = "$want" ] && .venv/bin/python -c "import paddle, paddlematting" 2>/dev/null; then
   exit 0
 fi
-if .venv/bin/python -c "import paddle" 2>/dev/null; then extras="classical,test,onnx"; else extras="cpu,classical,test,onnx"; fi
+if .venv/bin/python -c "import paddle" 2>/dev/null; then extras="classical,test,onnx,serve"; else extras="cpu,classical,test,onnx,serve"; fi
 echo "Installing paddlematting[$extras] into .venv (first run only: about 2-4 minutes, ~1 GB of" \
      "wheels, mostly PaddlePaddle; later runs skip this) ..."
 # PYTHONWARNINGS: setuptools' advice box about editable installs is not for our users;

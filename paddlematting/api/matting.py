@@ -169,7 +169,8 @@ class Matting:
         self._segmenter_or_error()
         return self._model(_SEGMENTER).alpha(image)
 
-    def _matte(self, image: np.ndarray, mask: Any, trimap: Any) -> np.ndarray:
+    def _matte(self, image: np.ndarray, mask: Any, trimap: Any,
+               band: Optional[BandOptions] = None) -> np.ndarray:
         """float32 [H,W] in [0,1] for RGB ``image``, from the user's trimap, mask or the segmenter."""
         size = image.shape[:2]
         if trimap is not None:
@@ -177,20 +178,22 @@ class Matting:
         soft = as_unit_mask(read_map(mask, 'mask', size)) if mask is not None else self._segment(image)
         if self._refiner_role() is None:
             return soft
-        trimap = auto_trimap(soft, self.settings.band)
+        trimap = auto_trimap(soft, band or self.settings.band)
         # a mask sure of one side everywhere (the object fills the photo) has nothing to refine
         return self._refine(image, trimap) if has_both_known(trimap) else soft
 
-    def alpha(self, image: Any, mask: Any = None, trimap: Any = None) -> np.ndarray:
+    def alpha(self, image: Any, mask: Any = None, trimap: Any = None,
+              band: Optional[BandOptions] = None) -> np.ndarray:
         """The matte of ``image`` (numpy RGB, PIL, bytes or a path): float32 [H,W] in [0,1].
 
         ``mask``: [H,W] uint8 0..255 (0/1: labels), bool or float in [0,1]; ``trimap``: [H,W]
         in {0,128,255} (or 0/1/2 labels); either skips the segmenter. Both are checked to be
-        the image's size; a path or PIL image works for them too.
+        the image's size; a path or PIL image works for them too. ``band``: this call's
+        automatic trimap instead of ``settings.band`` (a server's per-request thresholds).
         """
         rgb, _ = read_input(image, self.settings.max_pixels)
         with self._lock:
-            return self._matte(rgb, mask, trimap)
+            return self._matte(rgb, mask, trimap, band)
 
     def remove(self, image: Any, mask: Any = None, trimap: Any = None, only_mask: bool = False,
                bgcolor: Any = None, background: Any = None, fg_method: Optional[str] = None) -> Any:

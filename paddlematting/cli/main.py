@@ -4,6 +4,7 @@
     paddlematting models [--markdown]                                   list the model zoo
     paddlematting cache info|clear                                      the download/export caches
     paddlematting batch --input SRC --output DST --model NAME           many images on Ray Data
+    paddlematting serve [--port 7000] [--model NAME] [--refiner NAME]   the HTTP server and its page
 
 A subcommand is a module with ``main(argv) -> exit status``; adding one is one line in
 ``SUBCOMMANDS``.
@@ -20,6 +21,8 @@ SUBCOMMANDS = {
     'remove': ('paddlematting.cli.remove', 'cut the background out of photos (a file, folder, list or -)'),
     'models': ('paddlematting.cli.models', 'list the model zoo: names, tasks, licences, weights'),
     'cache': ('paddlematting.cli.cache', 'show or empty the caches (downloaded weights, exports)'),
+    'serve': ('paddlematting.cli.serve', 'the matting server: HTTP API (rembg-compatible), web page, '
+                                         'metrics'),
     'batch': ('paddlematting.cli.batch', 'matte a folder, list or bucket of images on Ray Data '
                                          '(resumable, with a manifest)'),
 }
