@@ -51,6 +51,10 @@ MODEL_SPECS: Dict[str, ModelSpec] = {
     'ppmattingv2_stdc1': ModelSpec('configs/ppmattingv2/ppmattingv2-stdc1-human_512.yml', 512, False,
                                    f'{_MODELS}.ppmattingv2:PPMattingV2',
                                    f'{_MODELS}.backbones.stdc:STDC1'),
+    'birefnet_swin_t': ModelSpec('configs/birefnet/birefnet-swin_t.yml', 1024, False,
+                                 f'{_MODELS}.birefnet:BiRefNet', f'{_MODELS}.backbones.swin:SwinV1_T'),
+    'birefnet_swin_l': ModelSpec('configs/birefnet/birefnet-swin_l.yml', 1024, False,
+                                 f'{_MODELS}.birefnet:BiRefNet', f'{_MODELS}.backbones.swin:SwinV1_L'),
 }
 
 

@@ -31,7 +31,8 @@ from .config import manager
 manager.MODELS.filled_by('paddlematting.models')
 manager.BACKBONES.filled_by('paddlematting.models')
 manager.DATASETS.filled_by('paddlematting.datasets.matting_dataset',
-                           'paddlematting.datasets.benchmark_sets')
+                           'paddlematting.datasets.benchmark_sets',
+                           'paddlematting.datasets.dis5k')
 manager.TRANSFORMS.filled_by('paddlematting.transforms')
 manager.METRICS.filled_by('paddlematting.metrics')
 

@@ -44,6 +44,8 @@ SHIPPED_CONFIGS = {
     'configs/gca/gca-resnet34.yml': 'gca_resnet34',
     'configs/human_matting/human_matting-resnet34_vd.yml': 'human_matting_resnet34_vd',
     'configs/rvm/rvm-mobilenetv3.yaml': 'rvm_mobilenetv3',
+    'configs/birefnet/birefnet-swin_t.yml': 'birefnet_swin_t',
+    'configs/birefnet/birefnet-swin_l.yml': 'birefnet_swin_l',
     'configs/classical/closeform_matting.yml': None,
     'configs/classical/fast_matting.yml': None,
     'configs/classical/knn_matting.yml': None,
@@ -145,9 +147,35 @@ def run_in_fresh_process(module: str, function: str, *args, timeout: float = 180
     assert done.returncode == 0, (done.stdout[-3000:] + done.stderr[-3000:])
 
 
-def assert_matches_manifest(state: dict, manifest: dict) -> None:
+# torch's BatchNorm statistics under Paddle's names; num_batches_tracked has no Paddle twin
+_TORCH_BN_LEAVES = {'running_mean': '_mean', 'running_var': '_variance'}
+
+
+def torch_manifest_as_paddle(manifest: dict, linear_keys) -> dict:
+    """A torch-layout manifest (``"layout": "torch"``) as our Paddle model must hold it: BN
+    statistics renamed, ``num_batches_tracked`` dropped, the 2-D weights of ``linear_keys``
+    (our nn.Linear layers) transposed to [in, out]; counts recomputed from the entries."""
+    params = []
+    for e in manifest['params']:
+        head, _, leaf = e['key'].rpartition('.')
+        if leaf == 'num_batches_tracked':
+            continue
+        key = f'{head}.{_TORCH_BN_LEAVES[leaf]}' if leaf in _TORCH_BN_LEAVES else e['key']
+        shape = e['shape'][::-1] if key in linear_keys and len(e['shape']) == 2 else e['shape']
+        params.append(dict(e, key=key, shape=shape))
+    sizes = [(int(np.prod(e['shape'])), e['trainable']) for e in params]
+    return dict(manifest, params=params, layout='paddle', total_params=sum(n for n, _ in sizes),
+                trainable_params=sum(n for n, t in sizes if t))
+
+
+def assert_matches_manifest(state: dict, manifest: dict, linear_keys=None) -> None:
     """A model's ``state_dict()`` equals a reference manifest: the keys in order, and each
-    entry's shape, dtype and trainable flag; then the total and trainable parameter counts."""
+    entry's shape, dtype and trainable flag; then the total and trainable parameter counts.
+    A torch-layout manifest is compared as ``torch_manifest_as_paddle`` with ``linear_keys``
+    (``utils.torch_layout.linear_weight_keys(model)``), which it then requires."""
+    if manifest.get('layout') == 'torch':
+        assert linear_keys is not None, 'a torch-layout manifest needs the linear_keys'
+        manifest = torch_manifest_as_paddle(manifest, set(linear_keys))
     assert list(state) == [e['key'] for e in manifest['params']]
     for e in manifest['params']:
         t = state[e['key']]

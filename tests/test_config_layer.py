@@ -121,4 +121,5 @@ def test_a_registry_imports_the_modules_it_is_filled_by(tmp_path, monkeypatch):
     # the package's own fillers are declared by its root, not by config/
     assert manager.MODELS._modules == ('paddlematting.models',)
     assert manager.DATASETS._modules == ('paddlematting.datasets.matting_dataset',
-                                         'paddlematting.datasets.benchmark_sets')
+                                         'paddlematting.datasets.benchmark_sets',
+                                         'paddlematting.datasets.dis5k')

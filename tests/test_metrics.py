@@ -16,6 +16,8 @@ from paddlematting.metrics import MSE, SAD, Conn, Grad, build_metrics
 from paddlematting.metrics.grad import gaussian_derivative_kernels, gradient_magnitude
 
 METRIC_NAMES = ['sad', 'mse', 'grad', 'conn']
+# every registered metric: the matting errors, then the segmentation scores (test_metrics_segmentation.py)
+REGISTERED_NAMES = METRIC_NAMES + ['mae', 'maxf', 'smeasure']
 REFERENCE_JSON = os.path.join(TEST_DATA_DIR, 'metrics', 'metrics_A.json')
 REFERENCE_NPZ = os.path.join(TEST_DATA_DIR, 'metrics', 'metrics_A.npz')
 
@@ -210,7 +212,7 @@ def test_build_metrics_names():
     metrics = build_metrics(['SAD', 'Mse', 'grad', 'CONN'])
     assert list(metrics) == METRIC_NAMES
     assert [type(m) for m in metrics.values()] == [SAD, MSE, Grad, Conn]
-    with pytest.raises(ValueError, match=r"'psnr'.*\['conn', 'grad', 'mse', 'sad'\]"):
+    with pytest.raises(ValueError, match=r"'psnr'.*\['conn', 'grad', 'mae', 'maxf', 'mse', 'sad', 'smeasure'\]"):
         build_metrics(['sad', 'psnr'])
 
 
@@ -248,7 +250,7 @@ import paddlematting.metrics as metrics
 from paddlematting.datasets import composition, trimap
 from paddlematting.config import manager
 from paddlematting.utils import trimap_values
-assert metrics.metric_names() == ['sad', 'mse', 'grad', 'conn'], metrics.metric_names()
+assert metrics.metric_names() == ['sad', 'mse', 'grad', 'conn', 'mae', 'maxf', 'smeasure'], metrics.metric_names()
 assert manager.METRICS['SAD'] is metrics.SAD
 alpha = np.zeros((8, 8), np.uint8)
 assert metrics.build_metrics('sad')['sad'].update(alpha, alpha) == 0.0
@@ -281,7 +283,7 @@ def test_a_newly_registered_metric_is_offered_everywhere(monkeypatch):
             return float(np.abs(pred - gt)[unknown].max())
 
     monkeypatch.setitem(manager.METRICS.components_dict, 'MaxError', MaxError)
-    assert metric_names() == [*METRIC_NAMES, 'maxerr']
+    assert metric_names() == [*REGISTERED_NAMES, 'maxerr']
     assert build_metrics(['MaxErr'])['maxerr'].update(np.full((2, 2), 255), np.zeros((2, 2))) == 1.0
     args = val_cli.parse_args(['--config', 'c.yml', '--metrics', 'sad', 'maxerr'])
     assert args.metrics == ['sad', 'maxerr']

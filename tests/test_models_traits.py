@@ -15,6 +15,8 @@ DECLARED = {
     'PPMatting': ModelTraits(('img',), True, True, False),
     'PPMattingV2': ModelTraits(('img',), True, True, False),
     'HumanMatting': ModelTraits(('img',), True, True, False),
+    # published as PyTorch state dicts; traced at the size of its fixed Resize
+    'BiRefNet': ModelTraits(('img',), True, True, False, 'torch', fixed_size=True),
     # ported for inference: no training loss; its state travels between frames
     'RVM': ModelTraits(('img',), trainable=False, exportable=True, recurrent=True),
     'CloseFormMatting': _SOLVER, 'FastMatting': _SOLVER, 'KNNMatting': _SOLVER,

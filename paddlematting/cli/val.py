@@ -16,7 +16,7 @@ from ..builders import build_dataset
 from ..engine.evaluator import PER_IMAGE_CSV, EvalOptions, evaluate
 from ..pipeline.outputs import DEFAULT_FG_METHOD, FG_METHODS
 from ..predict.visualization import read_background
-from ..metrics import metric_names
+from ..metrics import default_metric_names, metric_names
 from .common import (MAX_WORKERS, add_model_run_args, build_runner, declared_traits, int_in,
                      refuse_untrained, start_writing)
 from .errors import reports_user_errors
@@ -39,10 +39,10 @@ def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
                         help='Foreground colour estimation for those composites (default '
                              '%(default)s; none: the photo\'s own colours).')
     parser.add_argument('--num_workers', type=int_in(0, MAX_WORKERS + 1), default=0, help='Data loader worker processes.')
-    registered = metric_names()
-    parser.add_argument('--metrics', nargs='+', default=registered, choices=registered,
-                        type=str.lower, help='Metrics to compute (default: every registered one: '
-                                             f'{", ".join(registered)}).')
+    registered, defaults = metric_names(), default_metric_names()
+    parser.add_argument('--metrics', nargs='+', default=defaults, choices=registered,
+                        type=str.lower, help=f'Metrics to compute, of {", ".join(registered)} '
+                                             f'(default: {", ".join(defaults)}).')
     return parser.parse_args(argv)
 
 

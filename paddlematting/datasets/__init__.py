@@ -12,11 +12,12 @@ from .composition import composite_on_background, fit_background
 from .trimap import eval_trimap, random_trimap, trimap_from_alpha
 
 _PADDLE_ATTRIBUTES = {'MattingDataset': '.matting_dataset', 'ListEntry': '.matting_dataset',
-                      'Composition1K': '.benchmark_sets', 'Distinctions646': '.benchmark_sets'}
+                      'Composition1K': '.benchmark_sets', 'Distinctions646': '.benchmark_sets',
+                      'DIS5K': '.dis5k'}
 
 __all__ = ['collate_samples', 'composite_on_background', 'fit_background', 'eval_trimap',
            'random_trimap', 'trimap_from_alpha', 'MattingDataset', 'ListEntry', 'Composition1K',
-           'Distinctions646']
+           'Distinctions646', 'DIS5K']
 
 
 def __getattr__(name: str) -> Any:

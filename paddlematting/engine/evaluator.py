@@ -15,7 +15,7 @@ import numpy as np
 import paddle
 from tqdm import tqdm
 
-from ..metrics import build_metrics, metric_names as registered_metric_names
+from ..metrics import build_metrics, default_metric_names
 from ..pipeline.outputs import (DEFAULT_FG_METHOD, OutputOptions, alpha_to_uint8, make_outputs,
                                 save_outputs)
 from ..pipeline.prediction import Runner, finish_alpha
@@ -57,7 +57,8 @@ class EvalOptions:
     """How to evaluate; the names follow PaddleSeg Matting's val.py flags.
 
     Attributes:
-        metric_names: registered metric names (``metrics.metric_names()``); None for all.
+        metric_names: registered metric names (``metrics.metric_names()``); None for the
+            default ones (``metrics.default_metric_names()``).
         num_workers: data loader worker processes.
         save_dir: when given, ``metrics_per_image.csv`` is written there.
         save_results: also write each alpha as an 8-bit PNG under save_dir, at its
@@ -233,7 +234,7 @@ def evaluate(runner: Runner, dataset: paddle.io.Dataset,
     """
     options = options or EvalOptions()
     _check_evaluation(dataset, options)
-    metrics = build_metrics(list(options.metric_names or registered_metric_names()))
+    metrics = build_metrics(list(options.metric_names or default_metric_names()))
     # one image per batch: val images keep their own sizes
     loader = iterate_batches(dataset, paddle.io.BatchSampler(dataset, batch_size=1),
                              options.num_workers)

@@ -22,7 +22,7 @@ import paddle
 import paddle.distributed as dist
 
 from . import checkpoint, run_state
-from ..metrics import metric_classes
+from ..metrics import default_metric_names, metric_classes
 from .evaluator import EvalOptions, EvalResult, evaluate
 from ..pipeline.runner import dygraph_runner
 from .runtime import capture_rng_state, init_distributed, is_main_process, restore_rng_state
@@ -49,7 +49,8 @@ class TrainOptions:
         seed: sample-order/augmentation seed; None draws one (stored for resume).
         amp: mixed precision (GPU only).
         resume_model: an iter_N folder, or a save_dir whose ``latest`` names one.
-        metric_names: the validation metrics; None for every registered one.
+        metric_names: the validation metrics; None for the default ones
+            (``metrics.default_metric_names()``).
         best_metric: the registered metric (lower-case name) that picks best_model; it is
             evaluated even when ``metric_names`` leaves it out. Lower is better unless the
             metric class sets ``lower_is_better = False``.
@@ -361,7 +362,7 @@ class Trainer:
     def _evaluate(self, iteration: int, vdl: VdlLog) -> EvalResult:
         logger.info('[EVAL] iter %d: evaluating %d images...', iteration, len(self.val_dataset))
         with paddle.no_grad():
-            names = list(self.options.metric_names or metric_classes())
+            names = list(self.options.metric_names or default_metric_names())
             if self.options.best_metric not in names:
                 names.append(self.options.best_metric)
             examples = self.options.vdl_images if self.options.use_vdl else 0

@@ -138,10 +138,30 @@ class ExportOptions:
     onnx_optional: bool = False
 
 
+def fixed_input_shape(transforms: Sequence[dict], input_shape: Optional[Sequence[int]],
+                      model_type: str) -> List[Optional[int]]:
+    """The ``[N, 3, H, W]`` a ``fixed_size`` model is traced at: ``input_shape`` when it
+    gives H and W, else N dynamic and (H, W) of the transforms' ``Resize`` target_size.
+
+    Raises:
+        ValueError: neither gives a size (one line naming the flag to pass).
+    """
+    if input_shape is not None and input_shape[2] and input_shape[3]:
+        return list(input_shape)
+    sizes = [t.get('target_size') for t in transforms if t.get('type') == 'Resize']
+    if not sizes or not isinstance(sizes[-1], (list, tuple)) or len(sizes[-1]) != 2:
+        raise ValueError(f'{model_type} is exported at one input size, and its transforms have '
+                         f'no Resize with a target_size: pass --input_shape N 3 H W.')
+    w, h = (int(v) for v in sizes[-1])
+    return [input_shape[0] if input_shape else None, 3, h, w]
+
+
 def _save_program(model: nn.Layer, folder: str, transforms: Sequence[dict], model_type: str,
                   input_shape: Optional[Sequence[int]]) -> DeployConfig:
     """Trace ``model`` (in eval mode) into ``folder``; return the deploy.yaml contents."""
     traits = model_traits(model)
+    if traits.fixed_size:
+        input_shape = fixed_input_shape(transforms, input_shape, model_type)
     input_names = list(traits.input_names)
     model.eval()
     wrapper = RecurrentStepModel(model) if traits.recurrent else AlphaOnlyModel(model)

@@ -1,5 +1,6 @@
 """Matting metrics (numpy/scipy only, importable without paddle): SAD, MSE, Grad, Conn under
-the DIM benchmark conventions.
+the DIM benchmark conventions, and the segmentation metrics of the DIS/SOD benchmarks (MAE,
+max F-measure, S-measure; ``segmentation.py``) over the whole image.
 
 Each metric has ``update(pred, gt, trimap=None) -> float`` (that image's error) and
 ``evaluate() -> float`` (mean over the images so far); pred and gt are alphas [H, W] in
@@ -15,6 +16,7 @@ from .sad import SAD  # noqa: I001
 from .mse import MSE
 from .grad import Grad
 from .conn import Conn
+from .segmentation import MAE, MaxFMeasure, SMeasure
 
 
 def metric_classes() -> Dict[str, type]:
@@ -30,9 +32,19 @@ def metric_names() -> List[str]:
     """The registered metrics' lower-case names (the default metric list).
 
     >>> metric_names()
-    ['sad', 'mse', 'grad', 'conn']
+    ['sad', 'mse', 'grad', 'conn', 'mae', 'maxf', 'smeasure']
     """
     return list(metric_classes())
+
+
+def default_metric_names() -> List[str]:
+    """The names computed when no list is given: every registered metric that declares
+    ``default`` (the matting errors; the segmentation scores are asked for by name).
+
+    >>> default_metric_names()
+    ['sad', 'mse', 'grad', 'conn']
+    """
+    return [name for name, cls in metric_classes().items() if getattr(cls, 'default', True)]
 
 
 def build_metrics(names: Union[str, Sequence[str]]) -> Dict[str, RunningMeanMetric]:
@@ -48,7 +60,7 @@ def build_metrics(names: Union[str, Sequence[str]]) -> Dict[str, RunningMeanMetr
     >>> build_metrics('maxerr')
     Traceback (most recent call last):
     ...
-    ValueError: Unknown metric name 'maxerr'; expected one of ['conn', 'grad', 'mse', 'sad'].
+    ValueError: Unknown metric name 'maxerr'; expected one of ['conn', 'grad', 'mae', 'maxf', 'mse', 'sad', 'smeasure'].
     """
     if isinstance(names, str):
         names = [names]
@@ -62,5 +74,5 @@ def build_metrics(names: Union[str, Sequence[str]]) -> Dict[str, RunningMeanMetr
     return metrics
 
 
-__all__ = ['SAD', 'MSE', 'Grad', 'Conn', 'RunningMeanMetric', 'build_metrics', 'metric_names',
-           'metric_classes', 'prepare_inputs']
+__all__ = ['SAD', 'MSE', 'Grad', 'Conn', 'MAE', 'MaxFMeasure', 'SMeasure', 'RunningMeanMetric', 'build_metrics', 'metric_names',
+           'metric_classes', 'default_metric_names', 'prepare_inputs']

@@ -84,6 +84,9 @@ class RunningMeanMetric:
     name = ''
     # an error: the trainer keeps the checkpoint with the lowest value as best_model
     lower_is_better = True
+    # computed when no metric list is given (val.py, the trainer's evaluation); False for
+    # metrics asked for by name (the segmentation scores)
+    default = True
 
     def __init__(self) -> None:
         self.reset()

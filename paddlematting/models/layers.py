@@ -5,6 +5,7 @@ keys of PaddleSeg's published weights, so they must stay as they are.
 """
 from typing import Optional, Sequence, Union
 
+import numpy as np
 import paddle
 import paddle.nn as nn
 import paddle.nn.functional as F
@@ -38,6 +39,48 @@ def resize_bilinear(x: paddle.Tensor,
                          f'got size={size!r}, scale={scale!r}')
     return F.interpolate(x, size=size, scale_factor=scale, mode='bilinear',
                          align_corners=align_corners)
+
+
+def _align_corners_taps(n_in: int, n_out: int):
+    """The two source indices and weights of each output position of a 1-D bilinear
+    resize with ``align_corners=True``, computed in float32 as torch's CPU kernel does
+    (scale (n_in − 1)/(n_out − 1), λ1 = src − floor(src), λ0 = 1 − λ1)."""
+    scale = np.float32((n_in - 1) / (n_out - 1)) if n_out > 1 else np.float32(0.0)
+    src = scale * np.arange(n_out, dtype=np.float32)
+    i0 = np.minimum(src.astype(np.int64), n_in - 1)
+    i1 = np.minimum(i0 + 1, n_in - 1)
+    lambda1 = (src - i0.astype(np.float32)).astype(np.float32)
+    return i0, i1, (np.float32(1.0) - lambda1).astype(np.float32), lambda1
+
+
+def _lerp_axis(x: paddle.Tensor, axis: int, n_out: int) -> paddle.Tensor:
+    i0, i1, w0, w1 = _align_corners_taps(x.shape[axis], n_out)
+    shape = [1, 1, 1, 1]
+    shape[axis] = n_out
+    a = paddle.index_select(x, paddle.to_tensor(i0), axis=axis)
+    b = paddle.index_select(x, paddle.to_tensor(i1), axis=axis)
+    return a * paddle.to_tensor(w0.reshape(shape)) + b * paddle.to_tensor(w1.reshape(shape))
+
+
+def resize_align_corners(x: paddle.Tensor, size: Sequence[int]) -> paddle.Tensor:
+    """Bilinear resize of x float32 [N,C,h,w] to ``size`` (H, W) with ``align_corners=True``
+    (torch's ``F.interpolate(..., align_corners=True)``). Sizes must be static ints.
+    Returns [N,C,H,W].
+
+    Dygraph runs ``F.interpolate``. A traced program (export) gets the same resize built from
+    index_select and products (width first, then height, as torch's kernel sums them; within
+    3e-7 of F.interpolate), because Paddle Inference 3.2 runs ``interpolate(align_corners=
+    True)`` wrongly in exported programs (off by up to 2.5 on unit-scale inputs); it is 5x
+    slower than F.interpolate in dygraph, hence not used there.
+    """
+    h, w = int(size[0]), int(size[1])
+    if paddle.in_dynamic_mode():
+        return F.interpolate(x, size=[h, w], mode='bilinear', align_corners=True)
+    if w != x.shape[-1]:
+        x = _lerp_axis(x, 3, w)
+    if h != x.shape[-2]:
+        x = _lerp_axis(x, 2, h)
+    return x
 
 
 class ConvBNAct(nn.Layer):

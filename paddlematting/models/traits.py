@@ -8,6 +8,7 @@ defaults below::
         input_names = ('img', 'trimap')   # what forward reads from its input dict, in call order
         exportable = False                # e.g. an op without a static kernel
         weights_layout = 'torch'          # published files come from a PyTorch project
+        fixed_size = True                 # exported at the transforms' Resize size
 
 No other file lists model types: export traces the declared inputs, predict asks for a
 trimap when 'trimap' is declared, train refuses ``trainable = False`` and export refuses
@@ -32,6 +33,9 @@ class ModelTraits(NamedTuple):
     weights_layout: str = 'paddle'
     # why train.py refuses a ``trainable = False`` model, said to the user
     untrainable_reason: str = 'it has no parameters to train'
+    # the traced program holds one input height and width (BiRefNet's image tiles and Swin
+    # windows are laid out from them): export takes them from the transforms' fixed Resize
+    fixed_size: bool = False
 
 
 DEFAULT_TRAITS = ModelTraits()
@@ -57,6 +61,6 @@ def model_traits(model_or_class: Any) -> ModelTraits:
     if values['weights_layout'] not in WEIGHTS_LAYOUTS:
         raise ValueError(f'{name}.weights_layout is {values["weights_layout"]!r}; expected one '
                          f'of {", ".join(repr(v) for v in WEIGHTS_LAYOUTS)}')
-    for flag in ('trainable', 'exportable', 'recurrent'):
+    for flag in ('trainable', 'exportable', 'recurrent', 'fixed_size'):
         values[flag] = bool(values[flag])
     return ModelTraits(**values)
