@@ -44,6 +44,8 @@ SHIPPED_CONFIGS = {
     'configs/gca/gca-resnet34.yml': 'gca_resnet34',
     'configs/human_matting/human_matting-resnet34_vd.yml': 'human_matting_resnet34_vd',
     'configs/rvm/rvm-mobilenetv3.yaml': 'rvm_mobilenetv3',
+    'configs/vitmatte/vitmatte-small-composition1k.yml': 'vitmatte_small',
+    'configs/vitmatte/vitmatte-base-composition1k.yml': 'vitmatte_base',
     'configs/classical/closeform_matting.yml': None,
     'configs/classical/fast_matting.yml': None,
     'configs/classical/knn_matting.yml': None,
@@ -145,9 +147,37 @@ def run_in_fresh_process(module: str, function: str, *args, timeout: float = 180
     assert done.returncode == 0, (done.stdout[-3000:] + done.stderr[-3000:])
 
 
-def assert_matches_manifest(state: dict, manifest: dict) -> None:
+def paddle_layout_manifest(manifest: dict, layer) -> dict:
+    """A torch-layout manifest (``"layout": "torch"``, a PyTorch state dict) as ``layer``
+    loads it: its entries passed through ``utils.torch_layout.torch_state_to_paddle`` (the
+    layer's name map, BatchNorm names, ``num_batches_tracked`` dropped, Linear weights
+    transposed), the counts less the dropped entries. A Paddle-layout manifest is returned as
+    it is."""
+    if manifest.get('layout') != 'torch':
+        return manifest
+    from paddlematting.utils.torch_layout import torch_state_to_paddle
+    entries = manifest['params']
+    shapes = torch_state_to_paddle({e['key']: np.zeros(e['shape'], e['dtype']) for e in entries},
+                                   layer)
+    # the same map over arrays filled with each entry's trainable flag carries the flags over
+    flags = torch_state_to_paddle({e['key']: np.full(e['shape'], e['trainable']) for e in entries},
+                                  layer)
+    params = [{'key': k, 'shape': list(v.shape), 'dtype': str(v.dtype),
+               'trainable': bool(flags[k].flat[0])} for k, v in shapes.items()]
+    return dict(manifest, params=params, total_params=sum(int(np.prod(e['shape'])) for e in params),
+                trainable_params=sum(int(np.prod(e['shape'])) for e in params if e['trainable']))
+
+
+def assert_matches_manifest(state: dict, manifest: dict, layer=None) -> None:
     """A model's ``state_dict()`` equals a reference manifest: the keys in order, and each
-    entry's shape, dtype and trainable flag; then the total and trainable parameter counts."""
+    entry's shape, dtype and trainable flag; then the total and trainable parameter counts.
+    A torch-layout manifest is compared as ``layer`` (the model) loads it
+    (``paddle_layout_manifest``); the trainable count must then still be the manifest's."""
+    if manifest.get('layout') == 'torch':
+        assert layer is not None, f'{manifest["name"]} is a torch-layout manifest: pass the model'
+        mapped = paddle_layout_manifest(manifest, layer)
+        assert mapped['trainable_params'] == manifest['trainable_params']
+        manifest = mapped
     assert list(state) == [e['key'] for e in manifest['params']]
     for e in manifest['params']:
         t = state[e['key']]

@@ -53,7 +53,7 @@ def test_a_shipped_config_builds_the_published_layout(rel_path):
     if manifest_name is None:
         assert model.state_dict() == {}  # a solver has no weights to publish
     else:
-        assert_matches_manifest(model.state_dict(), load_manifest(manifest_name))
+        assert_matches_manifest(model.state_dict(), load_manifest(manifest_name), model)
 
 
 @pytest.mark.parametrize('manifest_name', ['dim_vgg16', 'modnet_hrnet_w18', 'modnet_mobilenetv2',

@@ -13,8 +13,7 @@ from conftest import REPO_ROOT, write_yaml
 
 # configs written on the vitmatte / birefnet branches: their entries' building is tested here
 # once those branches are merged (the config-path test below covers them from then on)
-AWAITING_MERGE = {'birefnet', 'birefnet-lite', 'vitmatte-small-composition-1k',
-                  'vitmatte-base-composition-1k'}
+AWAITING_MERGE = {'birefnet', 'birefnet-lite'}
 README_START = '<!-- zoo-table:start (generated: paddlematting models --markdown) -->'
 README_END = '<!-- zoo-table:end -->'
 
