@@ -91,15 +91,36 @@ def shared_reference():
     return require_shared_reference()
 
 
-@pytest.fixture
-def det_weights(shared_reference):
+def load_det_weights():
     """The numpy-only recipe module tests/data/reference/det_weights.py."""
     import importlib.util
-    path = os.path.join(shared_reference, 'det_weights.py')
+    path = os.path.join(require_shared_reference(), 'det_weights.py')
     spec = importlib.util.spec_from_file_location('det_weights', path)
     mod = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(mod)
     return mod
+
+
+@pytest.fixture
+def det_weights(shared_reference):
+    """The numpy-only recipe module tests/data/reference/det_weights.py."""
+    return load_det_weights()
+
+
+@pytest.fixture(scope='session')
+def published_safetensors(tmp_path_factory):
+    """``path_of(manifest name)``: a ``.safetensors`` file holding the reference's
+    deterministic weights under the manifest's own key names and layout, as a download of
+    the published ``model.safetensors`` would (written once per session and name)."""
+    from safetensors.numpy import save_file
+    folder, paths = tmp_path_factory.mktemp('published'), {}
+
+    def path_of(name: str) -> str:
+        if name not in paths:
+            paths[name] = str(folder / f'{name}.safetensors')
+            save_file(load_det_weights().make_weights(load_manifest(name)), paths[name])
+        return paths[name]
+    return path_of
 
 
 @pytest.fixture

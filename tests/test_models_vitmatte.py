@@ -25,40 +25,10 @@ def reference(name: str, suffix: str = '_A'):
     return np.load(os.path.join(SHARED_REFERENCE, 'outputs', f'{name}{suffix}.npz'))
 
 
-def write_hf_safetensors(det_weights, name: str, path) -> dict:
-    """The reference's deterministic weights under HF's key names, as a downloaded
-    model.safetensors holds them (torch layout); returns them too."""
-    from safetensors.numpy import save_file
-    weights = det_weights.make_weights(load_manifest(name))
-    save_file(weights, str(path))
-    return weights
-
-
 def build_vitmatte(name: str, weights=None, opts=()):
     model = build_model(Config(config_for(name), opts=NO_DOWNLOAD + list(opts)), weights=weights)
     model.eval()
     return model
-
-
-def det_weights_module():
-    """tests/data/reference/det_weights.py, for module-scoped fixtures."""
-    import importlib.util
-    spec = importlib.util.spec_from_file_location(
-        'det_weights', os.path.join(SHARED_REFERENCE, 'det_weights.py'))
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
-@pytest.fixture(scope='module')
-def hf_files(tmp_path_factory):
-    """{manifest name: path of its HF-named model.safetensors}, written once per module."""
-    recipe, folder = det_weights_module(), tmp_path_factory.mktemp('hf')
-    files = {}
-    for name in ('vitmatte_small', 'vitmatte_base'):
-        files[name] = str(folder / f'{name}.safetensors')
-        write_hf_safetensors(recipe, name, files[name])
-    return files
 
 
 def case_a_inputs(ref) -> dict:
@@ -68,10 +38,6 @@ def case_a_inputs(ref) -> dict:
     trimap = np.zeros_like(pixel_values[:, 3:])
     trimap[:, :, :h, :w] = ref['trimap']
     return {'img': paddle.to_tensor(pixel_values[:, :3]), 'trimap': paddle.to_tensor(trimap)}
-
-
-def torch_state_of_manifest(manifest: dict) -> dict:
-    return {e['key']: np.zeros(e['shape'], e['dtype']) for e in manifest['params']}
 
 
 @pytest.mark.parametrize('name', ['vitmatte_small', 'vitmatte_base'])
@@ -126,11 +92,11 @@ def assert_decoder_stage(ours, feats, name):
 
 @pytest.mark.parametrize('name', ['vitmatte_small',
                                   pytest.param('vitmatte_base', marks=pytest.mark.slow)])
-def test_case_a_matches_transformers_at_every_stage(name, hf_files):
+def test_case_a_matches_transformers_at_every_stage(name, published_safetensors):
     """Case A (250x310 padded to 256x320: 16x20 tokens, 2x2 zero-padded windows, resized
     relative tables): alpha within 1e-5, the logit within 5e-5, each feature within 1e-4."""
     ref, feats = reference(name), reference(name, '_A_feats')
-    model = build_vitmatte(name, weights=hf_files[name])
+    model = build_vitmatte(name, weights=published_safetensors(name))
     hooks = FeatureHooks(model)
     with paddle.no_grad():
         alphas = model(case_a_inputs(ref)).numpy()
@@ -148,18 +114,19 @@ def test_case_a_matches_transformers_at_every_stage(name, hf_files):
     np.testing.assert_allclose(alphas, ref['alphas'], rtol=0, atol=ALPHA_ATOL)
 
 
-def test_weights_through_the_config_pretrained_give_the_same_alpha(hf_files):
+def test_weights_through_the_config_pretrained_give_the_same_alpha(published_safetensors):
     """``model.pretrained`` (what the zoo's URL is downloaded to) loads the same HF file
     strictly, and the result equals the reference."""
     ref = reference('vitmatte_small')
-    model = build_vitmatte('vitmatte_small', opts=[f'model.pretrained={hf_files["vitmatte_small"]}'])
+    path = published_safetensors('vitmatte_small')
+    model = build_vitmatte('vitmatte_small', opts=[f'model.pretrained={path}'])
     with paddle.no_grad():
         alphas = model(case_a_inputs(ref)).numpy()
     np.testing.assert_allclose(alphas, ref['alphas'], rtol=0, atol=ALPHA_ATOL)
 
 
-def test_a_batch_of_two_equals_each_alone(hf_files, det_weights):
-    model = build_vitmatte('vitmatte_small', weights=hf_files['vitmatte_small'])
+def test_a_batch_of_two_equals_each_alone(published_safetensors, det_weights):
+    model = build_vitmatte('vitmatte_small', weights=published_safetensors('vitmatte_small'))
     scene = det_weights.make_scene(2, 64, 96, seed=3)
     batch = {'img': paddle.to_tensor(scene['img']), 'trimap': paddle.to_tensor(scene['trimap'])}
     with paddle.no_grad():

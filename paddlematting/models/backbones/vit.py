@@ -249,6 +249,22 @@ class ViTDet(nn.Layer):
                         i in residual_block_indices, mlp_ratio, layer_norm_eps, options)
             for i in range(depth)])
 
+    @property
+    def num_layers(self) -> int:
+        """Blocks, for layer-wise learning-rate decay (``layer_id``)."""
+        return len(self.encoder.layer)
+
+    def layer_id(self, name: str) -> int:
+        """The depth of parameter ``name`` (ours, relative to the backbone) for layer-wise
+        lr decay, as the original's ``get_vit_lr_decay_rate``: 0 for the embeddings, i + 1
+        for block i, and ``num_layers + 1`` (no decay) for the residual bottlenecks."""
+        if name.startswith('embeddings.'):
+            return 0
+        parts = name.split('.')
+        if parts[:2] == ['encoder', 'layer'] and 'residual' not in parts:
+            return int(parts[2]) + 1
+        return self.num_layers + 1
+
     def map_published_state(self, state: Dict[str, np.ndarray]) -> Dict[str, np.ndarray]:
         """Torch-named files -> our names (see ``timm_vit_to_vitdet``)."""
         return timm_vit_to_vitdet(state, self.in_channels)

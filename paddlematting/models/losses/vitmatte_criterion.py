@@ -4,7 +4,8 @@ known-region L1, a Laplacian-pyramid L1 and a gradient penalty, each with weight
 The region terms are scaled by ``N * 512^2 / pixels of the region``, a constant of the
 original fixed to its 512x512 training crop: at 512x512 they are the mean L1 over the region,
 at another size they carry an extra ``512^2 / (H * W)``. Kept as is, so that the loss values
-(and the learning rate that suits them) are the original's.
+(and the learning rate that suits them) are the original's. The pyramid's reflect padding
+needs every level at least 3 pixels high and wide: crops of 48x48 or more.
 """
 from typing import Dict, List
 
