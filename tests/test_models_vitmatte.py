@@ -161,3 +161,39 @@ def test_case_a_meta_is_the_recipe_we_rebuild(det_weights):
     assert det_weights.weights_sha256(weights) == meta['weights_sha256']
     scene = det_weights.make_scene(1, 250, 310, seed=0)
     np.testing.assert_array_equal(ref['pixel_values'][:, :3, :250, :310], scene['img'])
+
+
+@pytest.mark.slow
+def test_export_agrees_with_dygraph_at_other_sizes_and_batches(published_safetensors, det_weights,
+                                                               tmp_path):
+    """A dynamic-size export (window padding and table resizing traced for unknown sizes)
+    run by Paddle Inference equals dygraph at two sizes and batch sizes."""
+    from paddlematting.inference import Predictor, export_model
+    model = build_vitmatte('vitmatte_small', weights=published_safetensors('vitmatte_small'))
+    folder = export_model(model, str(tmp_path / 'export'), [{'type': 'Normalize'}])
+    predictor = Predictor(folder, device='cpu', threads=1)
+    assert predictor.deploy.input_names == ['img', 'trimap']
+    for n, h, w in ((1, 64, 96), (2, 96, 64)):
+        scene = det_weights.make_scene(n, h, w, seed=5)
+        with paddle.no_grad():
+            expected = model({'img': paddle.to_tensor(scene['img']),
+                              'trimap': paddle.to_tensor(scene['trimap'])}).numpy()
+        np.testing.assert_allclose(predictor(scene['img'], scene['trimap']), expected, rtol=0,
+                                   atol=ALPHA_ATOL)
+
+
+@pytest.mark.slow
+def test_onnx_export_agrees_with_dygraph(published_safetensors, det_weights, tmp_path):
+    import onnxruntime as ort
+    from paddlematting.inference import ExportOptions, export_model
+    model = build_vitmatte('vitmatte_small', weights=published_safetensors('vitmatte_small'))
+    folder = export_model(model, str(tmp_path / 'export'), [{'type': 'Normalize'}],
+                          ExportOptions(onnx=True, choose_engine=False))
+    session = ort.InferenceSession(os.path.join(folder, 'model.onnx'),
+                                   providers=['CPUExecutionProvider'])
+    scene = det_weights.make_scene(1, 64, 96, seed=5)
+    with paddle.no_grad():
+        expected = model({'img': paddle.to_tensor(scene['img']),
+                          'trimap': paddle.to_tensor(scene['trimap'])}).numpy()
+    out = session.run(None, {'img': scene['img'], 'trimap': scene['trimap']})[0]
+    np.testing.assert_allclose(out, expected, rtol=0, atol=ALPHA_ATOL)

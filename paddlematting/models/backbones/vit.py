@@ -9,7 +9,7 @@ also reads the DINO / MAE ViT checkpoints the original repo starts training from
 ``patch_embed.proj``, ``blocks.<i>.attn``), widening a 3-channel patch embedding with zeros.
 """
 from dataclasses import dataclass
-from typing import Dict, List, Optional, Sequence
+from typing import Dict, List, Optional, Sequence, Tuple
 
 import numpy as np
 import paddle
@@ -17,7 +17,7 @@ import paddle.nn as nn
 import paddle.nn.functional as F
 
 from ...config import manager
-from .vit_attention import DEFAULT_MAX_SCORE_BYTES, AttentionOptions, RelPosAttention
+from .vit_attention import DEFAULT_MAX_SCORE_BYTES, AttentionOptions, RelPosAttention, dims
 
 __all__ = ['ViTDet', 'ViTDetBlock', 'ViTDetEmbeddings', 'ResidualBottleneck', 'ChannelLayerNorm',
            'timm_vit_to_vitdet']
@@ -63,10 +63,11 @@ class ViTDetEmbeddings(nn.Layer):
 
     def forward(self, x: paddle.Tensor) -> paddle.Tensor:
         x = self.projection(x)
-        h, w = x.shape[2], x.shape[3]
+        h, w = dims(x)[2:]
         n, dim = self.table_side, x.shape[1]
         table = self.position_embeddings[:, 1:].reshape([1, n, n, dim]).transpose([0, 3, 1, 2])
-        if (h, w) != (n, n):
+        # traced: resized always (an equal-size bicubic resize is the identity, exactly)
+        if not paddle.in_dynamic_mode() or (h, w) != (n, n):
             table = F.interpolate(table, size=[h, w], mode='bicubic', align_corners=False)
         return x + table
 
@@ -119,22 +120,29 @@ class Mlp(nn.Layer):
         return self.fc2(F.gelu(self.fc1(x)))
 
 
-def window_partition(x: paddle.Tensor, size: int) -> paddle.Tensor:
-    """[B, H, W, C] -> [B * nH * nW, size, size, C], zero-padded at the bottom/right to
-    multiples of ``size`` (the padded tokens are not masked: they are keys and values too)."""
-    b, h, w, c = x.shape
-    pad_h, pad_w = -h % size, -w % size
-    if pad_h or pad_w:
-        x = F.pad(x, [0, pad_w, 0, pad_h], data_format='NHWC')  # [left, right, top, bottom]
-    nh, nw = (h + pad_h) // size, (w + pad_w) // size
+def window_partition(x: paddle.Tensor, size: int) -> Tuple[paddle.Tensor, tuple]:
+    """[B, H, W, C] -> ([B * nH * nW, size, size, C], (nH, nW)), zero-padded at the
+    bottom/right to nH, nW windows (the padded tokens are not masked: they are keys and
+    values too). Traced for export, where H and W are unknown, a whole window of zeros is
+    added when a side is already a multiple: windows are independent and the extra ones are
+    cropped away by ``window_merge``, so the values are the same."""
+    b, h, w, c = dims(x)
+    if paddle.in_dynamic_mode():
+        nh, nw = -(-h // size), -(-w // size)
+    else:
+        nh, nw = h // size + 1, w // size + 1
+    # zeros concatenated rather than F.pad: Paddle Inference's oneDNN pad kernels fail on NHWC
+    if not paddle.in_dynamic_mode() or nh * size > h:
+        x = paddle.concat([x, paddle.zeros([b, nh * size - h, w, c], x.dtype)], axis=1)
+    if not paddle.in_dynamic_mode() or nw * size > w:
+        x = paddle.concat([x, paddle.zeros([b, nh * size, nw * size - w, c], x.dtype)], axis=2)
     x = x.reshape([b, nh, size, nw, size, c]).transpose([0, 1, 3, 2, 4, 5])
-    return x.reshape([-1, size, size, c])
+    return x.reshape([-1, size, size, c]), (nh, nw)
 
 
-def window_merge(windows: paddle.Tensor, batch: int, h: int, w: int) -> paddle.Tensor:
+def window_merge(windows: paddle.Tensor, grid: tuple, batch, h, w) -> paddle.Tensor:
     """Inverse of ``window_partition``: [B * nH * nW, s, s, C] -> [B, h, w, C] (padding cut)."""
-    size, c = windows.shape[1], windows.shape[3]
-    nh, nw = -(-h // size), -(-w // size)
+    (nh, nw), size, c = grid, windows.shape[1], windows.shape[3]
     x = windows.reshape([batch, nh, nw, size, size, c]).transpose([0, 1, 3, 2, 4, 5])
     return x.reshape([batch, nh * size, nw * size, c])[:, :h, :w]
 
@@ -158,8 +166,9 @@ class ViTDetBlock(nn.Layer):
         x = x.transpose([0, 2, 3, 1])
         y = self.norm1(x)
         if self.window_size > 0:
-            b, h, w = y.shape[0], y.shape[1], y.shape[2]
-            y = window_merge(self.attention(window_partition(y, self.window_size)), b, h, w)
+            b, h, w, _ = dims(y)
+            windows, grid = window_partition(y, self.window_size)
+            y = window_merge(self.attention(windows), grid, b, h, w)
         else:
             y = self.attention(y)
         x = x + y

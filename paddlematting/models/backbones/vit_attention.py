@@ -11,13 +11,13 @@ is the plain one (exact), and only one chunk's scores are held at a time. At 400
 tokens) the full score tensor of one global block would take 53 GB for ViTMatte-S.
 """
 from dataclasses import dataclass
-from typing import Tuple
+from typing import Optional, Tuple
 
 import paddle
 import paddle.nn as nn
 import paddle.nn.functional as F
 
-__all__ = ['AttentionOptions', 'RelPosAttention', 'relative_table', 'relative_terms']
+__all__ = ['AttentionOptions', 'RelPosAttention', 'relative_table', 'relative_terms', 'dims']
 
 # the score chunk held at a time by default: 256 MiB of float32 scores
 DEFAULT_MAX_SCORE_BYTES = 256 * 2 ** 20
@@ -35,6 +35,15 @@ class AttentionOptions:
     max_score_bytes: int = DEFAULT_MAX_SCORE_BYTES
 
 
+def dims(x: paddle.Tensor) -> list:
+    """``x``'s shape: python ints when running, 0-D int tensors while tracing for export
+    (where sizes are unknown until the program runs), so one code path serves both."""
+    if paddle.in_dynamic_mode():
+        return list(x.shape)
+    shape = paddle.shape(x)
+    return [shape[i] for i in range(len(x.shape))]
+
+
 def relative_table(table: paddle.Tensor, size: int) -> paddle.Tensor:
     """The gathered relative-position table of one grid axis.
 
@@ -46,7 +55,8 @@ def relative_table(table: paddle.Tensor, size: int) -> paddle.Tensor:
         resized first to ``2 * size - 1`` rows when it has another length.
     """
     rows = 2 * size - 1
-    if table.shape[0] != rows:
+    # traced: resized always (an equal-length linear resize is the identity, exactly)
+    if not paddle.in_dynamic_mode() or table.shape[0] != rows:
         # [L, d] -> [1, d, L] (NCW), linear with half-pixel centres as torch's 'linear'
         resized = F.interpolate(table.transpose([1, 0]).unsqueeze(0), size=[rows], mode='linear',
                                 align_corners=False, align_mode=0, data_format='NCW')
@@ -68,7 +78,7 @@ def relative_terms(q: paddle.Tensor, table_h: paddle.Tensor,
         (rel_h [B, rows, w, h], rel_w [B, rows, w, w]): ``q . Th`` over key rows and
         ``q . Tw`` over key columns.
     """
-    b, rows, w, d = q.shape
+    b, rows, w, d = dims(q)
     by_row = q.transpose([1, 0, 2, 3]).reshape([rows, b * w, d])
     rel_h = paddle.matmul(by_row, table_h, transpose_y=True)            # [rows, B*w, h]
     rel_h = rel_h.reshape([rows, b, w, -1]).transpose([1, 0, 2, 3])
@@ -120,29 +130,34 @@ class RelPosAttention(nn.Layer):
         return max(1, limit // row_bytes)
 
     def forward(self, x: paddle.Tensor) -> paddle.Tensor:
-        b, h, w, c = x.shape
+        b, h, w, c = dims(x)
         heads, d = self.num_heads, self.head_dim
         qkv = self.qkv(x).reshape([b, h * w, 3, heads, d]).transpose([2, 0, 3, 1, 4])
         q, k, v = qkv.reshape([3, b * heads, h * w, d]).unbind(0)
         table_h = relative_table(self.rel_pos_h, h)
         table_w = relative_table(self.rel_pos_w, w)
-        # export traces one piece (static shapes); eager runs chunk the query rows
-        step = self.rows_per_chunk(b, h, w) if paddle.in_dynamic_mode() else h
-        parts = [self._attend(q, k, v, table_h, table_w, start, min(start + step, h), w)
-                 for start in range(0, h, step)]
-        out = parts[0] if len(parts) == 1 else paddle.concat(parts, axis=1)
+        if paddle.in_dynamic_mode():  # chunks of query rows
+            step = self.rows_per_chunk(b, h, w)
+            parts = [self._attend(q, k, v, table_h, table_w, (start, min(start + step, h)), w)
+                     for start in range(0, h, step)]
+            out = parts[0] if len(parts) == 1 else paddle.concat(parts, axis=1)
+        else:  # traced for export: sizes unknown, one piece
+            out = self._attend(q, k, v, table_h, table_w, None, w)
         out = out.reshape([b, heads, h, w, d]).transpose([0, 2, 3, 1, 4]).reshape([b, h, w, c])
         return self.proj(out)
 
-    def _attend(self, q, k, v, table_h, table_w, start: int, stop: int, w: int):
-        """Attention of the queries on grid rows [start, stop) over every key:
-        q, k, v [B*heads, h*w, d] -> [B*heads, (stop-start)*w, d]."""
-        bh, n, d = q.shape
-        h, rows = n // w, stop - start
-        q_part = q[:, start * w:stop * w]
-        scores = paddle.matmul(q_part * self.scale, k, transpose_y=True)
-        rel_h, rel_w = relative_terms(q_part.reshape([bh, rows, w, d]), table_h[start:stop],
-                                      table_w)
+    def _attend(self, q, k, v, table_h, table_w, rows: Optional[Tuple[int, int]], w):
+        """Attention of the queries on grid rows [start, stop) = ``rows`` (None: all) over
+        every key: q, k, v [B*heads, h*w, d] -> [B*heads, (stop-start)*w, d]."""
+        bh, n, d = dims(q)
+        h = n // w
+        if rows is not None:
+            start, stop = rows
+            q, table_h, rows = q[:, start * w:stop * w], table_h[start:stop], stop - start
+        else:
+            rows = h
+        scores = paddle.matmul(q * self.scale, k, transpose_y=True)
+        rel_h, rel_w = relative_terms(q.reshape([bh, rows, w, d]), table_h, table_w)
         scores = (scores.reshape([bh, rows, w, h, w]) + rel_h.unsqueeze(-1)
                   + rel_w.unsqueeze(-2)).reshape([bh, rows * w, n])
         return paddle.matmul(F.softmax(scores, axis=-1), v)
