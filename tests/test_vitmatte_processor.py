@@ -79,3 +79,27 @@ def test_the_prediction_pipeline_crops_the_alpha_to_the_input(published_safetens
     np.testing.assert_allclose(alpha[unknown], ref['alpha'][0, 0][unknown], rtol=0,
                                atol=ALPHA_ATOL)
     assert (alpha[trimap == 255] == 1).all() and (alpha[trimap == 0] == 0).all()
+
+
+def test_predict_cli_with_an_hf_named_safetensors_and_a_trimap(published_safetensors, tmp_path):
+    """predict.py --model_path model.safetensors (HF names, as downloaded) --trimap_path:
+    the written matte is HF's alpha cropped to 250x310 (8-bit), known regions forced."""
+    from paddlematting.cli import predict as predict_cli
+    from paddlematting.utils.image_io import read_alpha, write_png
+    ref = reference('vitmatte_small')
+    image, trimap = case_a_arrays(ref)
+    write_png(str(tmp_path / 'photo.png'), image)
+    write_png(str(tmp_path / 'photo_trimap.png'), trimap)
+    code = predict_cli.main(['--config', config_for('vitmatte_small'), '--device', 'cpu',
+                             '--backend', 'dygraph', '--model_path',
+                             published_safetensors('vitmatte_small'),
+                             '--image_path', str(tmp_path / 'photo.png'),
+                             '--trimap_path', str(tmp_path / 'photo_trimap.png'),
+                             '--save_dir', str(tmp_path / 'out')])
+    assert code == 0
+    matte = read_alpha(str(tmp_path / 'out' / 'photo_alpha.png'))
+    assert matte.shape == (250, 310)
+    unknown = trimap == 128
+    expected = ref['alpha'][0, 0][unknown] * 255.0
+    assert np.abs(matte[unknown].astype(np.float64) - expected).max() <= 0.5 + 1e-3
+    assert (matte[trimap == 255] == 255).all() and (matte[trimap == 0] == 0).all()
