@@ -168,6 +168,21 @@ def run_in_fresh_process(module: str, function: str, *args, timeout: float = 180
     assert done.returncode == 0, (done.stdout[-3000:] + done.stderr[-3000:])
 
 
+def loss_history(model, optimizer, data: dict, steps: int) -> list:
+    """Train ``model`` (train mode) on one batch ``data`` for ``steps`` optimizer steps; the
+    loss dicts as floats, before each step and after the last (``steps + 1`` of them)."""
+    model.train()
+    history = []
+    for step in range(steps + 1):
+        losses = model.loss(model(data), data)
+        history.append({k: float(v) for k, v in losses.items()})
+        if step < steps:
+            losses['all'].backward()
+            optimizer.step()
+            optimizer.clear_grad()
+    return history
+
+
 def paddle_layout_manifest(manifest: dict, layer) -> dict:
     """A torch-layout manifest (``"layout": "torch"``, a PyTorch state dict) as ``layer``
     loads it: its entries passed through ``utils.torch_layout.torch_state_to_paddle`` (the

@@ -8,7 +8,7 @@ import numpy as np
 import paddle
 import pytest
 
-from conftest import NO_DOWNLOAD, REAL_DATA_ROOT, SHARED_REFERENCE, config_for
+from conftest import NO_DOWNLOAD, REAL_DATA_ROOT, SHARED_REFERENCE, config_for, loss_history
 from paddlematting import Config
 from paddlematting.builders import Built, build_model
 from paddlematting.datasets import MattingDataset
@@ -69,15 +69,7 @@ def test_training_on_real_images_lowers_every_loss_term():
     batch = collate_samples([dataset[0], dataset[1]])
     data = {k: paddle.to_tensor(batch[k]) for k in ('img', 'alpha', 'trimap')}
     assert (batch['trimap'] == 128).any() and (batch['trimap'] != 128).any()
-    model.train()
-    history = []
-    for step in range(6):
-        losses = model.loss(model(data), data)
-        history.append({k: float(v) for k, v in losses.items()})
-        if step < 5:
-            losses['all'].backward()
-            optimizer.step()
-            optimizer.clear_grad()
+    history = loss_history(model, optimizer, data, steps=5)
     assert set(history[0]) == set(LOSS_KEYS) | {'all'}
     for key in LOSS_KEYS:
         assert np.isfinite(history[-1][key]) and history[-1][key] < history[0][key], (key, history)

@@ -20,23 +20,15 @@ import paddle.nn as nn
 import paddle.nn.functional as F
 
 from ..config import manager
+from .layers import check_size_multiple
 from .losses.vitmatte_criterion import vitmatte_losses
 
-__all__ = ['ViTMatte', 'DetailCaptureDecoder', 'check_input_size']
+__all__ = ['ViTMatte', 'DetailCaptureDecoder']
 
 # the backbone's patch (16) and the processor's size_divisor (32) both divide a padded side
 SIZE_MULTIPLE = 16
 # the trimap's scale: 0..255 in the sample dict, 0..1 as the fourth input channel
 TRIMAP_SCALE = 1.0 / 255.0
-
-
-def check_input_size(size: Sequence[int]) -> None:
-    """Raise ValueError unless (H, W) are positive multiples of 16 (what ViTMatte runs on)."""
-    height, width = (int(s) for s in size)
-    if height <= 0 or width <= 0 or height % SIZE_MULTIPLE or width % SIZE_MULTIPLE:
-        raise ValueError(f'ViTMatte: the input height and width must be multiples of '
-                         f'{SIZE_MULTIPLE}, got {height}x{width}; add PadToMultiple '
-                         f'(size_divisor: 32) after Normalize in the transforms.')
 
 
 class BasicConv3x3(nn.Layer):
@@ -162,8 +154,8 @@ class ViTMatte(nn.Layer):
             raise KeyError("ViTMatte needs inputs['trimap'] (float32 [N,1,H,W] in 0..255) "
                            "besides inputs['img']; the dataset must provide a trimap.")
         img = inputs['img']
-        if paddle.in_dynamic_mode():
-            check_input_size(img.shape[-2:])
+        check_size_multiple(img, SIZE_MULTIPLE, 'ViTMatte', fix='pad with the PadToMultiple '
+                            'transform (size_divisor: 32) after Normalize')
         x = paddle.concat([img, inputs['trimap'] * TRIMAP_SCALE], axis=1)
         alpha = self.decoder(self.backbone(x), x)
         return {'alpha_pred': alpha} if self.training else alpha
