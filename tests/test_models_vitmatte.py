@@ -197,3 +197,19 @@ def test_onnx_export_agrees_with_dygraph(published_safetensors, det_weights, tmp
                           'trimap': paddle.to_tensor(scene['trimap'])}).numpy()
     out = session.run(None, {'img': scene['img'], 'trimap': scene['trimap']})[0]
     np.testing.assert_allclose(out, expected, rtol=0, atol=ALPHA_ATOL)
+
+
+def test_a_large_image_decoded_in_bands_equals_it_decoded_whole(published_safetensors, det_weights):
+    """Bands of 32 rows with 64 rows of context each side (forced on a 320x96 image) give
+    the alpha of one whole pass: the decoder reaches ~46 rows, the cut is exact."""
+    path = published_safetensors('vitmatte_small')
+    whole = build_vitmatte('vitmatte_small', weights=path, opts=['model.band_rows=0'])
+    banded = build_vitmatte('vitmatte_small', weights=path,
+                            opts=['model.band_rows=32', 'model.band_min_pixels=1'])
+    scene = det_weights.make_scene(1, 320, 96, seed=2)
+    inputs = {'img': paddle.to_tensor(scene['img']), 'trimap': paddle.to_tensor(scene['trimap'])}
+    with paddle.no_grad():
+        expected = whole(inputs).numpy()
+        parts = banded(inputs).numpy()
+    assert banded.decoder.bands.applies(320, 96) and not whole.decoder.bands.applies(320, 96)
+    np.testing.assert_allclose(parts, expected, rtol=0, atol=1e-6)

@@ -13,6 +13,7 @@ Sub-layer names are Hugging Face's (``backbone.*``, ``decoder.convstream.convs.<
 ``weights_layout = 'torch'`` and the loader renames BatchNorm statistics and transposes the
 Linear weights (``utils/torch_layout.py``).
 """
+from dataclasses import dataclass
 from typing import Dict, List, Optional, Sequence
 
 import paddle
@@ -23,7 +24,7 @@ from ..config import manager
 from .layers import check_size_multiple
 from .losses.vitmatte_criterion import vitmatte_losses
 
-__all__ = ['ViTMatte', 'DetailCaptureDecoder']
+__all__ = ['ViTMatte', 'DetailCaptureDecoder', 'DecoderBands']
 
 # the backbone's patch (16) and the processor's size_divisor (32) both divide a padded side
 SIZE_MULTIPLE = 16
@@ -91,14 +92,39 @@ class MattingHead(nn.Layer):
         return self.matting_convs(x)
 
 
+@dataclass(frozen=True)
+class DecoderBands:
+    """How a large image's decoder runs in bands of rows (eval only; the same values).
+
+    The decoder is local: an output row depends on input rows and tokens within ~46 pixels
+    (its convs, upsamplings and stride-2 ConvStream), so each band of ``rows`` output rows is
+    decoded from its rows plus ``halo`` above and below, and the halo is cut away. Paddle's
+    CPU convolutions unfold their whole input (x9 for a 3x3 kernel): at 4000x3000 the
+    full-size fusion block alone would take 7 GB, a 256-row band 0.2 GB.
+
+    Attributes:
+        rows: output rows per band, a multiple of 32 (0: never in bands).
+        halo: rows of context on each side, a multiple of 32, above the decoder's reach.
+        min_pixels: images with fewer pixels (H * W) are decoded whole.
+    """
+    rows: int = 128
+    halo: int = 64
+    min_pixels: int = 1 << 22
+
+    def applies(self, height: int, width: int) -> bool:
+        return self.rows > 0 and height * width >= self.min_pixels and height > self.rows
+
+
 class DetailCaptureDecoder(nn.Layer):
     """ConvStream + fusion blocks + head: (tokens [N,C,H/16,W/16], input [N,4,H,W]) ->
-    alpha [N,1,H,W] in (0, 1)."""
+    alpha [N,1,H,W] in (0, 1); a large image in eval mode in bands (``DecoderBands``)."""
 
     def __init__(self, hidden_size: int, in_channels: int = 4,
                  convstream_channels: Sequence[int] = (48, 96, 192),
-                 fusion_channels: Sequence[int] = (256, 128, 64, 32)):
+                 fusion_channels: Sequence[int] = (256, 128, 64, 32),
+                 bands: DecoderBands = DecoderBands()):
         super().__init__()
+        self.bands = bands
         if len(fusion_channels) != len(convstream_channels) + 1:
             raise ValueError(f'ViTMatte: fusion_channels needs one entry more than '
                              f'convstream_channels, got {list(fusion_channels)} and '
@@ -110,11 +136,27 @@ class DetailCaptureDecoder(nn.Layer):
                                            for i in range(len(fusion_channels))])
         self.matting_head = MattingHead(widths[-1])
 
-    def forward(self, features: paddle.Tensor, x: paddle.Tensor) -> paddle.Tensor:
+    def decode(self, features: paddle.Tensor, x: paddle.Tensor) -> paddle.Tensor:
+        """The decoder on the whole of ``x`` (and the tokens of the same rows)."""
         details = self.convstream(x)[::-1]
         for block, detail in zip(self.fusion_blocks, details):
             features = block(features, detail)
         return F.sigmoid(self.matting_head(features))
+
+    def forward(self, features: paddle.Tensor, x: paddle.Tensor) -> paddle.Tensor:
+        height, width = x.shape[2], x.shape[3]
+        if self.training or not paddle.in_dynamic_mode() or not self.bands.applies(height, width):
+            return self.decode(features, x)
+        rows, halo, parts = self.bands.rows, self.bands.halo, []
+        for start in range(0, height, rows):
+            stop = min(start + rows, height)
+            # band edges at multiples of 32 (or the padded image's edge, a multiple of 16)
+            # keep the stride-2 convs and the tokens on the whole image's grid
+            low, high = max(0, start - halo), min(height, stop + halo)
+            band = self.decode(features[:, :, low // SIZE_MULTIPLE:high // SIZE_MULTIPLE],
+                               x[:, :, low:high])
+            parts.append(band[:, :, start - low:stop - low])
+        return paddle.concat(parts, axis=2)
 
 
 @manager.MODELS.add_component
@@ -125,6 +167,9 @@ class ViTMatte(nn.Layer):
         backbone: ``ViTDet`` (4 input channels).
         convstream_channels: the ConvStream's widths (48, 96, 192).
         fusion_channels: the fusion blocks' widths (256, 128, 64, 32).
+        band_rows, band_min_pixels: ``DecoderBands.rows`` / ``.min_pixels``: images of at
+            least that many pixels are decoded in bands of rows in eval (same values, a
+            bounded memory); 0 rows decodes every image whole.
         pretrained: a whole-model checkpoint (HF ``model.safetensors`` or ours), stored for
             ``builders.build_model``.
 
@@ -140,12 +185,16 @@ class ViTMatte(nn.Layer):
     weights_layout = 'torch'
 
     def __init__(self, backbone: nn.Layer, convstream_channels: Sequence[int] = (48, 96, 192),
-                 fusion_channels: Sequence[int] = (256, 128, 64, 32),
-                 pretrained: Optional[str] = None):
+                 fusion_channels: Sequence[int] = (256, 128, 64, 32), band_rows: int = 128,
+                 band_min_pixels: int = DecoderBands.min_pixels, pretrained: Optional[str] = None):
         super().__init__()
+        if band_rows < 0 or band_rows % 32:
+            raise ValueError(f'ViTMatte: band_rows must be 0 or a positive multiple of 32, '
+                             f'got {band_rows}')
         self.backbone = backbone
         self.decoder = DetailCaptureDecoder(backbone.feat_channels[-1], backbone.in_channels,
-                                            convstream_channels, fusion_channels)
+                                            convstream_channels, fusion_channels,
+                                            DecoderBands(band_rows, min_pixels=band_min_pixels))
         self.pretrained = pretrained
 
     def forward(self, inputs: Dict[str, paddle.Tensor]):
