@@ -12,13 +12,14 @@ Outputs: RGBA [H,W,4] (the cut-out), [H,W] (``only_mask``) or RGB [H,W,3] (compo
 image comes in.
 """
 import os
-from typing import Any, Tuple
+from typing import Any, Optional, Tuple
 
 import cv2
 import numpy as np
 
-from ..utils.image_checks import check_image_complete
-from ..utils.image_io import as_gray_uint8, as_rgb_uint8, as_trimap_uint8, read_alpha, read_image
+from ..utils.image_io import (as_gray_uint8, as_rgb_uint8, as_trimap_uint8, decode_checked, read_alpha,
+                              read_image)
+from ..utils.pixel_limit import check_pixels
 
 __all__ = ['read_input', 'write_output', 'read_map', 'encode_png', 'is_pil_image']
 
@@ -30,25 +31,30 @@ def is_pil_image(value: Any) -> bool:
     return any(c.__module__.startswith('PIL.') and c.__name__ == 'Image' for c in type(value).__mro__)
 
 
-def decode_image_bytes(data: bytes, source: str = 'image bytes') -> np.ndarray:
-    """Encoded image bytes -> RGB uint8 [H,W,3]; ValueError (one line) when not an image."""
+def decode_image_bytes(data: bytes, source: str = 'image bytes',
+                       max_pixels: Optional[int] = None) -> np.ndarray:
+    """Encoded image bytes -> RGB uint8 [H,W,3]; ValueError (one line) when not an image, cut
+    off, or over ``max_pixels`` (None: the default cap; checked before decoding)."""
     buffer = np.frombuffer(bytes(data), dtype=np.uint8)
-    check_image_complete(buffer, source)  # a cut-off JPEG decodes without complaint otherwise
-    decoded = cv2.imdecode(buffer, cv2.IMREAD_UNCHANGED) if buffer.size else None
+    decoded = decode_checked(buffer, source, max_pixels)
     if decoded is None:
         raise ValueError(f'{source}: cannot decode these {len(buffer)} bytes as an image.')
     return as_rgb_uint8(decoded, source=source, assume_bgr=True)
 
 
-def read_input(image: Any) -> Tuple[np.ndarray, str]:
-    """``image`` (see the module docstring) -> (RGB uint8 [H,W,3], its kind)."""
+def read_input(image: Any, max_pixels: Optional[int] = None) -> Tuple[np.ndarray, str]:
+    """``image`` (see the module docstring) -> (RGB uint8 [H,W,3], its kind); an image over
+    ``max_pixels`` (None: the default cap) is refused, files and bytes before decoding."""
     if isinstance(image, (str, os.PathLike)):
-        return read_image(os.fspath(image)), PATH
+        return read_image(os.fspath(image), max_pixels), PATH
     if isinstance(image, (bytes, bytearray, memoryview)):
-        return decode_image_bytes(image), BYTES
+        return decode_image_bytes(image, max_pixels=max_pixels), BYTES
     if is_pil_image(image):
+        check_pixels(*image.size, 'PIL image', max_pixels)
         return as_rgb_uint8(np.asarray(image.convert('RGB')), source='PIL image'), PIL_IMAGE
     if isinstance(image, np.ndarray):
+        if image.ndim >= 2:
+            check_pixels(image.shape[1], image.shape[0], 'image array', max_pixels)
         return as_rgb_uint8(image, source='image array'), ARRAY
     raise TypeError(f'image must be a numpy array, a PIL image, bytes or a path, got '
                     f'{type(image).__name__}.')

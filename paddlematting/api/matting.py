@@ -40,11 +40,13 @@ _SEGMENTER, _REFINER = 'segmenter', 'refiner'
 class MattingSettings:
     """How a ``Matting`` runs: ``device`` ('cpu', 'gpu', None = a GPU when usable),
     ``backend`` ('dygraph' or 'inference': exported once and cached), the automatic trimap's
-    ``band`` and the refiner's ``tiles``."""
+    ``band``, the refiner's ``tiles`` and the photos' pixel cap ``max_pixels`` (None: the
+    default of ``utils.pixel_limit``; a larger photo is refused before it is decoded)."""
     device: Optional[str] = None
     backend: str = 'dygraph'
     band: BandOptions = field(default_factory=BandOptions)
     tiles: TileOptions = field(default_factory=TileOptions)
+    max_pixels: Optional[int] = None
 
 
 def _role_choices(zoo: Zoo, model: tuple, refiner: tuple) -> Dict[str, Optional[ModelChoice]]:
@@ -186,7 +188,7 @@ class Matting:
         in {0,128,255} (or 0/1/2 labels); either skips the segmenter. Both are checked to be
         the image's size; a path or PIL image works for them too.
         """
-        rgb, _ = read_input(image)
+        rgb, _ = read_input(image, self.settings.max_pixels)
         with self._lock:
             return self._matte(rgb, mask, trimap)
 
@@ -199,7 +201,7 @@ class Matting:
         or ``background`` (an image or a path). ``mask``/``trimap`` as in ``alpha``.
         """
         options = CutoutOptions(only_mask, bgcolor, background, fg_method)
-        rgb, kind = read_input(image)
+        rgb, kind = read_input(image, self.settings.max_pixels)
         with self._lock:
             alpha = self._matte(rgb, mask, trimap)
         return write_output(render_cutout(rgb, alpha, options), kind)

@@ -11,6 +11,7 @@ import numpy as np
 from ..predict.input_collection import collect_inputs, keep_outputs_apart
 from ..predict.images import PredictResult
 from ..predict.options import PredictOptions
+from ..utils.pixel_limit import MAX_PIXELS_ENV, default_max_pixels
 from ..builders.model import build_model, model_class, parameter_count
 from ..pipeline.runner import dygraph_runner
 from ..engine.runtime import DEVICES, environment_report, resolve_device
@@ -135,6 +136,18 @@ def add_prediction_input_args(parser: argparse.ArgumentParser) -> None:
     parser.add_argument('--temporal_ofd', action='store_true',
                         help='Videos: remove one-frame flicker with MODNet\'s one-frame delay (a '
                              'pixel that jumps away from two agreeing neighbours takes their mean).')
+    add_max_pixels_arg(parser)
+
+
+def add_max_pixels_arg(parser: argparse.ArgumentParser, flag: str = '--max_pixels') -> None:
+    """``flag`` (and its other spelling, - or _) as ``args.max_pixels``: the photos' pixel cap."""
+    name = flag[2:]
+    others = sorted({'--' + name.replace('-', '_'), '--' + name.replace('_', '-')} - {flag})
+    parser.add_argument(flag, *others, dest='max_pixels', type=int_in(1, 1 << 40),
+                        default=default_max_pixels(), metavar='N',
+                        help='Refuse photos over N pixels, before decoding them (memory follows '
+                             'the photo: about 35 bytes per pixel). Default %(default)s '
+                             f'(${MAX_PIXELS_ENV} changes it).')
 
 
 def gather_prediction_args(args: argparse.Namespace) -> Optional[Tuple[list, Optional[np.ndarray]]]:
@@ -165,7 +178,8 @@ def prediction_options(args: argparse.Namespace, background: Optional[np.ndarray
                        needs_trimap: bool) -> PredictOptions:
     """The ``PredictOptions`` that ``add_prediction_input_args``'s flags ask for."""
     return PredictOptions(outputs=_output_options(args, background), needs_trimap=needs_trimap,
-                          batch_size=args.batch_size, temporal_ofd=args.temporal_ofd)
+                          batch_size=args.batch_size, temporal_ofd=args.temporal_ofd,
+                          max_pixels=args.max_pixels)
 
 
 def claim_output_dir(save_dir: str, command: str) -> None:

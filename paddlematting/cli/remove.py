@@ -21,7 +21,7 @@ from typing import List, Optional, Tuple
 
 from tqdm import tqdm
 
-from .common import setup_logging
+from .common import add_max_pixels_arg, setup_logging
 from .errors import EXIT_BAD_INPUTS, reports_user_errors
 
 logger = logging.getLogger('paddlematting')
@@ -78,6 +78,7 @@ def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
     parser.add_argument('--backend', choices=('dygraph', 'inference'), default='dygraph',
                         help='inference: export each model once (cached) and run the fastest engine')
     parser.add_argument('--overwrite', action='store_true', help='replace outputs that exist')
+    add_max_pixels_arg(parser, '--max-pixels')
     return parser.parse_args(argv)
 
 
@@ -134,7 +135,8 @@ def build_matting(args: argparse.Namespace):
     band = BandOptions(width=args.band_width, fg_threshold=args.fg_threshold,
                        bg_threshold=args.bg_threshold, erode_size=args.erode_size)
     matting = Matting(args.model, args.refiner, args.weights, args.refiner_weights,
-                      MattingSettings(device=args.device, backend=args.backend, band=band))
+                      MattingSettings(device=args.device, backend=args.backend, band=band,
+                                      max_pixels=args.max_pixels))
     matting.prepare(mask=args.mask is not None, trimap=args.trimap is not None)
     return matting
 
@@ -159,9 +161,10 @@ def run_job(matting, job: RemoveJob, options: dict) -> None:
     from ..utils.image_io import read_alpha, read_image, read_trimap, write_png
     if job.missing:
         raise FileNotFoundError(job.missing)
-    image = sys.stdin.buffer.read() if job.source == STDIO else read_image(job.source)
-    mask = read_alpha(job.mask) if job.mask else None
-    trimap = read_trimap(job.trimap) if job.trimap else None
+    cap = matting.settings.max_pixels
+    image = sys.stdin.buffer.read() if job.source == STDIO else read_image(job.source, cap)
+    mask = read_alpha(job.mask, cap) if job.mask else None
+    trimap = read_trimap(job.trimap, cap) if job.trimap else None
     result = matting.remove(image, mask=mask, trimap=trimap, **options)
     png = result if isinstance(result, bytes) else None  # stdin in: PNG bytes out
     if job.output == STDIO:

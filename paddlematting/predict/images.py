@@ -113,9 +113,9 @@ class _Pending:
     sample: dict
 
 
-def _prepare(item: InputImage, prepare: Compose) -> _Pending:
-    image = read_image(item.path)
-    trimap = read_trimap(item.trimap_path) if item.trimap_path else None
+def _prepare(item: InputImage, prepare: Compose, max_pixels: Optional[int]) -> _Pending:
+    image = read_image(item.path, max_pixels)
+    trimap = read_trimap(item.trimap_path, max_pixels) if item.trimap_path else None
     return _Pending(item, image, trimap, prepare_sample(image, trimap, prepare))
 
 
@@ -224,7 +224,7 @@ def _predict_each(runner: Runner, prepare: Compose, inputs: List[InputImage],
                 batches.record.add(written)
                 result.written.append(written[0])
                 continue
-            prepared = _prepare(item, prepare)
+            prepared = _prepare(item, prepare, options.max_pixels)
         except Exception as error:  # one bad file must not stop the others
             result.fail(item.path, error)
             continue

@@ -1,5 +1,6 @@
 """``PredictOptions``: how ``predict_images`` and ``predict_video`` run, in one object."""
 from dataclasses import dataclass, field
+from typing import Optional
 
 from ..pipeline.output_writer import WriterLimits
 from ..pipeline.outputs import OutputOptions
@@ -24,6 +25,8 @@ class PredictOptions:
         writer: how the PNGs are written: on a background thread while the next image is
             computed (the default), with at most two pictures' outputs held
             (``pipeline.output_writer.WriterLimits``).
+        max_pixels: the pixel cap of each photo (and its trimap); a larger one fails alone,
+            refused before it is decoded (None: ``utils.pixel_limit``'s default).
     """
     outputs: OutputOptions = field(default_factory=OutputOptions)
     needs_trimap: bool = False
@@ -31,8 +34,13 @@ class PredictOptions:
     temporal_ofd: bool = False
     show_progress: bool = True
     writer: WriterLimits = field(default_factory=WriterLimits)
+    max_pixels: Optional[int] = None
 
     def __post_init__(self) -> None:
         if isinstance(self.batch_size, bool) or not isinstance(self.batch_size, int) \
                 or self.batch_size < 1:
             raise ValueError(f'batch_size must be >= 1, got {self.batch_size}.')
+        if self.max_pixels is not None and (isinstance(self.max_pixels, bool)
+                                            or not isinstance(self.max_pixels, int)
+                                            or self.max_pixels < 1):
+            raise ValueError(f'max_pixels must be a whole number >= 1, got {self.max_pixels!r}.')

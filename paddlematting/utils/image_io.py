@@ -19,9 +19,10 @@ import numpy as np
 
 from .image_checks import check_image_complete, decode_image
 from .output_files import write_bytes_atomically
+from .pixel_limit import check_pixels, header_size
 from .trimap_codes import trimap_lookup
 
-__all__ = ['read_image', 'read_alpha', 'read_trimap', 'write_png', 'as_rgb_uint8', 'as_gray_uint8',
+__all__ = ['read_image', 'decode_checked', 'read_alpha', 'read_trimap', 'write_png', 'as_rgb_uint8', 'as_gray_uint8',
            'as_trimap_uint8']
 
 
@@ -95,31 +96,46 @@ def as_trimap_uint8(array: np.ndarray, source: str = 'trimap') -> np.ndarray:
     return trimap_lookup(gray, source)[gray]
 
 
-def _decode(path: str) -> np.ndarray:
+def decode_checked(data: np.ndarray, source: str, max_pixels: Optional[int] = None
+                   ) -> Optional[np.ndarray]:
+    """A whole file's bytes (uint8 [N]) -> what ``cv2.imdecode`` gives (None: not an image),
+    refusing a cut-off or damaged file and one over the pixel cap (``utils.pixel_limit``;
+    None: the default cap), each with one line naming ``source``. The cap is checked on the
+    header, before decoding, for the formats whose header gives the size."""
+    check_image_complete(data, source)  # OpenCV decodes a cut-off JPEG without complaint
+    size = header_size(data)
+    if size is not None:
+        check_pixels(*size, source, max_pixels)
+    # a damaged JPEG decodes with a warning on stderr, which decode_image makes an error
+    image: Optional[np.ndarray] = decode_image(data, source) if data.size else None
+    if image is not None and size is None:  # a format whose header we do not read
+        check_pixels(image.shape[1], image.shape[0], source, max_pixels)
+    return image
+
+
+def _decode(path: str, max_pixels: Optional[int]) -> np.ndarray:
     if not os.path.isfile(path):
         raise FileNotFoundError(f'{path}: image file does not exist.')
-    data = np.fromfile(path, dtype=np.uint8)
-    check_image_complete(data, path)  # OpenCV decodes a cut-off JPEG without complaint
-    # and a damaged one with a warning on stderr, which decode_image makes an error
-    image: Optional[np.ndarray] = decode_image(data, path) if data.size else None
+    image = decode_checked(np.fromfile(path, dtype=np.uint8), path, max_pixels)
     if image is None:
         raise ValueError(f'{path}: cannot decode this file as an image.')
     return image
 
 
-def read_image(path: str) -> np.ndarray:
-    """Read a colour image as RGB uint8 [H, W, 3] (grayscale, RGBA and 16-bit converted)."""
-    return as_rgb_uint8(_decode(path), source=path, assume_bgr=True)
+def read_image(path: str, max_pixels: Optional[int] = None) -> np.ndarray:
+    """Read a colour image as RGB uint8 [H, W, 3] (grayscale, RGBA and 16-bit converted).
+    Over ``max_pixels`` (None: ``utils.pixel_limit``'s default cap) it is refused undecoded."""
+    return as_rgb_uint8(_decode(path, max_pixels), source=path, assume_bgr=True)
 
 
-def read_alpha(path: str) -> np.ndarray:
+def read_alpha(path: str, max_pixels: Optional[int] = None) -> np.ndarray:
     """Read an alpha matte or trimap as uint8 [H, W] (3/4-channel and 16-bit converted)."""
-    return as_gray_uint8(_decode(path), source=path)
+    return as_gray_uint8(_decode(path, max_pixels), source=path)
 
 
-def read_trimap(path: str) -> np.ndarray:
+def read_trimap(path: str, max_pixels: Optional[int] = None) -> np.ndarray:
     """Read a trimap as uint8 [H, W] with values {0, 128, 255} (see ``as_trimap_uint8``)."""
-    return as_trimap_uint8(_decode(path), source=path)
+    return as_trimap_uint8(_decode(path, max_pixels), source=path)
 
 
 def write_png(path: str, array: np.ndarray) -> None:
