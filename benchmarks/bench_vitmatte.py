@@ -5,6 +5,7 @@ Usage:
     python benchmarks/bench_vitmatte.py [--models small base] [--sizes 512 1024] [--repeats 3]
         [--engines paddle_inference onnxruntime]
     python benchmarks/bench_vitmatte.py --large 4000x3000 --models small
+    python benchmarks/bench_vitmatte.py --large 3008x512 --models small --opts model.band_min_pixels=0
 
 Speed: each model is built from its config with random weights (seed 0: the cost does not
 depend on the values), exported once with dynamic sizes (ONNX too when onnxruntime is among
@@ -13,7 +14,9 @@ which every runner runs once in turn (dygraph, then each exported engine), so a 
 slows them alike. Reported: the median and minimum seconds of batch 1, image + trimap, the
 output copied to numpy.
 Memory (``--large``): one dygraph run at that size in a fresh process; its peak RSS
-(``ru_maxrss``, interpreter and Paddle included) and its time.
+(``ru_maxrss``, interpreter and Paddle included) and its time. The decoder's bands hold a
+fixed number of rows, so a strip as wide as the photo with the bands forced (the second form)
+has the photo's decoder peak; only the backbone's tokens grow with the height.
 """
 import argparse
 import os
@@ -32,12 +35,12 @@ CONFIGS = {name: os.path.join(REPO_ROOT, 'configs', 'vitmatte', f'vitmatte-{name
            for name in ('small', 'base')}
 
 
-def build(name: str):
+def build(name: str, opts=()):
     import paddle
     from paddlematting import Config
     from paddlematting.builders import build_model
     paddle.seed(0)
-    model = build_model(Config(CONFIGS[name], opts=['model.pretrained=null']))
+    model = build_model(Config(CONFIGS[name], opts=['model.pretrained=null'] + list(opts)))
     model.eval()
     return model
 
@@ -96,7 +99,7 @@ import sys, time, resource
 sys.path.insert(0, {repo!r}); sys.path.insert(0, {bench!r})
 import bench_vitmatte as b
 from paddlematting.pipeline.runner import dygraph_runner
-run = dygraph_runner(b.build({name!r}))
+run = dygraph_runner(b.build({name!r}, {opts!r}))
 img, trimap = b.inputs({height}, {width})
 start = time.perf_counter()
 alpha = run(img, trimap)
@@ -109,8 +112,8 @@ def large(args) -> None:
     width, height = (int(v) for v in args.large.lower().split('x'))
     height, width = -(-height // 32) * 32, -(-width // 32) * 32  # as PadToMultiple pads
     for name in args.models:
-        code = LARGE_CHILD.format(repo=REPO_ROOT, bench=os.path.dirname(__file__), name=name,
-                                  height=height, width=width)
+        code = LARGE_CHILD.format(repo=REPO_ROOT, bench=os.path.dirname(os.path.abspath(__file__)),
+                                  name=name, height=height, width=width, opts=args.opts)
         done = subprocess.run([sys.executable, '-c', code], capture_output=True, text=True)
         if done.returncode:
             print(f'ViTMatte-{name}: failed ({done.returncode}): {done.stderr[-500:]}')
@@ -129,6 +132,8 @@ def main() -> None:
     parser.add_argument('--engines', nargs='+', default=['paddle_inference'],
                         choices=['paddle_inference', 'onnxruntime'])
     parser.add_argument('--large', default=None, help='WxH: peak memory of one dygraph run')
+    parser.add_argument('--opts', nargs='*', default=[],
+                        help='config overrides for --large, e.g. model.band_min_pixels=0')
     args = parser.parse_args()
     if args.large:
         large(args)
