@@ -199,6 +199,7 @@ def test_onnx_export_agrees_with_dygraph(published_safetensors, det_weights, tmp
     np.testing.assert_allclose(out, expected, rtol=0, atol=ALPHA_ATOL)
 
 
+@pytest.mark.slow
 def test_a_large_image_decoded_in_bands_equals_it_decoded_whole(published_safetensors, det_weights):
     """Bands of 32 rows with 64 rows of context each side (forced on a 320x96 image) give
     the alpha of one whole pass: the decoder reaches ~46 rows, the cut is exact."""
