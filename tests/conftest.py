@@ -46,6 +46,8 @@ SHIPPED_CONFIGS = {
     'configs/rvm/rvm-mobilenetv3.yaml': 'rvm_mobilenetv3',
     'configs/birefnet/birefnet-swin_t.yml': 'birefnet_swin_t',
     'configs/birefnet/birefnet-swin_l.yml': 'birefnet_swin_l',
+    'configs/vitmatte/vitmatte-small-composition1k.yml': 'vitmatte_small',
+    'configs/vitmatte/vitmatte-base-composition1k.yml': 'vitmatte_base',
     'configs/classical/closeform_matting.yml': None,
     'configs/classical/fast_matting.yml': None,
     'configs/classical/knn_matting.yml': None,
@@ -91,15 +93,36 @@ def shared_reference():
     return require_shared_reference()
 
 
-@pytest.fixture
-def det_weights(shared_reference):
+def load_det_weights():
     """The numpy-only recipe module tests/data/reference/det_weights.py."""
     import importlib.util
-    path = os.path.join(shared_reference, 'det_weights.py')
+    path = os.path.join(require_shared_reference(), 'det_weights.py')
     spec = importlib.util.spec_from_file_location('det_weights', path)
     mod = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(mod)
     return mod
+
+
+@pytest.fixture
+def det_weights(shared_reference):
+    """The numpy-only recipe module tests/data/reference/det_weights.py."""
+    return load_det_weights()
+
+
+@pytest.fixture(scope='session')
+def published_safetensors(tmp_path_factory):
+    """``path_of(manifest name)``: a ``.safetensors`` file holding the reference's
+    deterministic weights under the manifest's own key names and layout, as a download of
+    the published ``model.safetensors`` would (written once per session and name)."""
+    from safetensors.numpy import save_file
+    folder, paths = tmp_path_factory.mktemp('published'), {}
+
+    def path_of(name: str) -> str:
+        if name not in paths:
+            paths[name] = str(folder / f'{name}.safetensors')
+            save_file(load_det_weights().make_weights(load_manifest(name)), paths[name])
+        return paths[name]
+    return path_of
 
 
 @pytest.fixture
@@ -147,35 +170,52 @@ def run_in_fresh_process(module: str, function: str, *args, timeout: float = 180
     assert done.returncode == 0, (done.stdout[-3000:] + done.stderr[-3000:])
 
 
-# torch's BatchNorm statistics under Paddle's names; num_batches_tracked has no Paddle twin
-_TORCH_BN_LEAVES = {'running_mean': '_mean', 'running_var': '_variance'}
+def loss_history(model, optimizer, data: dict, steps: int) -> list:
+    """Train ``model`` (train mode) on one batch ``data`` for ``steps`` optimizer steps; the
+    loss dicts as floats, before each step and after the last (``steps + 1`` of them)."""
+    model.train()
+    history = []
+    for step in range(steps + 1):
+        losses = model.loss(model(data), data)
+        history.append({k: float(v) for k, v in losses.items()})
+        if step < steps:
+            losses['all'].backward()
+            optimizer.step()
+            optimizer.clear_grad()
+    return history
 
 
-def torch_manifest_as_paddle(manifest: dict, linear_keys) -> dict:
-    """A torch-layout manifest (``"layout": "torch"``) as our Paddle model must hold it: BN
-    statistics renamed, ``num_batches_tracked`` dropped, the 2-D weights of ``linear_keys``
-    (our nn.Linear layers) transposed to [in, out]; counts recomputed from the entries."""
-    params = []
-    for e in manifest['params']:
-        head, _, leaf = e['key'].rpartition('.')
-        if leaf == 'num_batches_tracked':
-            continue
-        key = f'{head}.{_TORCH_BN_LEAVES[leaf]}' if leaf in _TORCH_BN_LEAVES else e['key']
-        shape = e['shape'][::-1] if key in linear_keys and len(e['shape']) == 2 else e['shape']
-        params.append(dict(e, key=key, shape=shape))
-    sizes = [(int(np.prod(e['shape'])), e['trainable']) for e in params]
-    return dict(manifest, params=params, layout='paddle', total_params=sum(n for n, _ in sizes),
-                trainable_params=sum(n for n, t in sizes if t))
+def paddle_layout_manifest(manifest: dict, layer) -> dict:
+    """A torch-layout manifest (``"layout": "torch"``, a PyTorch state dict) as ``layer``
+    loads it: its entries passed through ``utils.torch_layout.torch_state_to_paddle`` (the
+    layer's name map, BatchNorm names, ``num_batches_tracked`` dropped, Linear weights
+    transposed), the counts less the dropped entries. A Paddle-layout manifest is returned as
+    it is."""
+    if manifest.get('layout') != 'torch':
+        return manifest
+    from paddlematting.utils.torch_layout import torch_state_to_paddle
+    entries = manifest['params']
+    shapes = torch_state_to_paddle({e['key']: np.zeros(e['shape'], e['dtype']) for e in entries},
+                                   layer)
+    # the same map over arrays filled with each entry's trainable flag carries the flags over
+    flags = torch_state_to_paddle({e['key']: np.full(e['shape'], e['trainable']) for e in entries},
+                                  layer)
+    params = [{'key': k, 'shape': list(v.shape), 'dtype': str(v.dtype),
+               'trainable': bool(flags[k].flat[0])} for k, v in shapes.items()]
+    return dict(manifest, params=params, total_params=sum(int(np.prod(e['shape'])) for e in params),
+                trainable_params=sum(int(np.prod(e['shape'])) for e in params if e['trainable']))
 
 
-def assert_matches_manifest(state: dict, manifest: dict, linear_keys=None) -> None:
+def assert_matches_manifest(state: dict, manifest: dict, layer=None) -> None:
     """A model's ``state_dict()`` equals a reference manifest: the keys in order, and each
     entry's shape, dtype and trainable flag; then the total and trainable parameter counts.
-    A torch-layout manifest is compared as ``torch_manifest_as_paddle`` with ``linear_keys``
-    (``utils.torch_layout.linear_weight_keys(model)``), which it then requires."""
+    A torch-layout manifest is compared as ``layer`` (the model) loads it
+    (``paddle_layout_manifest``); the trainable count must then still be the manifest's."""
     if manifest.get('layout') == 'torch':
-        assert linear_keys is not None, 'a torch-layout manifest needs the linear_keys'
-        manifest = torch_manifest_as_paddle(manifest, set(linear_keys))
+        assert layer is not None, f'{manifest["name"]} is a torch-layout manifest: pass the model'
+        mapped = paddle_layout_manifest(manifest, layer)
+        assert mapped['trainable_params'] == manifest['trainable_params']
+        manifest = mapped
     assert list(state) == [e['key'] for e in manifest['params']]
     for e in manifest['params']:
         t = state[e['key']]

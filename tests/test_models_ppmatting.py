@@ -22,7 +22,8 @@ import paddle
 import paddle.nn.functional as F
 import pytest
 
-from conftest import REAL_DATA_ROOT, REF_ATOL, REF_RTOL, config_for, require_shared_reference
+from conftest import (REAL_DATA_ROOT, REF_ATOL, REF_RTOL, config_for, loss_history,
+                      require_shared_reference)
 from paddlematting import Config
 from paddlematting.datasets import MattingDataset, collate_samples
 from paddlematting.models import PPMatting
@@ -374,15 +375,7 @@ def test_training_on_real_images_lowers_every_loss_term():
                              mode='train', train_file='val_with_bg.txt')
     batch = collate_samples([dataset[0], dataset[1]])
     data = {k: paddle.to_tensor(batch[k]) for k in DATA_KEYS}
-    model.train()
-    history = []
-    for step in range(7):
-        losses = model.loss(model(data), data)
-        history.append({k: float(v) for k, v in losses.items()})
-        if step < 6:
-            losses['all'].backward()
-            optimizer.step()
-            optimizer.clear_grad()
+    history = loss_history(model, optimizer, data, steps=6)
     assert set(history[0]) == set(LOSS_KEYS)
     for k in LOSS_KEYS:
         assert np.isfinite(history[-1][k]) and history[-1][k] < history[0][k], (k, history)

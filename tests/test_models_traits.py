@@ -17,6 +17,8 @@ DECLARED = {
     'HumanMatting': ModelTraits(('img',), True, True, False),
     # published as PyTorch state dicts; traced at the size of its fixed Resize
     'BiRefNet': ModelTraits(('img',), True, True, False, 'torch', fixed_size=True),
+    # Hugging Face's names: published safetensors load as they are
+    'ViTMatte': ModelTraits(('img', 'trimap'), True, True, False, 'torch'),
     # ported for inference: no training loss; its state travels between frames
     'RVM': ModelTraits(('img',), trainable=False, exportable=True, recurrent=True),
     'CloseFormMatting': _SOLVER, 'FastMatting': _SOLVER, 'KNNMatting': _SOLVER,

@@ -11,9 +11,6 @@ from paddlematting.zoo import UnknownModelError, ZooFileError, load_zoo, resolve
 
 from conftest import REPO_ROOT, write_yaml
 
-# configs written on the vitmatte / birefnet branches: their entries' building is tested here
-# once those branches are merged (the config-path test below covers them from then on)
-AWAITING_MERGE = {'vitmatte-small-composition-1k', 'vitmatte-base-composition-1k'}
 README_START = '<!-- zoo-table:start (generated: paddlematting models --markdown) -->'
 README_END = '<!-- zoo-table:end -->'
 
@@ -42,12 +39,11 @@ def test_every_entry_is_complete(shipped_only):
 
 
 def test_every_config_path_exists(shipped_only):
-    # the entries in AWAITING_MERGE name configs of branches not merged yet; no other may be missing
     missing = {e.name: e.config for e in shipped_only.entries.values() if not os.path.isfile(e.config)}
-    assert set(missing) <= AWAITING_MERGE, missing
+    assert missing == {}
 
 
-@pytest.mark.parametrize('name', sorted(set(load_zoo().names()) - AWAITING_MERGE))
+@pytest.mark.parametrize('name', sorted(load_zoo().names()))
 def test_entry_config_declares_its_task(name, monkeypatch):
     """The config builds the right kind of model: a trimap input exactly for 'trimap' entries,
     a recurrent one exactly for 'video' entries."""

@@ -24,7 +24,8 @@ class Built:
     """The model, datasets, val transforms, schedule and optimizer of ``config``.
 
     Each attribute is built on first access and kept (``built.model is built.model``);
-    ``optimizer`` is built over ``model``'s parameters with ``lr_scheduler``. Errors are
+    ``optimizer`` is built over ``model``'s parameters (grouped as the config's optimizer
+    section says) with ``lr_scheduler``. Errors are
     ``ConfigError`` naming the key, raised when the attribute is first read.
     """
 
@@ -64,7 +65,7 @@ class Built:
     def optimizer(self) -> paddle.optimizer.Optimizer:
         """The paddle optimizer over ``model``'s parameters with ``lr_scheduler``
         (``builders.build_optimizer``)."""
-        return build_optimizer(self.config, self.model.parameters(), self.lr_scheduler)
+        return build_optimizer(self.config, self.model, self.lr_scheduler)
 
     def __repr__(self) -> str:
         return f'Built({self.config!r})'

@@ -15,6 +15,7 @@ from typing import Any, Dict, Optional, Tuple, Union
 from ..config.component_builder import closest_hint
 from ..config.loading import ConfigError
 from ..config.schema import DECAY_ALIASES, OPTIMIZERS, is_number
+from .param_groups import GROUP_KEYS, parameter_groups
 
 __all__ = ['build_lr_scheduler', 'build_optimizer']
 
@@ -151,14 +152,35 @@ def build_lr_scheduler(cfg: Any) -> Union[float, Any]:
                                             start_lr=warmup_start_lr, end_lr=base_lr)
 
 
-def build_optimizer(cfg: Any, parameters: list, learning_rate: Any):
+def _grouped(parameters: Any, spec: Dict[str, Any], path: str) -> Any:
+    """``parameters`` as the optimizer takes them: a model's parameter groups when the
+    section has ``layer_decay`` / ``no_weight_decay`` (popped from ``spec``; see
+    ``builders.param_groups``), else the parameters as given."""
+    import paddle.nn as nn
+    layer_decay = spec.pop('layer_decay', None)
+    no_weight_decay = spec.pop('no_weight_decay', None) or []
+    if isinstance(parameters, nn.Layer):
+        if layer_decay is None and not no_weight_decay:
+            return parameters.parameters()
+        return parameter_groups(parameters, layer_decay, no_weight_decay,
+                                spec.get('weight_decay'))
+    if layer_decay is not None or no_weight_decay:
+        raise ConfigError(f'{path}: "optimizer.{GROUP_KEYS[0]}" / "optimizer.{GROUP_KEYS[1]}" '
+                          f'need the model (its parameter names), not a list of parameters')
+    return parameters
+
+
+def build_optimizer(cfg: Any, parameters: Any, learning_rate: Any):
     """The paddle optimizer of ``cfg.dic['optimizer']`` (default sgd) over ``parameters``.
 
+    ``parameters``: a model (its parameters, grouped when the section has ``layer_decay``
+    or ``no_weight_decay``: ``builders.param_groups``) or a list of parameters.
     ``learning_rate``: a float or an LRScheduler (see :func:`build_lr_scheduler`).
     Raises ConfigError naming ``optimizer`` when the type or an argument is wrong.
     """
     import paddle
     spec = dict(cfg.dic.get('optimizer') or {'type': 'sgd'})
+    parameters = _grouped(parameters, spec, cfg.path)
     type_name = str(spec.pop('type', 'sgd')).lower()
     if type_name not in OPTIMIZERS:
         raise ConfigError(f'{cfg.path}: "optimizer.type" is "{type_name}"; expected one of '

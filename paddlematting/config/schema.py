@@ -48,6 +48,8 @@ ARGUMENT_TYPES: Dict[str, Any] = {
     'momentum': float, 'weight_decay': Optional[float], 'use_nesterov': bool, 'beta1': float,
     'beta2': float, 'epsilon': float, 'lazy_mode': bool, 'multi_precision': bool,
     'amsgrad': bool, 'rescale_grad': float,
+    # parameter groups (builders/param_groups.py)
+    'layer_decay': float, 'no_weight_decay': List[str],
 }
 
 

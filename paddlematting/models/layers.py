@@ -120,16 +120,19 @@ class ConvBNAct(nn.Layer):
         return y if self._act is None else self._act(y)
 
 
-def check_size_multiple(img: paddle.Tensor, multiple: int, model_name: str) -> None:
+def check_size_multiple(img: paddle.Tensor, multiple: int, model_name: str,
+                        fix: Optional[str] = None) -> None:
     """Raise ValueError unless img [N,C,H,W]'s H and W are multiples of ``multiple``.
 
-    Dynamic (-1) sizes, as seen while exporting, cannot be checked and pass.
+    ``fix`` says which transform provides them (default: ResizeToIntMult). Dynamic (-1)
+    sizes, as seen while exporting, cannot be checked and pass.
     """
     h, w = img.shape[-2:]
     if any(isinstance(s, int) and s > 0 and s % multiple for s in (h, w)):
+        fix = fix or f'resize with the ResizeToIntMult transform (mult_int: {multiple}) first'
         raise ValueError(
             f'{model_name} needs an input height and width that are multiples of {multiple}, '
-            f'got {h}x{w}; resize with the ResizeToIntMult transform (mult_int: {multiple}) first')
+            f'got {h}x{w}; {fix}')
 
 
 def init_backbone_weights(root: nn.Layer, conv_std: float = 0.001) -> None:

@@ -13,7 +13,7 @@ from .degradation import RandomNoise, RandomReJpeg, RandomSharpen
 from .flip import RandomHorizontalFlip
 from .loading import LoadImages
 from .normalize import Normalize
-from .padding import Padding
+from .padding import PadToMultiple, Padding
 from .photometric import RandomBlur, RandomDistort
 from .resize import (LimitLong, LimitShort, RandomResize, Resize, ResizeByLong, ResizeByShort,
                      ResizeToIntMult)
@@ -21,5 +21,5 @@ from .restore import restore_alpha
 
 __all__ = ['Compose', 'LoadImages', 'RandomCrop', 'RandomCropByAlpha', 'Resize', 'RandomResize',
            'ResizeByShort', 'ResizeByLong', 'ResizeToIntMult', 'LimitLong', 'LimitShort', 'Padding',
-           'RandomDistort', 'RandomBlur', 'RandomNoise', 'RandomReJpeg', 'RandomSharpen',
-           'RandomHorizontalFlip', 'Normalize', 'restore_alpha']
+           'PadToMultiple', 'RandomDistort', 'RandomBlur', 'RandomNoise', 'RandomReJpeg',
+           'RandomSharpen', 'RandomHorizontalFlip', 'Normalize', 'restore_alpha']
