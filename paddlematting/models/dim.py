@@ -22,7 +22,7 @@ import paddle.nn.functional as F
 
 from ..config import manager
 from ..utils.trimap_values import TRIMAP_FOREGROUND, TRIMAP_UNKNOWN
-from .layers import ConvBNAct, resize_bilinear
+from .layers import ConvBNAct, require_trimap, resize_bilinear
 from .losses import MRSD, CompositionLoss
 
 __all__ = ['DIM', 'DIMDecoder', 'DIMRefiner', 'SkipUpsample']
@@ -162,9 +162,7 @@ class DIM(nn.Layer):
         Returns ``alpha_raw`` float32 [N,1,H,W] in (0,1) (decoder sigmoid) and,
         for stage >= 2, ``alpha_refine`` [N,1,H,W] >= 0 (the refiner's correction).
         """
-        if 'trimap' not in inputs:
-            raise KeyError("DIM needs inputs['trimap'] (float32 [N,1,H,W] in {0,128,255}) "
-                           "besides inputs['img']; the dataset must provide a trimap.")
+        require_trimap(inputs, 'DIM')
         img = inputs['img']
         size = img.shape[-2:]
         if self.stage == 2:

@@ -18,6 +18,7 @@ import paddle.nn.functional as F
 from ..config import manager
 from ..utils.trimap_values import TRIMAP_FOREGROUND
 from .gca_blocks import GuidedCxtAtten, init_gca_weights, sn_conv, sn_deconv4x4
+from .layers import require_trimap
 
 __all__ = ['GCA', 'GCADecoder', 'DecoderBlock', 'check_input_size']
 
@@ -137,9 +138,7 @@ class GCA(nn.Layer):
 
     def forward(self, inputs: Dict[str, paddle.Tensor]):
         """See the class docstring for the inputs and the train/eval outputs."""
-        if 'trimap' not in inputs:
-            raise KeyError("GCA needs inputs['trimap'] (float32 [N,1,H,W] in {0,128,255}) "
-                           "besides inputs['img']; the dataset must provide a trimap.")
+        require_trimap(inputs, 'GCA')
         img = inputs['img']
         # sizes are unknown while tracing for export; check them when running
         if paddle.in_dynamic_mode():

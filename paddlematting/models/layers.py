@@ -120,6 +120,14 @@ class ConvBNAct(nn.Layer):
         return y if self._act is None else self._act(y)
 
 
+def require_trimap(inputs: dict, model_name: str, values: str = '{0,128,255}') -> None:
+    """Raise KeyError (naming the model and what the trimap must be) unless ``inputs`` holds
+    ``'trimap'``: the trimap-based models take it from the sample dict, beside ``'img'``."""
+    if 'trimap' not in inputs:
+        raise KeyError(f"{model_name} needs inputs['trimap'] (float32 [N,1,H,W] in {values}) "
+                       "besides inputs['img']; the dataset must provide a trimap.")
+
+
 def check_size_multiple(img: paddle.Tensor, multiple: int, model_name: str,
                         fix: Optional[str] = None) -> None:
     """Raise ValueError unless img [N,C,H,W]'s H and W are multiples of ``multiple``.

@@ -21,7 +21,7 @@ import paddle.nn as nn
 import paddle.nn.functional as F
 
 from ..config import manager
-from .layers import check_size_multiple
+from .layers import check_size_multiple, require_trimap
 from .losses.vitmatte_criterion import vitmatte_losses
 
 __all__ = ['ViTMatte', 'DetailCaptureDecoder', 'DecoderBands']
@@ -199,9 +199,7 @@ class ViTMatte(nn.Layer):
 
     def forward(self, inputs: Dict[str, paddle.Tensor]):
         """See the class docstring for the inputs and the train/eval outputs."""
-        if 'trimap' not in inputs:
-            raise KeyError("ViTMatte needs inputs['trimap'] (float32 [N,1,H,W] in 0..255) "
-                           "besides inputs['img']; the dataset must provide a trimap.")
+        require_trimap(inputs, 'ViTMatte', '0..255')
         img = inputs['img']
         check_size_multiple(img, SIZE_MULTIPLE, 'ViTMatte', fix='pad with the PadToMultiple '
                             'transform (size_divisor: 32) after Normalize')
