@@ -8,7 +8,9 @@ cd "$(dirname "$0")/.."
 PYTHON=${PYTHON:-python3}
 if [ ! -x .venv/bin/python ]; then
   "$PYTHON" -m venv .venv
-  .venv/bin/python -m pip install -q --upgrade pip
+  # the grep drops pip's notes about index folders this machine's pip.conf names but lacks
+  .venv/bin/python -m pip install -q --upgrade pip \
+    2> >(grep -v "is ignored: it is neither a file nor a directory" >&2)
 fi
 stamp=.venv/.paddlematting-install
 want=$(sha256sum setup.py | cut -c1-16)
