@@ -1,9 +1,11 @@
-"""The quick-start demo: build a tiny training set, train, evaluate, predict, draw a picture.
+"""The quick-start demo: build a tiny training set, train, evaluate, predict, remove a
+background in one call, draw a picture.
 
 The picture (output/demo/showcase.png) shows, one labelled row each, on the first shipped photo
 and a new background: the MODNet trained here for a few dozen iterations (rough by design),
 closed-form matting (a classical method that needs no training and uses the photo's trimap),
-and, when they can be downloaded, PaddleSeg's published MODNet weights. Every cut-out takes its
+``paddlematting remove`` chaining them (the trained MODNet's mask -> an automatic trimap ->
+closed-form matting on its unknown band -> foreground colours), and, when they can be downloaded, PaddleSeg's published MODNet weights. Every cut-out takes its
 colours from foreground estimation (blur fusion), so the old background does not show through
 soft edges.
 
@@ -30,6 +32,7 @@ if REPO_ROOT not in sys.path:  # run from a checkout without installing
     sys.path.insert(0, REPO_ROOT)
 
 from paddlematting.cli import predict as predict_cli  # noqa: E402
+from paddlematting.cli import remove as remove_cli  # noqa: E402
 from paddlematting.cli import train as train_cli  # noqa: E402
 from paddlematting.cli import val as val_cli  # noqa: E402
 from paddlematting.pipeline.outputs import composite, cutout_foreground  # noqa: E402
@@ -86,31 +89,18 @@ def run_demo(out: str, iters: int, long_side: int) -> str:
     _run('classical matting', predict_cli.main, [
         '--config', CLASSICAL_CONFIG, '--device', 'cpu', '--image_path', photo_path,
         '--trimap_path', trimap_path, '--save_dir', classical_dir])
+    removed_alpha = _remove_background(photo_path, weights, os.path.join(out, 'remove'))
     published = _published_weights()
     if published:
         _run('published MODNet', predict_cli.main, [
             '--config', PUBLISHED_CONFIG, '--device', 'cpu', '--model_path', published,
             '--image_path', photo_path, '--save_dir', published_dir])
 
-    photo = read_image(photo_path)
-    background = read_image(os.path.join(REAL_DATA, 'bg', SHOWCASE_BACKGROUND))
-    trained_alpha = read_alpha(os.path.join(predict_dir, f'{stem}_alpha.png'))
-    classical_alpha = read_alpha(os.path.join(classical_dir, f'{stem}_alpha.png'))
-    rows = [
-        labelled(matting_showcase(photo, trained_alpha, background),
-                 f'MODNet-MobileNetV2 trained here for {iters} iterations (rough by design): '
-                 f'input | alpha | cut-out'),
-        labelled(side_by_side([read_trimap(trimap_path), classical_alpha,
-                               composite(cutout_foreground(photo, classical_alpha), classical_alpha, background)]),
-                 'Closed-form matting (classical, no training; uses the trimap): trimap | alpha | cut-out'),
-    ]
-    if published:
-        rows.append(labelled(matting_showcase(photo, read_alpha(os.path.join(published_dir, f'{stem}_alpha.png')),
-                                              background),
-                             'MODNet-MobileNetV2, PaddleSeg\'s published weights: input | alpha | cut-out'))
-    picture = stacked(rows)
-    picture_path = os.path.join(out, 'showcase.png')
-    write_png(picture_path, picture)
+    picture_path = _draw_picture(out, iters, photo_path, trimap_path, {
+        'trained': os.path.join(predict_dir, f'{stem}_alpha.png'),
+        'classical': os.path.join(classical_dir, f'{stem}_alpha.png'),
+        'removed': removed_alpha,
+        'published': os.path.join(published_dir, f'{stem}_alpha.png') if published else None})
     print(f'\nDemo finished in {time.time() - started:.0f} s.')
     print(f'Note: {iters} iterations from random weights give rough mattes, and the validation '
           'photos are the ones the training blends were made from, so the metrics flatter the '
@@ -119,6 +109,43 @@ def run_demo(out: str, iters: int, long_side: int) -> str:
     print(f'Picture (per method: input | alpha | cut-out on a new background, colours by foreground '
           f'estimation): {picture_path}')
     return picture_path
+
+
+def _draw_picture(out: str, iters: int, photo_path: str, trimap_path: str, alphas: dict) -> str:
+    """The labelled rows of showcase.png (one per method: input or trimap | alpha | cut-out on
+    a new background); ``alphas`` holds each method's alpha path (or array), None when absent."""
+    photo = read_image(photo_path)
+    background = read_image(os.path.join(REAL_DATA, 'bg', SHOWCASE_BACKGROUND))
+    trained_alpha = read_alpha(alphas['trained'])
+    classical_alpha = read_alpha(alphas['classical'])
+    rows = [
+        labelled(matting_showcase(photo, trained_alpha, background),
+                 f'MODNet-MobileNetV2 trained here for {iters} iterations (rough by design): '
+                 f'input | alpha | cut-out'),
+        labelled(side_by_side([read_trimap(trimap_path), classical_alpha,
+                               composite(cutout_foreground(photo, classical_alpha), classical_alpha, background)]),
+                 'Closed-form matting (classical, no training; uses the trimap): trimap | alpha | cut-out'),
+        labelled(matting_showcase(photo, alphas['removed'], background),
+                 'paddlematting remove: the trained MODNet -> automatic trimap -> closed-form: '
+                 'input | alpha | cut-out'),
+    ]
+    if alphas['published']:
+        rows.append(labelled(matting_showcase(photo, read_alpha(alphas['published']), background),
+                             'MODNet-MobileNetV2, PaddleSeg\'s published weights: input | alpha | cut-out'))
+    picture_path = os.path.join(out, 'showcase.png')
+    write_png(picture_path, stacked(rows))
+    return picture_path
+
+
+def _remove_background(photo_path: str, weights: str, out_dir: str):
+    """``paddlematting remove`` on one photo: the MODNet trained above as the segmenter,
+    closed-form matting as the refiner of the automatic trimap's band; the cut-out's alpha
+    (uint8 [H,W]) read back from the RGBA it wrote."""
+    cutout = os.path.join(out_dir, os.path.splitext(os.path.basename(photo_path))[0] + '.png')
+    _run('remove a background', remove_cli.main, [
+        photo_path, cutout, '--model', DEMO_CONFIG, '--weights', weights, '--refiner',
+        'closed-form', '--device', 'cpu', '--overwrite'])
+    return read_alpha(cutout)  # a 4-channel image's map is its alpha channel
 
 
 def _published_weights() -> Optional[str]:
