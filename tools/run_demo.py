@@ -126,8 +126,8 @@ def _draw_picture(out: str, iters: int, photo_path: str, trimap_path: str, alpha
                                composite(cutout_foreground(photo, classical_alpha), classical_alpha, background)]),
                  'Closed-form matting (classical, no training; uses the trimap): trimap | alpha | cut-out'),
         labelled(matting_showcase(photo, alphas['removed'], background),
-                 'paddlematting remove: the trained MODNet -> automatic trimap -> closed-form: '
-                 'input | alpha | cut-out'),
+                 'paddlematting remove: the trained MODNet -> automatic trimap -> closed-form '
+                 '(a mask this rough is sure of little, so little is refined): input | alpha | cut-out'),
     ]
     if alphas['published']:
         rows.append(labelled(matting_showcase(photo, read_alpha(alphas['published']), background),
