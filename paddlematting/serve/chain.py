@@ -17,7 +17,7 @@ from ..api.cutout import render_cutout
 from ..api.image_types import encode_png, read_input
 from ..predict.auto_trimap import BandOptions
 from ..utils.image_checks import CorruptImageError, TruncatedImageError
-from ..utils.pixel_limit import TooManyPixelsError, header_size
+from ..utils.pixel_limit import TooManyPixelsError
 from ..zoo import load_zoo
 from .errors import NotAnImageError, ServeError, TooLargeError, one_line
 from .params import RemoveParams
@@ -41,14 +41,12 @@ class Choice:
 def decode_upload(data: bytes, max_pixels: int) -> np.ndarray:
     """Upload bytes -> RGB uint8 [H,W,3]: 413 over ``max_pixels`` (from the header, before
     decoding, for PNG/JPEG/BMP/GIF/WebP), 422 cut off or damaged, 415 not an image."""
-    size = header_size(data)
-    if size is not None and size[0] * size[1] > max_pixels:  # exact figures, not megapixels
-        raise TooLargeError(f'the image is {size[0]}x{size[1]} = {size[0] * size[1]:,} pixels, over '
-                            f'the limit of {max_pixels:,} pixels', 'max_pixels', max_pixels)
     try:
         return read_input(data, max_pixels)[0]
-    except TooManyPixelsError as error:  # a format whose size shows only once decoded
-        raise TooLargeError(one_line(error), 'max_pixels', max_pixels) from None
+    except TooManyPixelsError as error:  # exact figures here, not megapixels
+        raise TooLargeError(f'the image is {error.width}x{error.height} = '
+                            f'{error.width * error.height:,} pixels, over the limit of '
+                            f'{error.cap:,} pixels', 'max_pixels', max_pixels) from None
     except (TruncatedImageError, CorruptImageError):
         raise
     except ValueError as error:

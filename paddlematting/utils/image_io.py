@@ -102,10 +102,10 @@ def decode_checked(data: np.ndarray, source: str, max_pixels: Optional[int] = No
     refusing a cut-off or damaged file and one over the pixel cap (``utils.pixel_limit``;
     None: the default cap), each with one line naming ``source``. The cap is checked on the
     header, before decoding, for the formats whose header gives the size."""
-    check_image_complete(data, source)  # OpenCV decodes a cut-off JPEG without complaint
-    size = header_size(data)
+    size = header_size(data)  # first: the cheapest check, and the one that bounds memory
     if size is not None:
         check_pixels(*size, source, max_pixels)
+    check_image_complete(data, source)  # OpenCV decodes a cut-off JPEG without complaint
     # a damaged JPEG decodes with a warning on stderr, which decode_image makes an error
     image: Optional[np.ndarray] = decode_image(data, source) if data.size else None
     if image is not None and size is None:  # a format whose header we do not read

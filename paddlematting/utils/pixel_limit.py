@@ -37,7 +37,12 @@ Data = Union[bytes, bytearray, memoryview, np.ndarray]
 
 
 class TooManyPixelsError(ValueError):
-    """An image over the pixel cap (the message names the file, its size and the cap)."""
+    """An image over the pixel cap (the message names the file, its size and the cap);
+    ``width``, ``height`` and ``cap`` hold the figures for callers that word it their own way."""
+
+    def __init__(self, message: str, width: int, height: int, cap: int):
+        super().__init__(message)
+        self.width, self.height, self.cap = width, height, cap
 
 
 def default_max_pixels() -> int:
@@ -64,7 +69,7 @@ def check_pixels(width: int, height: int, source: str, max_pixels: Optional[int]
             f'{source}: the image is {width}x{height} ({width * height / 1e6:.1f} megapixels), '
             f'over the limit of {cap / 1e6:g} megapixels; raise the limit with --max_pixels N '
             f'(Python: max_pixels=N; or {MAX_PIXELS_ENV}) if the machine has about 35 bytes of '
-            f'memory per pixel')
+            f'memory per pixel', width, height, cap)
 
 
 def header_size(data: Data) -> Optional[Tuple[int, int]]:
