@@ -34,9 +34,9 @@ import paddle.nn.functional as F
 
 from ..config import manager
 from .backbones.swin import fill_relative_position_index
-from .birefnet_blocks import (BasicDecBlk, BasicLatBlk, SimpleConvs, conv1x1_head, gdt_convs,
+from .birefnet_blocks import (BasicDecBlk, SimpleConvs, conv1x1_head, gdt_convs,
                               image2patches, resize_as)
-from .layers import check_size_multiple
+from .layers import Conv1x1, check_size_multiple
 from .losses.birefnet_loss import BiRefNetLossOptions, birefnet_loss, laplacian5
 
 # the image-patch branch's tiles assume grids of exactly 32/16/8/4 at the four levels
@@ -68,7 +68,8 @@ class BiRefNetDecoder(nn.Layer):
             self.add_sublayer(f'decoder_block{k}', BasicDecBlk(cin + ipt_out[k + 1], cout))
         self.conv_out1 = conv1x1_head(c3 // 2 + ipt_out[1])
         for k, c in zip((4, 3, 2), (c1, c2, c3)):
-            self.add_sublayer(f'lateral_block{k}', BasicLatBlk(c, c))
+            # the original's BasicLatBlk: one 1x1 conv
+            self.add_sublayer(f'lateral_block{k}', Conv1x1(c, c))
         level_channels = dict(zip(_GDT_LEVELS, (c1, c2, c3)))
         for k in _GDT_LEVELS:
             self.add_sublayer(f'conv_ms_spvn_{k}', nn.Conv2D(level_channels[k], 1, 1))

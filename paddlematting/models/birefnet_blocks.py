@@ -123,17 +123,6 @@ class BasicDecBlk(nn.Layer):
         return self.bn_out(self.conv_out(x))
 
 
-class BasicLatBlk(nn.Layer):
-    """The lateral connection: one 1x1 conv with bias."""
-
-    def __init__(self, in_channels: int, out_channels: int):
-        super().__init__()
-        self.conv = nn.Conv2D(in_channels, out_channels, 1)
-
-    def forward(self, x: paddle.Tensor) -> paddle.Tensor:
-        return self.conv(x)
-
-
 class SimpleConvs(nn.Layer):
     """The image-patch branch: conv1 3x3 (-> 64) then conv_out 3x3, no activation between."""
 

@@ -120,6 +120,19 @@ class ConvBNAct(nn.Layer):
         return y if self._act is None else self._act(y)
 
 
+class Conv1x1(nn.Layer):
+    """A 1x1 conv with bias held as ``self.conv``: the published state dicts of RVM (its
+    projections) and BiRefNet (its lateral blocks) nest the conv one level, as ``NAME.conv.*``.
+    [N, in_channels, H, W] -> [N, out_channels, H, W]."""
+
+    def __init__(self, in_channels: int, out_channels: int):
+        super().__init__()
+        self.conv = nn.Conv2D(in_channels, out_channels, 1)
+
+    def forward(self, x: paddle.Tensor) -> paddle.Tensor:
+        return self.conv(x)
+
+
 def require_trimap(inputs: dict, model_name: str, values: str = '{0,128,255}') -> None:
     """Raise KeyError (naming the model and what the trimap must be) unless ``inputs`` holds
     ``'trimap'``: the trimap-based models take it from the sample dict, beside ``'img'``."""

@@ -30,7 +30,7 @@ import paddle.nn as nn
 import paddle.nn.functional as F
 
 from ..config import manager
-from .layers import resize_bilinear
+from .layers import Conv1x1, resize_bilinear
 
 STATE_NAMES = ('r1', 'r2', 'r3', 'r4')
 _REFINERS = ('deep_guided_filter', 'fast_guided_filter')
@@ -190,17 +190,6 @@ class RecurrentDecoder(nn.Layer):
         return self.decode0(x1, s0), r1, r2, r3, r4
 
 
-class Projection(nn.Layer):
-    """1x1 conv with bias."""
-
-    def __init__(self, in_channels: int, out_channels: int):
-        super().__init__()
-        self.conv = nn.Conv2D(in_channels, out_channels, 1)
-
-    def forward(self, x: paddle.Tensor) -> paddle.Tensor:
-        return self.conv(x)
-
-
 def _with_gray(x: paddle.Tensor) -> paddle.Tensor:
     """[N,3,H,W] -> [N,4,H,W]: the image and its channel mean."""
     return paddle.concat([x, x.mean(axis=1, keepdim=True)], axis=1)
@@ -326,8 +315,8 @@ class RVM(nn.Layer):
         self.backbone = backbone
         self.aspp = LRASPP(lraspp_in_channels, lraspp_out_channels)
         self.decoder = RecurrentDecoder(feats[:-1] + [lraspp_out_channels], decoder_channels)
-        self.project_mat = Projection(decoder_channels[-1], 4)
-        self.project_seg = Projection(decoder_channels[-1], 1)
+        self.project_mat = Conv1x1(decoder_channels[-1], 4)
+        self.project_seg = Conv1x1(decoder_channels[-1], 1)
         self.refiner = (DeepGuidedFilterRefiner(decoder_channels[-1]) if refiner == 'deep_guided_filter'
                         else FastGuidedFilterRefiner())
         self.downsample_ratio = float(downsample_ratio)
