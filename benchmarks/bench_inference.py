@@ -286,48 +286,81 @@ def print_engines(r: dict, threads: int, repeats: int) -> None:
     sys.stdout.flush()
 
 
-def bench_precision(folder: str, precision: str, repeats: int, threads: int) -> dict:
-    """``precision`` ('int8' or 'bf16') against fp32 on the same engine on ``folder`` (a
-    MODNet-MobileNetV2 export): medians in turns at 512x512, and mean/max |alpha - alpha_fp32|
-    of the whole pipeline on the shipped images. int8 quantizes the folder first
+PRECISION_ENGINES = {'int8': ('onnxruntime',), 'bf16': ('openvino', 'paddle_inference')}
+SHIPPED_ALPHAS = os.path.join(REPO_ROOT, 'data', 'alphamatting_lowres', 'val', 'alpha')
+
+
+def bench_precision(folder: str, precision: str, engine: str, repeats: int, threads: int) -> dict:
+    """``precision`` ('int8' or 'bf16') against fp32 on ``engine`` for ``folder`` (a
+    MODNet-MobileNetV2 export): medians in turns at 512x512; mean/max |alpha - alpha_fp32| of
+    the whole pipeline on the shipped images, and each precision's SAD against their true
+    mattes (whole image, alphas in [0, 255] / 1000). int8 quantizes the folder first
     (``quantize_int8``, calibrated on those images). Raises ValueError where this CPU cannot
     (bf16 without bf16 instructions)."""
     from paddlematting.inference import Predictor
     from paddlematting.inference.quantization import quantize_int8
-    from paddlematting.utils.image_io import read_image
+    from paddlematting.metrics import SAD
+    from paddlematting.utils.image_io import read_alpha, read_image
 
     images = sorted(glob.glob(SHIPPED_IMAGES))
     if precision == 'int8':
         quantize_int8(folder, images)
-    reduced = Predictor(folder, device='cpu', threads=threads, precision=precision)
+    reduced = Predictor(folder, device='cpu', threads=threads, precision=precision, engine=engine)
     fp32 = Predictor(folder, device='cpu', threads=threads, engine=reduced.engine_name)
-    diffs, alphas = [], []
-    for image in (read_image(p) for p in images):
-        a32 = fp32.predict(image)
-        diffs.append(np.abs(reduced.predict(image) - a32))
+    diffs, alphas, sad32, sad_reduced = [], [], SAD(), SAD()
+    for path in images:
+        image = read_image(path)
+        truth = read_alpha(os.path.join(SHIPPED_ALPHAS, os.path.basename(path)))
+        a32, low = fp32.predict(image), reduced.predict(image)
+        diffs.append(np.abs(low - a32))
         alphas.append(a32)
+        sad32.update(a32 * 255.0, truth)
+        sad_reduced.update(low * 255.0, truth)
     x = np.random.default_rng(0).uniform(-1, 1, size=(1, 3, 512, 512)).astype(np.float32)
     medians = medians_in_turns({'fp32': lambda: fp32(x), 'reduced': lambda: reduced(x)}, repeats)
     return {'images': len(images), 'engine': reduced.engine_name,
             'mean': float(np.mean([d.mean() for d in diffs])),
             'max': float(max(d.max() for d in diffs)),
-            'alpha_std': float(np.mean([a.std() for a in alphas])), **medians}
+            'alpha_std': float(np.mean([a.std() for a in alphas])),
+            'sad_fp32': sad32.evaluate(), 'sad_reduced': sad_reduced.evaluate(), **medians}
 
 
 def print_precision(folder: str, precision: str, args: argparse.Namespace) -> None:
     how = {'int8': 'ONNX Runtime static PTQ, QDQ, calibrated on the shipped images',
            'bf16': 'INFERENCE_PRECISION_HINT bf16 / oneDNN bf16'}[precision]
-    print(f'\n### {precision} ({PIPELINE_MODEL}, RANDOM weights, {how}; load {load_average()})\n')
-    try:
-        q = bench_precision(folder, precision, args.repeats, args.threads)
-    except ValueError as error:  # bf16 on a CPU without it: the one line users get
-        print(f'not run: {error}', flush=True)
-        return
+    weights = f'trained weights {args.weights}' if args.weights else 'RANDOM weights'
+    print(f'\n### {precision} ({PIPELINE_MODEL}, {weights}, {how}; load {load_average()})\n')
     print(f'| engine | fp32 s (512x512) | {precision} s | {precision} / fp32 | mean abs alpha diff '
-          f'({q["images"]} images) | max abs alpha diff | fp32 alpha std (context) |')
-    print('|---|---|---|---|---|---|---|')
-    print(f"| {q['engine']} | {q['fp32']:.3f} | {q['reduced']:.3f} | {q['reduced'] / q['fp32']:.2f} "
-          f"| {q['mean']:.4f} | {q['max']:.4f} | {q['alpha_std']:.4f} |", flush=True)
+          f'(shipped images) | max abs alpha diff | fp32 alpha std (context) | SAD fp32 | '
+          f'SAD {precision} |')
+    print('|---|---|---|---|---|---|---|---|---|')
+    for engine in PRECISION_ENGINES[precision]:
+        try:
+            q = bench_precision(folder, precision, engine, args.repeats, args.threads)
+        except ValueError as error:  # bf16 on a CPU without it: the one line users get
+            print(f'| {engine} | not run: {error} |', flush=True)
+            continue
+        except ImportError as error:
+            print(f'| {engine} | not installed: {error} |', flush=True)
+            continue
+        print(f"| {q['engine']} | {q['fp32']:.3f} | {q['reduced']:.3f} | "
+              f"{q['reduced'] / q['fp32']:.2f} | {q['mean']:.4f} | {q['max']:.4f} | "
+              f"{q['alpha_std']:.4f} | {q['sad_fp32']:.2f} | {q['sad_reduced']:.2f} |", flush=True)
+
+
+def precision_folder(args: argparse.Namespace, work_dir: str, default: str) -> str:
+    """The export the precision rows use: ``default`` (random weights), or with
+    ``--weights`` a fresh export of MODNet-MobileNetV2 with those trained weights."""
+    if not args.weights:
+        return default
+    import paddle
+    from paddlematting import Config
+    from paddlematting.builders import Built
+    paddle.seed(0)
+    built = Built(Config(os.path.join(REPO_ROOT, MODELS[PIPELINE_MODEL][0]),
+                         opts=[NO_PRETRAINED[0], f'model.pretrained={args.weights}']))
+    built.model.eval()
+    return export_to(built, os.path.join(work_dir, 'trained'), choose=False)
 
 
 def print_pipeline(folder: str, work_dir: str, args: argparse.Namespace) -> None:
@@ -402,6 +435,10 @@ def parse_args(argv: Optional[List[str]]) -> argparse.Namespace:
                         help="the official MODNet ONNX export (ZHKKKe/MODNet's "
                              "modnet_photographic_portrait_matting.onnx); its rows are skipped, "
                              "with the reason, without it")
+    parser.add_argument('--weights', default=None, metavar='PDPARAMS',
+                        help='trained MODNet-MobileNetV2 weights for the int8/bf16 accuracy '
+                             'rows (e.g. tools/run_demo.py --iters 300 writes them); random '
+                             'weights without it')
     parser.add_argument('--skip_torch', action='store_true')
     parser.add_argument('--skip_int8', action='store_true')
     parser.add_argument('--skip_bf16', action='store_true')
@@ -430,9 +467,11 @@ def main(argv: Optional[List[str]] = None) -> None:
         if PIPELINE_MODEL not in folders:
             folders[PIPELINE_MODEL] = export_to(build_model(PIPELINE_MODEL), os.path.join(work_dir, PIPELINE_MODEL))
         folder = folders[PIPELINE_MODEL]
+        precision_export = None
         for precision in ('int8', 'bf16'):
             if not getattr(args, f'skip_{precision}'):
-                print_precision(folder, precision, args)
+                precision_export = precision_export or precision_folder(args, work_dir, folder)
+                print_precision(precision_export, precision, args)
         if not args.skip_pipeline:
             print_pipeline(folder, work_dir, args)
         if not args.skip_memory:

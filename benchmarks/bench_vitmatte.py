@@ -131,10 +131,15 @@ def main() -> None:
     parser.add_argument('--repeats', type=int, default=3)
     parser.add_argument('--engines', nargs='+', default=['paddle_inference'],
                         choices=['paddle_inference', 'onnxruntime'])
+    parser.add_argument('--threads', type=int, default=2,
+                        help='OpenMP/MKL threads of dygraph (Paddle sets 1 when unset)')
     parser.add_argument('--large', default=None, help='WxH: peak memory of one dygraph run')
     parser.add_argument('--opts', nargs='*', default=[],
                         help='config overrides for --large, e.g. model.band_min_pixels=0')
     args = parser.parse_args()
+    # before paddle loads (here and in --large's child, which inherits it)
+    os.environ['OMP_NUM_THREADS'] = str(args.threads)
+    print(f'{args.threads} threads; load average (1 min) {os.getloadavg()[0]:.2f}', flush=True)
     if args.large:
         large(args)
     else:

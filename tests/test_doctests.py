@@ -9,11 +9,13 @@ MODULES = ['paddlematting.metrics', 'paddlematting.metrics.base', 'paddlematting
            'paddlematting.metrics.mse', 'paddlematting.metrics.grad', 'paddlematting.metrics.conn',
            'paddlematting.datasets.trimap', 'paddlematting.foreground',
            'paddlematting.foreground.blur_fusion', 'paddlematting.foreground.multilevel',
-           'paddlematting.pipeline.outputs', 'paddlematting.utils.pixel_limit']
+           'paddlematting.pipeline.outputs', 'paddlematting.utils.pixel_limit',
+           'paddlematting.utils.cpu_threads']
 # where every public function must show an example (the others show some; pixel_limit's are in
 # its module docstring)
 EXAMPLES_REQUIRED = [name for name in MODULES
-                     if name not in ('paddlematting.pipeline.outputs', 'paddlematting.utils.pixel_limit')]
+                     if name not in ('paddlematting.pipeline.outputs', 'paddlematting.utils.pixel_limit',
+                                     'paddlematting.utils.cpu_threads')]
 
 
 @pytest.mark.parametrize('name', MODULES)
