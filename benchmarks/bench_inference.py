@@ -66,6 +66,8 @@ MODELS: Dict[str, tuple] = {
     'gca_resnet34': ('configs/gca/gca-resnet34.yml', 512),
     'ppmatting_hrnet_w18': ('configs/ppmatting/ppmatting-hrnet_w18-human_512.yml', 512),
     'ppmatting_hrnet_w48': ('configs/ppmatting/ppmatting-hrnet_w48-composition.yml', 512),
+    'vitmatte_small': ('configs/vitmatte/vitmatte-small-composition1k.yml', 512),
+    'birefnet_swin_t': ('configs/birefnet/birefnet-swin_t.yml', 1024),  # exported at one size
 }
 PIPELINE_MODEL = 'modnet_mobilenetv2'
 TORCH_MODEL = 'modnet_mobilenetv2'

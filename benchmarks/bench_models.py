@@ -55,6 +55,10 @@ MODEL_SPECS: Dict[str, ModelSpec] = {
                                  f'{_MODELS}.birefnet:BiRefNet', f'{_MODELS}.backbones.swin:SwinV1_T'),
     'birefnet_swin_l': ModelSpec('configs/birefnet/birefnet-swin_l.yml', 1024, False,
                                  f'{_MODELS}.birefnet:BiRefNet', f'{_MODELS}.backbones.swin:SwinV1_L'),
+    'vitmatte_small': ModelSpec('configs/vitmatte/vitmatte-small-composition1k.yml', 512, True,
+                                f'{_MODELS}.vitmatte:ViTMatte', f'{_MODELS}.backbones.vit:ViTDet'),
+    'vitmatte_base': ModelSpec('configs/vitmatte/vitmatte-base-composition1k.yml', 512, True,
+                               f'{_MODELS}.vitmatte:ViTMatte', f'{_MODELS}.backbones.vit:ViTDet'),
 }
 
 
@@ -108,7 +112,8 @@ def measure(name: str, size: int, repeats: int) -> Dict[str, object]:
             out = model(inputs)
             # the result must be materialised, or lazy backends would time nothing
             out = out[0] if isinstance(out, (list, tuple)) else out
-            out = out['alpha_pred'] if isinstance(out, dict) else out
+            if isinstance(out, dict):  # alpha_pred (PP-Matting...), alpha (ViTMatte)
+                out = out['alpha_pred'] if 'alpha_pred' in out else out['alpha']
             out.numpy()
             if i:  # the first run is the warm-up
                 times.append(time.perf_counter() - start)

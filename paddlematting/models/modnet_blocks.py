@@ -24,8 +24,11 @@ class IBNorm(nn.Layer):
         self.inorm = nn.InstanceNorm2D(channels - self.bn_channels)
 
     def forward(self, x: paddle.Tensor) -> paddle.Tensor:
-        return paddle.concat([self.bnorm(x[:, :self.bn_channels]),
-                              self.inorm(x[:, self.bn_channels:])], axis=1)
+        # one split, not two slices: a slice's backward fills a zero tensor of the whole
+        # input and adds into it (twice per IBNorm, 10 % of a CPU training step); the
+        # split's is one concat. Values are identical.
+        first, rest = paddle.split(x, [self.bn_channels, x.shape[1] - self.bn_channels], axis=1)
+        return paddle.concat([self.bnorm(first), self.inorm(rest)], axis=1)
 
 
 class ConvIBNormReLU(nn.Layer):

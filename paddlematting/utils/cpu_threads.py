@@ -2,7 +2,7 @@
 
 Paddle sets ``OMP_NUM_THREADS=1`` when it is unset (``paddle.base.__bootstrap__``), so a
 command run as documented, without the variable, would train and predict on one core of
-many: a 2-core machine's MODNet training step takes 1.5x as long on one thread
+many: a 2-core machine's MODNet training step takes 1.3x as long on one thread
 (benchmarks/README.md, "Threads"). The command-line package therefore sets the variable,
 before Paddle loads, to the cores this process may use divided among the launcher's
 processes on this node (``PADDLE_LOCAL_SIZE``), at least one. A value the user set is kept.
