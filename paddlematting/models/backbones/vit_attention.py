@@ -158,6 +158,14 @@ class RelPosAttention(nn.Layer):
             rows = h
         scores = paddle.matmul(q * self.scale, k, transpose_y=True)
         rel_h, rel_w = relative_terms(q.reshape([bh, rows, w, d]), table_h, table_w)
-        scores = (scores.reshape([bh, rows, w, h, w]) + rel_h.unsqueeze(-1)
-                  + rel_w.unsqueeze(-2)).reshape([bh, rows * w, n])
+        if paddle.in_dynamic_mode() and scores.stop_gradient:
+            # inference: add the terms in place, over 3-D views (Paddle's 5-D broadcast add
+            # is slower, and each out-of-place add writes another score-sized tensor)
+            by_query = scores.reshape([bh * rows * w, h, w])
+            by_query.add_(rel_h.reshape([bh * rows * w, h, 1]))
+            by_query.add_(rel_w.reshape([bh * rows * w, 1, w]))
+            scores = by_query.reshape([bh, rows * w, n])
+        else:
+            scores = (scores.reshape([bh, rows, w, h, w]) + rel_h.unsqueeze(-1)
+                      + rel_w.unsqueeze(-2)).reshape([bh, rows * w, n])
         return paddle.matmul(F.softmax(scores, axis=-1), v)
