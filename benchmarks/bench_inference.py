@@ -95,12 +95,14 @@ def medians_in_turns(fns: Dict[str, Callable[[], object]], repeats: int) -> Dict
     return {name: statistics.median(values) for name, values in times.items()}
 
 
-def build_model(name: str):
+def build_model(name: str, weights: Optional[str] = None):
+    """``name`` built from its config in eval mode: random weights (seed 0), or ``weights``."""
     import paddle
     from paddlematting import Config
     from paddlematting.builders import Built
     paddle.seed(0)
-    built = Built(Config(os.path.join(REPO_ROOT, MODELS[name][0]), opts=NO_PRETRAINED))
+    opts = NO_PRETRAINED if weights is None else [NO_PRETRAINED[0], f'model.pretrained={weights}']
+    built = Built(Config(os.path.join(REPO_ROOT, MODELS[name][0]), opts=opts))
     built.model.eval()
     return built
 
@@ -355,14 +357,8 @@ def precision_folder(args: argparse.Namespace, work_dir: str, default: str) -> s
     ``--weights`` a fresh export of MODNet-MobileNetV2 with those trained weights."""
     if not args.weights:
         return default
-    import paddle
-    from paddlematting import Config
-    from paddlematting.builders import Built
-    paddle.seed(0)
-    built = Built(Config(os.path.join(REPO_ROOT, MODELS[PIPELINE_MODEL][0]),
-                         opts=[NO_PRETRAINED[0], f'model.pretrained={args.weights}']))
-    built.model.eval()
-    return export_to(built, os.path.join(work_dir, 'trained'), choose=False)
+    return export_to(build_model(PIPELINE_MODEL, args.weights), os.path.join(work_dir, 'trained'),
+                     choose=False)
 
 
 def print_pipeline(folder: str, work_dir: str, args: argparse.Namespace) -> None:

@@ -23,7 +23,7 @@ import os
 import statistics
 import sys
 import time
-from typing import Callable, Dict
+from typing import Callable, Dict, Tuple
 
 import numpy as np
 
@@ -33,7 +33,7 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 CONFIG = os.path.join(REPO_ROOT, 'configs', 'modnet', 'modnet_mobilenetv2.yml')
 
 
-def paddle_step(batch: np.ndarray, target: np.ndarray) -> Callable[[], float]:
+def paddle_step(batch: np.ndarray, target: np.ndarray) -> Tuple[Callable[[], float], object]:
     """Our MODNet-MobileNetV2 (seed 0), train mode, matte only; returns (step, model)."""
     import paddle
     from paddlematting import Config
@@ -88,7 +88,7 @@ def in_turns(steps: Dict[str, Callable[[], float]], rounds: int) -> Dict[str, fl
     return {name: statistics.median(values) for name, values in times.items()}
 
 
-def profile_paddle(step: Callable[[], float], top: int) -> None:
+def profile_paddle(step: Callable[[], float]) -> None:
     import paddle.profiler as profiler
     prof = profiler.Profiler(targets=[profiler.ProfilerTarget.CPU])
     prof.start()
@@ -140,7 +140,7 @@ def main() -> None:
     for name, seconds in medians.items():
         print(f"| {name} | {seconds:.3f} | {seconds / medians['PyTorch eager']:.2f} |")
     if args.profile:
-        profile_paddle(ours, 15)
+        profile_paddle(ours)
         profile_torch(peer, 15)
 
 

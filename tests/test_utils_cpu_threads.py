@@ -5,7 +5,7 @@ import sys
 
 from paddlematting.utils.cpu_threads import (OURS_VARIABLE, THREADS_VARIABLE,
                                              apply_default_cpu_threads, default_cpu_threads,
-                                             usable_cores)
+                                             physical_cores)
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
@@ -21,9 +21,9 @@ def test_a_users_value_is_kept_and_ours_is_recomputed_in_a_worker():
     env = {THREADS_VARIABLE: '5'}
     assert apply_default_cpu_threads(env) is None and env == {THREADS_VARIABLE: '5'}
     env = {}
-    assert apply_default_cpu_threads(env) == usable_cores()
+    assert apply_default_cpu_threads(env) == physical_cores()
     # a launcher's worker inherits our value with its share of the node
-    env['PADDLE_LOCAL_SIZE'] = str(usable_cores() + 1)
+    env['PADDLE_LOCAL_SIZE'] = str(physical_cores() + 1)
     assert apply_default_cpu_threads(env) == 1
     assert env[THREADS_VARIABLE] == env[OURS_VARIABLE] == '1'
 
@@ -37,7 +37,7 @@ def test_the_commands_run_paddle_on_every_usable_core():
     done = subprocess.run([sys.executable, '-c', code], capture_output=True, text=True,
                           env=env, cwd=REPO, timeout=300)
     assert done.returncode == 0, done.stderr[-2000:]
-    assert done.stdout.split()[0] == str(usable_cores())
+    assert done.stdout.split()[0] == str(physical_cores())
     bare = subprocess.run([sys.executable, '-c', 'import paddle, os; print(os.environ["OMP_NUM_THREADS"])'],
                           capture_output=True, text=True, env=env, cwd=REPO, timeout=300)
     assert bare.stdout.split()[0] == '1'  # what Paddle alone does, the reason for the module

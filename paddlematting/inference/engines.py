@@ -15,11 +15,11 @@ return the program's outputs in order (the first is the alpha [N,1,H,W]). ``Pred
   cannot read), so a network paddle2onnx cannot convert (PP-MattingV2) stays on Paddle
   Inference.
 """
-import os
 from typing import Dict, List, Optional
 
 import numpy as np
 
+from ..utils.cpu_threads import physical_cores
 from .deploy_config import ENGINE_NAMES, DeployConfig
 from .openvino_engine import OPENVINO, OpenVinoEngine
 from .precision import check_precision
@@ -52,18 +52,10 @@ def default_threads(reserved: int = 0) -> int:
     """Math threads for one engine: the physical cores this process may use, less ``reserved``
     (e.g. DataLoader workers running beside it), at least 1.
 
-    Hyper-threads share a core's vector units, so counting them only adds contention.
+    Hyper-threads share a core's vector units, so counting them only adds contention
+    (``utils.cpu_threads.physical_cores``).
     """
-    try:
-        usable = len(os.sched_getaffinity(0))
-    except AttributeError:  # not Linux
-        usable = os.cpu_count() or 1
-    try:
-        import psutil
-        physical = psutil.cpu_count(logical=False) or usable
-    except ImportError:
-        physical = usable
-    return max(1, min(usable, physical) - max(0, reserved))
+    return max(1, physical_cores() - max(0, reserved))
 
 
 class PaddleInferenceEngine:

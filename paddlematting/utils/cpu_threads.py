@@ -4,14 +4,14 @@ Paddle sets ``OMP_NUM_THREADS=1`` when it is unset (``paddle.base.__bootstrap__`
 command run as documented, without the variable, would train and predict on one core of
 many: a 2-core machine's MODNet training step takes 1.3x as long on one thread
 (benchmarks/README.md, "Threads"). The command-line package therefore sets the variable,
-before Paddle loads, to the cores this process may use divided among the launcher's
+before Paddle loads, to the physical cores this process may use divided among the launcher's
 processes on this node (``PADDLE_LOCAL_SIZE``), at least one. A value the user set is kept.
 Library users, who never import ``paddlematting.cli``, keep Paddle's own default.
 """
 import os
 from typing import MutableMapping, Optional
 
-__all__ = ['usable_cores', 'default_cpu_threads', 'apply_default_cpu_threads']
+__all__ = ['usable_cores', 'physical_cores', 'default_cpu_threads', 'apply_default_cpu_threads']
 
 THREADS_VARIABLE = 'OMP_NUM_THREADS'
 # marks a value we set, so that a launcher's worker (which inherits it) shares the cores anew
@@ -24,6 +24,19 @@ def usable_cores() -> int:
         return max(1, len(os.sched_getaffinity(0)))
     except (AttributeError, OSError):  # not Linux
         return max(1, os.cpu_count() or 1)
+
+
+def physical_cores() -> int:
+    """The usable cores less their hyper-thread siblings (psutil's physical count, where
+    installed): hyper-threads share a core's vector units, so math threads beyond the
+    physical cores only add contention."""
+    usable = usable_cores()
+    try:
+        import psutil
+        physical = psutil.cpu_count(logical=False) or usable
+    except ImportError:
+        physical = usable
+    return max(1, min(usable, physical))
 
 
 def default_cpu_threads(environ: MutableMapping[str, str], cores: int) -> int:
@@ -55,6 +68,6 @@ def apply_default_cpu_threads(environ: Optional[MutableMapping[str, str]] = None
     current = environ.get(THREADS_VARIABLE, '').strip()
     if current and current != environ.get(OURS_VARIABLE):
         return None
-    threads = default_cpu_threads(environ, usable_cores())
+    threads = default_cpu_threads(environ, physical_cores())
     environ[THREADS_VARIABLE] = environ[OURS_VARIABLE] = str(threads)
     return threads

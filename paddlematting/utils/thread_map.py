@@ -11,6 +11,8 @@ import threading
 from concurrent.futures import ThreadPoolExecutor
 from typing import Callable, Iterable, List, Optional, TypeVar
 
+from .cpu_threads import usable_cores
+
 __all__ = ['THREADS_ENV', 'MAX_WORKERS', 'worker_count', 'thread_map']
 
 THREADS_ENV = 'PADDLEMATTING_THREADS'
@@ -36,11 +38,7 @@ def worker_count() -> int:
         if count < 1:
             raise ValueError(f'${THREADS_ENV} is {raw!r}; expected a whole number of threads >= 1.')
         return count
-    try:
-        available = len(os.sched_getaffinity(0))
-    except (AttributeError, OSError):
-        available = os.cpu_count() or 1
-    return max(1, min(available, MAX_WORKERS))
+    return max(1, min(usable_cores(), MAX_WORKERS))
 
 
 def _forget_pool() -> None:
